@@ -1,0 +1,105 @@
+/**
+ * Ranked optimization suggestions, each from measured times only: the layers (node names) it
+ * concerns, the time it saves in ms and as a share of the measured end-to-end latency, and one
+ * sentence a user can act on.
+ */
+import type { ModelGraph } from '../ir/graph.js';
+import { printable } from '../util/errors.js';
+import type { LayerTime } from './latency.js';
+
+export type SuggestionKind = 'variant-selection' | 'fusion' | 'precision' | 'sparsity' | 'parallel-branches' | 'framework-overhead' | 'host-shape-work';
+
+export interface Suggestion {
+  kind: SuggestionKind;
+  savingMs: number;
+  savingPct: number;
+  nodes: string[];
+  message: string;
+}
+
+export interface SuggestInputs {
+  graph: ModelGraph;
+  times: Map<string, LayerTime>;
+  /** Fastest f16 variant per layer key, when the model's outputs stay within tolerance in f16. */
+  f16?: Map<string, { variant: string; ms: number }>;
+  /** Measured fused groups: the nodes and the fused kernel's time. */
+  fusions?: Array<{ kind: string; nodes: number[]; fusedMs: number; unfusedMs: number; variant: string }>;
+  sequentialLowerBoundMs: number;
+  parallelLowerBoundMs: number;
+  criticalPath: number[];
+  measuredMs: number;
+  frameworkMs?: number;
+  /** onnxruntime's per-node times of the folded shape-computation nodes, if its profile has them. */
+  hostShapeMs?: number;
+}
+
+const MAX_NODES = 12;
+
+function names(g: ModelGraph, ids: number[]): string[] {
+  return ids.slice(0, MAX_NODES).map((i) => g.nodes[i].label);
+}
+
+export function suggest(x: SuggestInputs): Suggestion[] {
+  const g = x.graph;
+  const out: Array<Omit<Suggestion, 'savingPct'>> = [];
+  const idsByKey = new Map<string, number[]>();
+  for (const n of g.nodes) idsByKey.set(n.key, [...(idsByKey.get(n.key) ?? []), n.id]);
+
+  // Algorithm selection: the default variant is not the fastest.
+  for (const [key, ids] of idsByKey) {
+    const t = x.times.get(key);
+    if (!t || t.bestVariant === t.defaultVariant || !(t.defaultMs > t.bestMs)) continue;
+    const layer = g.layers.get(key)!;
+    const saving = ids.length * (t.defaultMs - t.bestMs);
+    out.push({
+      kind: 'variant-selection', savingMs: saving, nodes: names(g, ids),
+      message: `Run ${ids.length === 1 ? 'this' : `these ${ids.length}`} ${printable(layer.op)} layer${ids.length === 1 ? '' : 's'} `
+        + `(${layer.inputs[0]?.shape.join('×') ?? ''}) with the '${t.bestVariant}' kernel instead of '${t.defaultVariant}': `
+        + `${t.bestMs.toFixed(3)} ms instead of ${t.defaultMs.toFixed(3)} ms each.`,
+    });
+  }
+
+  // Reduced precision, where the whole model stays within tolerance.
+  if (x.f16) {
+    let saving = 0;
+    const ids: number[] = [];
+    for (const n of g.nodes) {
+      const t = x.times.get(n.key);
+      const h = x.f16.get(n.key);
+      if (t && h && h.ms < t.bestMs) { saving += t.bestMs - h.ms; ids.push(n.id); }
+    }
+    if (saving > 0) {
+      out.push({ kind: 'precision', savingMs: saving, nodes: names(g, ids),
+        message: `Compute ${ids.length} layers in float16 (shader-f16): the model's outputs stay within tolerance and these layers run faster.` });
+    }
+  }
+
+  for (const f of x.fusions ?? []) {
+    if (f.unfusedMs <= f.fusedMs) continue;
+    out.push({ kind: 'fusion', savingMs: f.unfusedMs - f.fusedMs, nodes: names(g, f.nodes),
+      message: `Fuse ${f.nodes.map((i) => g.nodes[i].op).join(' → ')} into one kernel ('${f.variant}'): ${f.fusedMs.toFixed(3)} ms instead of ${f.unfusedMs.toFixed(3)} ms.` });
+  }
+
+  const parallel = x.sequentialLowerBoundMs - x.parallelLowerBoundMs;
+  if (parallel > 0) {
+    const onPath = new Set(x.criticalPath);
+    const off = g.nodes.filter((n) => !onPath.has(n.id)).map((n) => n.id);
+    out.push({ kind: 'parallel-branches', savingMs: parallel, nodes: names(g, off),
+      message: `${off.length} layers are off the critical path: running independent branches concurrently (separate queues or a merged dispatch) could hide up to ${parallel.toFixed(3)} ms.` });
+  }
+
+  if (x.frameworkMs !== undefined && x.frameworkMs > x.measuredMs) {
+    out.push({ kind: 'framework-overhead', savingMs: x.frameworkMs - x.measuredMs, nodes: [],
+      message: `onnxruntime's WebGPU execution provider takes ${x.frameworkMs.toFixed(2)} ms for this model where dlprof's default kernels take ${x.measuredMs.toFixed(2)} ms: the difference is framework overhead and kernel choice.` });
+  }
+
+  if (g.host.count > 0 && x.hostShapeMs !== undefined && x.hostShapeMs > 0) {
+    out.push({ kind: 'host-shape-work', savingMs: x.hostShapeMs, nodes: [],
+      message: `${g.host.count} shape-computation nodes (${g.host.ops.slice(0, 4).map((o) => o.op).join(', ')}…) run on every inference in onnxruntime; constant-fold them (e.g. onnxsim, or export with static shapes).` });
+  }
+
+  return out
+    .filter((s) => s.savingMs > 0)
+    .sort((a, b) => b.savingMs - a.savingMs)
+    .map((s) => ({ ...s, savingPct: x.measuredMs > 0 ? (100 * s.savingMs) / x.measuredMs : 0 }));
+}

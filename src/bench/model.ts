@@ -1,0 +1,194 @@
+/**
+ * Running a whole model on dlprof's kernels: every layer in topological order, in one submission,
+ * with real buffers between layers (one GPU buffer per tensor), each layer its own compute pass
+ * with timestamp writes — so one run gives both the end-to-end time and each layer's time in
+ * context (for the waterfall and the trace). The outputs are read back for comparison with
+ * onnxruntime.
+ */
+import { performance } from 'node:perf_hooks';
+import type { ModelGraph } from '../ir/graph.js';
+import type { TensorType } from '../ir/types.js';
+import type { KernelRunner, Prepared } from '../gpu/run.js';
+import { kernelFor } from '../kernels/registry.js';
+import type { GpuType, HostTensor, Kernel, LayerCase } from '../kernels/types.js';
+import { gpuTypeOf } from '../kernels/wgsl.js';
+import { elementCount, tensorDims, tensorValues } from '../onnx/tensor.js';
+import type { TensorInfo } from '../onnx/shapes/types.js';
+import { summarize } from './stats.js';
+
+export interface ModelRun {
+  /** Graph outputs by name. */
+  outputs: Map<string, HostTensor>;
+  /** Per layer node (graph.nodes order): variant run and median GPU time in ms. */
+  layers: Array<{ variant: string; ms: number; startMs: number }>;
+  /** First layer's start to last layer's end (median over repeats), ms. */
+  totalMs: number;
+  /** Submit to completion, median, ms. */
+  wallMs: number;
+  repeats: number;
+}
+
+export type RunPlan = { ok: true } | { ok: false; reason: string };
+
+export type VariantChooser = (c: LayerCase, kernel: Kernel) => string;
+
+export function layerCase(g: ModelGraph, key: string): LayerCase {
+  return { layer: g.layers.get(key)!, consts: g.origins.get(key)!.constValues };
+}
+
+/** Whether every layer has a kernel whose chosen variant supports it. */
+export function canRun(runner: KernelRunner, g: ModelGraph, choose: VariantChooser): RunPlan {
+  for (const n of g.nodes) {
+    const kernel = kernelFor(n.op);
+    if (!kernel) return { ok: false, reason: `no kernel for ${n.op} (node '${n.label}')` };
+    const c = layerCase(g, n.key);
+    const s = kernel.supports(c, choose(c, kernel), runner.caps);
+    if (!s.ok) return { ok: false, reason: `node '${n.label}' (${n.op}): ${s.reason}` };
+  }
+  return { ok: true };
+}
+
+function constHost(info: TensorInfo, g: ModelGraph): HostTensor | undefined {
+  if (!info.dtype || !info.shape) return undefined;
+  const shape = info.shape as number[];
+  if (info.value) {
+    const d = info.value.data as number[];
+    const data = info.dtype.startsWith('float') || info.dtype === 'bfloat16' ? Float32Array.from(d)
+      : info.dtype === 'bool' || info.dtype === 'uint8' ? Uint8Array.from(d) : Int32Array.from(d, (x) => Math.max(-2147483648, Math.min(2147483647, x)));
+    return { dtype: info.dtype, shape, data };
+  }
+  if (!info.weight) return undefined;
+  const sparse = info.weight.sparse;
+  if (sparse) {
+    // COO → dense: indices are linear [nnz] or per-axis [nnz, rank].
+    const values = tensorValues(info.weight.proto, g.external);
+    const idx = sparse.indices ? tensorValues(sparse.indices, g.external) : undefined;
+    if (!values || !idx) return undefined;
+    const dense = new Float32Array(elementCount(shape));
+    const rank = shape.length;
+    const perAxis = sparse.indices && tensorDims(sparse.indices).length === 2;
+    const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+    for (let k = 0; k < values.length; k++) {
+      let lin = 0;
+      if (perAxis) for (let a = 0; a < rank; a++) lin += idx[k * rank + a] * strides[a];
+      else lin = idx[k];
+      dense[lin] = values[k];
+    }
+    return { dtype: info.dtype, shape, data: dense };
+  }
+  const data = tensorValues(info.weight.proto, g.external);
+  return data ? { dtype: info.dtype, shape, data } : undefined;
+}
+
+/**
+ * Runs the model `repeats` times (after one warm-up) and returns its outputs and timings.
+ * @throws Error when a layer cannot be planned or bound (call canRun first).
+ */
+export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<string, HostTensor>, choose: VariantChooser,
+  repeats = 5, onProgress?: (what: string) => void): Promise<ModelRun> {
+  const device = runner.device;
+  const buffers = new Map<string, { buf: GPUBuffer; type: TensorType; gt: GpuType }>();
+  const owned: GPUBuffer[] = [];
+  const prepared: Prepared[] = [];
+  const variants: string[] = [];
+  const querySet = runner.ctx.timestamps ? device.createQuerySet({ type: 'timestamp', count: 2 * g.nodes.length, label: `${g.name} layers` }) : undefined;
+  const totalSet = runner.ctx.timestamps ? device.createQuerySet({ type: 'timestamp', count: 2, label: `${g.name} total` }) : undefined;
+  try {
+    const tensorBuffer = (name: string, type: TensorType): GPUBuffer => {
+      const have = buffers.get(name);
+      if (have) return have.buf;
+      const gt = gpuTypeOf(type.dtype);
+      let host = inputs.get(name);
+      if (!host) {
+        const info = g.constTensors.get(name);
+        host = info ? constHost(info, g) : undefined;
+      }
+      if (!host) throw new Error(`tensor '${name}' has no producer, input data or constant value`);
+      const buf = runner.upload(host, gt, `${g.name} ${name}`);
+      owned.push(buf);
+      buffers.set(name, { buf, type, gt });
+      return buf;
+    };
+    for (const [i, n] of g.nodes.entries()) {
+      onProgress?.(`binding layer ${i + 1}/${g.nodes.length}`);
+      const kernel = kernelFor(n.op)!;
+      const c = layerCase(g, n.key);
+      const variant = choose(c, kernel);
+      variants.push(variant);
+      const inBufs = c.layer.inputs.map((t, k) => (t && n.inputs[k] ? tensorBuffer(n.inputs[k], t) : null));
+      const outBufs = c.layer.outputs.map((t, k) => {
+        const gt = runner.typeOf(kernel, t);
+        const buf = runner.allocate(t, gt, `${g.name} ${n.outputs[k]}`);
+        owned.push(buf);
+        if (n.outputs[k]) buffers.set(n.outputs[k], { buf, type: t, gt });
+        return buf;
+      });
+      prepared.push(await runner.bind(kernel, c, kernel.plan(c, variant, runner.caps), inBufs, outBufs, `${kernel.name}/${variant} '${n.label}'`));
+    }
+    const layerSamples: number[][] = g.nodes.map(() => []);
+    const startSamples: number[][] = g.nodes.map(() => []);
+    const totals: number[] = [];
+    const walls: number[] = [];
+    const readTimestamps = (enc: GPUCommandEncoder, set: GPUQuerySet, count: number): (() => Promise<BigUint64Array>) => {
+      const resolve = device.createBuffer({ size: 8 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      const read = device.createBuffer({ size: 8 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      enc.resolveQuerySet(set, 0, count, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, read, 0, 8 * count);
+      owned.push(resolve, read);
+      return async () => {
+        await read.mapAsync(GPUMapMode.READ);
+        const ts = new BigUint64Array(read.getMappedRange().slice(0));
+        read.unmap();
+        return ts;
+      };
+    };
+    for (let r = 0; r <= repeats; r++) {
+      onProgress?.(r === 0 ? 'warm-up' : `run ${r}/${repeats}`);
+      // The end-to-end time: every layer's dispatches in one compute pass, as a runtime would
+      // record them, timestamps at its start and end only.
+      const enc = device.createCommandEncoder({ label: `${g.name} run` });
+      runner.encodeAll(prepared, enc, totalSet ? { querySet: totalSet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } : undefined, `${g.name} end-to-end`);
+      const total = totalSet ? readTimestamps(enc, totalSet, 2) : undefined;
+      const t0 = performance.now();
+      device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      const wall = performance.now() - t0;
+      if (runner.ctx.lost) throw new Error(`device lost: ${runner.ctx.lost}`);
+      if (r > 0) {
+        walls.push(wall);
+        if (total) { const ts = await total(); totals.push(Number(ts[1] - ts[0]) / 1e6); } else totals.push(wall);
+      }
+      // Each layer's time in context: one pass per layer with its own timestamps (this adds a
+      // little per-pass overhead, so it is a separate run from the end-to-end one).
+      if (!querySet) continue;
+      const enc2 = device.createCommandEncoder({ label: `${g.name} layer timing` });
+      prepared.forEach((p, i) => runner.encode(p, enc2, 1, { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 }));
+      const per = readTimestamps(enc2, querySet, 2 * g.nodes.length);
+      device.queue.submit([enc2.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      if (r === 0) continue;
+      const ts = await per();
+      for (let i = 0; i < g.nodes.length; i++) {
+        layerSamples[i].push(Number(ts[2 * i + 1] - ts[2 * i]) / 1e6);
+        startSamples[i].push(Number(ts[2 * i] - ts[0]) / 1e6);
+      }
+    }
+    const outputs = new Map<string, HostTensor>();
+    for (const o of g.outputs) {
+      const b = buffers.get(g.resolve(o.name));
+      if (b) outputs.set(o.name, await runner.read(b.buf, b.type, b.gt));
+    }
+    return {
+      outputs,
+      layers: g.nodes.map((_, i) => ({ variant: variants[i], ms: summarize(layerSamples[i]).median || 0, startMs: summarize(startSamples[i]).median || 0 })),
+      totalMs: summarize(totals).median,
+      wallMs: summarize(walls).median,
+      repeats,
+    };
+  } finally {
+    for (const p of prepared) runner.releaseBound(p);
+    for (const b of owned) b.destroy();
+    querySet?.destroy();
+    totalSet?.destroy();
+  }
+}

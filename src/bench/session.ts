@@ -1,0 +1,153 @@
+/**
+ * A measuring session, shared by `bench` and `analyze`: the device, the store and this machine's
+ * row in it; measuring a set of layer cases on every variant, reusing what the store already
+ * has for this machine, committing each measurement as it finishes.
+ */
+import { performance } from 'node:perf_hooks';
+import { closeGpu, fingerprint, openGpu, type AdapterSelection, type GpuContext, type MachineFingerprint } from '../gpu/device.js';
+import { KernelRunner } from '../gpu/run.js';
+import type { ModelGraph } from '../ir/graph.js';
+import { kernelFor } from '../kernels/registry.js';
+import type { LayerCase } from '../kernels/types.js';
+import { benchLayer, variantEntry, type BenchLayer, type MachineInfo, type VariantEntry } from '../report/bench.js';
+import { fingerprintId, Store, type MeasurementRow } from '../store/db.js';
+import type { Progress } from '../util/progress.js';
+import { DEFAULT_TIMING, Timer, type TimingOptions } from './harness.js';
+import { measureLayer, type VariantResult } from './measure.js';
+import { probeMachine } from './probe.js';
+import { summarize } from './stats.js';
+
+export interface Session {
+  ctx: GpuContext;
+  runner: KernelRunner;
+  timer: Timer;
+  store: Store;
+  fp: MachineFingerprint;
+  machineId: number;
+  /** Set by Ctrl-C: stop after the current measurement. */
+  interrupted: boolean;
+  close(): void;
+}
+
+/** Opens the GPU first, then the store: a missing adapter leaves the database untouched. */
+export async function openSession(sel: AdapterSelection, dbPath: string, version: string): Promise<Session> {
+  const ctx = await openGpu(sel);
+  let store: Store;
+  try {
+    store = Store.open(dbPath);
+  } catch (e) {
+    closeGpu(ctx);
+    throw e;
+  }
+  const runner = new KernelRunner(ctx);
+  const timer = new Timer(runner);
+  const fp = fingerprint(ctx, version);
+  const s: Session = {
+    ctx, runner, timer, store, fp, machineId: store.machineId(fp), interrupted: false,
+    close: () => {
+      process.off('SIGINT', onSigint);
+      timer.destroy();
+      closeGpu(ctx);
+      store.close();
+    },
+  };
+  const onSigint = (): void => {
+    if (s.interrupted) process.exit(130);
+    s.interrupted = true;
+    process.stderr.write('\ninterrupted: finishing the current measurement (Ctrl-C again to abort now)\n');
+  };
+  process.on('SIGINT', onSigint);
+  return s;
+}
+
+/** Probes peaks when asked, or when this machine has none stored yet. */
+export async function ensureProbe(s: Session, force: boolean | undefined): Promise<void> {
+  if (force || (force === undefined && !s.store.latestProbe(s.machineId, 'fma-f32'))) {
+    process.stderr.write('probing peak compute and bandwidth…\n');
+    for (const p of await probeMachine(s.runner, s.timer)) s.store.saveProbe(s.machineId, p.kind, p.value, p.unit, p.medianMs);
+  }
+}
+
+export function machineInfo(s: Session): MachineInfo {
+  const peak = (k: string): number | undefined => s.store.latestProbe(s.machineId, k)?.value;
+  return { ...s.fp, fingerprint: fingerprintId(s.fp), peaks: { fmaF32GflopS: peak('fma-f32'), fmaF16GflopS: peak('fma-f16'), copyGBs: peak('copy') } };
+}
+
+export function recordModels(s: Session, graphs: ModelGraph[]): void {
+  for (const g of graphs) {
+    s.store.upsertLayers([...g.layers.values()]);
+    const counts = new Map<string, { count: number; first: number }>();
+    g.nodes.forEach((n, i) => { const e = counts.get(n.key) ?? { count: 0, first: i }; e.count++; counts.set(n.key, e); });
+    s.store.upsertModel({ path: g.path, name: g.name, fileBytes: g.fileBytes, layers: [...counts].map(([key, e]) => ({ key, count: e.count, firstPosition: e.first })) });
+  }
+}
+
+function fromRow(r: MeasurementRow): VariantResult {
+  return {
+    variant: r.variant, status: r.status, reason: r.reason ?? undefined, batch: r.batch ?? undefined, wallMedianMs: r.wallMedianMs ?? undefined,
+    maxAbsError: r.maxAbsError ?? undefined, samplesMs: r.samplesMs ?? undefined, stats: r.samplesMs ? summarize(r.samplesMs) : undefined,
+  };
+}
+
+export interface MeasureOptions {
+  force?: boolean;
+  variants?: string[];
+  timing?: TimingOptions;
+  counts?: Map<string, number>;
+  progress?: Progress;
+}
+
+export interface MeasureOutcome {
+  runId: string;
+  layers: BenchLayer[];
+  measured: number;
+  reused: number;
+}
+
+/** Measures every case on every (selected) variant, reusing stored results unless `force`. */
+export async function measureCases(s: Session, cases: LayerCase[], opts: MeasureOptions = {}): Promise<MeasureOutcome> {
+  const { store, machineId } = s;
+  store.upsertLayers(cases.map((c) => c.layer));
+  const runId = store.newRunId();
+  const startedAt = new Date().toISOString();
+  const layers: BenchLayer[] = [];
+  let measured = 0;
+  let reused = 0;
+  const t0 = performance.now();
+  for (const [i, c] of cases.entries()) {
+    if (s.interrupted || s.ctx.lost) break;
+    const existing = opts.force ? [] : store.latestForLayer(machineId, c.layer.key);
+    const kernel = kernelFor(c.layer.op);
+    const wanted = (kernel?.variants ?? []).map((v) => v.name).filter((v) => !opts.variants || opts.variants.includes(v));
+    const toMeasure = wanted.filter((v) => !existing.some((e) => e.variant === v));
+    const eta = i > 0 && toMeasure.length ? ` · ETA ${Math.round((((performance.now() - t0) / i) * (cases.length - i)) / 1000)} s` : '';
+    const m = await measureLayer(s.runner, s.timer, c, {
+      timing: opts.timing ?? DEFAULT_TIMING,
+      only: toMeasure,
+      onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v}${eta}`),
+    });
+    const entries: VariantEntry[] = [];
+    for (const name of wanted) {
+      const v = m.variants.find((x) => x.variant === name);
+      const old = existing.find((e) => e.variant === name);
+      if (!v && old) {
+        entries.push(variantEntry(fromRow(old), true));
+        reused++;
+      } else if (v) {
+        // A measurement cut short by Ctrl-C is not written.
+        if (s.interrupted && v.status !== 'completed') continue;
+        store.insertMeasurement({
+          runId, machineId, layerKey: c.layer.key, variant: v.variant, status: v.status, reason: v.reason, medianMs: v.stats?.median,
+          minMs: v.stats?.min, p10Ms: v.stats?.p10, p90Ms: v.stats?.p90, cv: v.stats?.cv, samples: v.stats?.n, batch: v.batch,
+          wallMedianMs: v.wallMedianMs, maxAbsError: v.maxAbsError, samplesMs: v.samplesMs,
+        });
+        entries.push(variantEntry(v, false));
+        measured++;
+      }
+    }
+    layers.push(benchLayer(m, c.layer, opts.counts?.get(c.layer.key) ?? 1, entries));
+  }
+  opts.progress?.done();
+  if (!s.interrupted && !s.ctx.lost) store.finishRun({ id: runId, machineId, startedAt, options: { variants: opts.variants, force: opts.force }, measurements: measured });
+  return { runId, layers, measured, reused };
+}

@@ -1,0 +1,271 @@
+import fs from 'node:fs';
+import { Args, Flags } from '@oclif/core';
+import { DlprofCommand } from '../cli/base.js';
+import { modelFlags, parseBindings } from '../cli/flags.js';
+import { gpuFlags, storeFlags } from '../cli/gpu-flags.js';
+import { findFusions } from '../analysis/fusion.js';
+import { fusedCase } from '../analysis/fused-layers.js';
+import { latencies, longestPath, type LayerTime } from '../analysis/latency.js';
+import { roofline } from '../analysis/roofline.js';
+import { suggest } from '../analysis/suggest.js';
+import { DEFAULT_TIMING } from '../bench/harness.js';
+import { canRun, runModel, type ModelRun } from '../bench/model.js';
+import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
+import { ensureProbe, machineInfo, measureCases, openSession, recordModels } from '../bench/session.js';
+import { compareOutputs, MODEL_TOLERANCE } from '../bench/verify.js';
+import { syntheticInputs } from '../gpu/run.js';
+import { dedupe } from '../ir/dedupe.js';
+import { processModel } from '../ir/process.js';
+import type { HostTensor } from '../kernels/types.js';
+import { ANALYZE_SCHEMA_VERSION, renderAnalyze, type AnalyzeLayer, type AnalyzeResult } from '../report/analyze.js';
+import type { BenchLayer } from '../report/bench.js';
+import { renderHtml } from '../report/html.js';
+import { renderTrace } from '../report/trace.js';
+import { defaultDbPath } from '../store/db.js';
+import { terminalChalk } from '../util/color.js';
+import { DlprofError, EXIT, printable } from '../util/errors.js';
+import { Progress } from '../util/progress.js';
+
+/**
+ * Whole-model f16 tolerance: outputs computed with f16 kernels may differ from float32 ones by
+ * ~2⁻¹¹ per operation, compounding over the layers; 5% of the output's magnitude keeps the
+ * classification-level result while catching overflow (inf/NaN) and badly conditioned layers.
+ */
+const F16_MODEL_TOLERANCE = { rtol: 5e-2, atol: 5e-2 };
+
+const isF16 = (v: string): boolean => v.endsWith('-f16');
+
+function layerTimes(layers: BenchLayer[]): { times: Map<string, LayerTime>; f16: Map<string, { variant: string; ms: number }> } {
+  const times = new Map<string, LayerTime>();
+  const f16 = new Map<string, { variant: string; ms: number }>();
+  for (const l of layers) {
+    const done = l.variants.filter((v) => v.status === 'completed' && v.medianMs !== undefined);
+    const full = done.filter((v) => !isF16(v.variant)).sort((a, b) => a.medianMs! - b.medianMs!);
+    const def = done.find((v) => v.variant === l.defaultVariant);
+    if (def && full.length) times.set(l.key, { defaultVariant: def.variant, defaultMs: def.medianMs!, bestVariant: full[0].variant, bestMs: full[0].medianMs! });
+    const half = done.filter((v) => isF16(v.variant)).sort((a, b) => a.medianMs! - b.medianMs!)[0];
+    if (half) f16.set(l.key, { variant: half.variant, ms: half.medianMs! });
+  }
+  return { times, f16 };
+}
+
+export default class Analyze extends DlprofCommand {
+  static override summary = 'Measure a model end to end on WebGPU and report its latency, lower bounds, ideal latency and ranked optimizations.';
+  static override description = 'Benchmarks the layers the store lacks for this machine, runs the whole model on dlprof\'s kernels (checking its '
+    + 'outputs against onnxruntime\'s CPU results), reconstructs the latency from the layer benchmarks, derives the sequential and parallel '
+    + 'lower bounds and the ideal latency, runs the model on onnxruntime\'s WebGPU execution provider, and ranks what to change.';
+
+  static override examples = [
+    '<%= config.bin %> analyze fixtures/resnet-tiny.onnx',
+    '<%= config.bin %> analyze fixtures/vit-tiny.onnx --dim batch=1 --html report.html --trace trace.json',
+    '<%= config.bin %> analyze models/out/resnet50.onnx --json',
+  ];
+
+  static override args = { model: Args.string({ description: 'ONNX model file', required: true }) };
+
+  static override flags = {
+    ...modelFlags,
+    ...gpuFlags,
+    ...storeFlags,
+    html: Flags.string({ description: 'Write a self-contained HTML report to this file.' }),
+    trace: Flags.string({ description: 'Write the measured run as a Chrome trace (Perfetto, chrome://tracing) to this file.' }),
+    force: Flags.boolean({ description: 'Re-measure layers this machine already has results for.' }),
+    runs: Flags.integer({ description: 'Timed end-to-end runs (after one warm-up).', default: 5, min: 1 }),
+    'budget-ms': Flags.integer({ description: 'Time budget per variant measurement, in ms.', default: 1000, min: 50 }),
+    framework: Flags.boolean({ description: "Measure onnxruntime's WebGPU execution provider on the same model.", default: true, allowNo: true }),
+    probe: Flags.boolean({ description: "Re-measure the machine's peak compute and bandwidth.", allowNo: true }),
+  };
+
+  async run(): Promise<AnalyzeResult> {
+    const { args, flags } = await this.parse(Analyze);
+    const bindings = parseBindings(flags.dim, flags.shape);
+    for (const [flag, file] of [['html', flags.html], ['trace', flags.trace]] as const) {
+      if (file && fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new DlprofError(`--${flag} ${file}: is a directory`, 'E_BAD_FLAG', EXIT.usage);
+    }
+    const progress = new Progress();
+    const g = processModel(args.model, bindings);
+    const notes: string[] = [];
+    if (g.unsupported.length) notes.push(`unsupported ops (not timed): ${g.unsupported.map((u) => `${u.op} ×${u.count}`).join(', ')}`);
+    if (g.failed.length) notes.push(`${g.failed.length} nodes without static shapes were not timed`);
+    const cases = dedupe([g]).map((u) => ({ layer: u.layer, consts: g.origins.get(u.layer.key)!.constValues }));
+    const s = await openSession({ adapter: flags.adapter, backend: flags.backend }, flags.db ?? defaultDbPath(), this.config.version);
+    try {
+      recordModels(s, [g]);
+      await ensureProbe(s, flags.probe);
+      const counts = new Map<string, number>();
+      for (const n of g.nodes) counts.set(n.key, (counts.get(n.key) ?? 0) + 1);
+      const m = await measureCases(s, cases, { force: flags.force, counts, progress, timing: { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'] } });
+      if (s.interrupted) throw new DlprofError('interrupted; finished layer measurements were kept', 'E_INTERRUPTED', EXIT.interrupted);
+      const { times, f16 } = layerTimes(m.layers);
+      for (const l of m.layers) {
+        if (!times.has(l.key)) notes.push(`layer ${l.op} ${l.key} has no usable measurement${l.kernel ? '' : ' (no kernel for this op)'}`);
+        for (const v of l.variants) if (v.status === 'mismatch') notes.push(`kernel variant ${l.op}/${v.variant} disagrees with its reference and was not timed: ${v.reason}`);
+      }
+
+      // The measured end-to-end run, on default variants, checked against onnxruntime.
+      const inputs = new Map<string, HostTensor>();
+      g.inputs.forEach((inp, i) => {
+        const t = { dtype: inp.dtype as HostTensor['dtype'], shape: inp.shape as number[] };
+        const [host] = syntheticInputs({ layer: { key: '', op: '', attrs: {}, inputs: [t], outputs: [], weights: [], flops: 0, bytes: 0, params: 0 }, consts: [null] }, 101 + i);
+        inputs.set(inp.name, host!);
+      });
+      const byKey = new Map(m.layers.map((l) => [l.key, l]));
+      const chooseDefault = (c: { layer: { key: string } }): string => byKey.get(c.layer.key)?.defaultVariant ?? '';
+      let run: ModelRun | null = null;
+      let correctness: AnalyzeResult['correctness'] = null;
+      let reference: Map<string, HostTensor> | undefined;
+      const can = canRun(s.runner, g, chooseDefault);
+      if (!can.ok) notes.push(`the whole model cannot run on dlprof's kernels: ${can.reason}`);
+      else {
+        run = await runModel(s.runner, g, inputs, chooseDefault, flags.runs, (w) => progress.step(1, 1, `end-to-end run: ${w}`));
+        progress.done();
+        try {
+          reference = await ortOutputs(args.model, inputs);
+        } catch (e) {
+          notes.push(`onnxruntime (CPU) could not run the model for the output check: ${(e as Error).message}`);
+        }
+        if (reference) {
+          const outs = g.outputs.map((o) => {
+            const got = run!.outputs.get(o.name);
+            const want = reference!.get(o.name);
+            const a = got && want ? compareOutputs([got], [want], undefined, MODEL_TOLERANCE) : undefined;
+            return { name: o.name, ok: !!a?.ok, maxAbsError: a ? a.maxAbsError : Infinity };
+          });
+          correctness = { reference: 'onnxruntime-node (CPU execution provider)', ok: outs.every((o) => o.ok), tolerance: MODEL_TOLERANCE,
+            outputs: outs.map((o) => ({ ...o, maxAbsError: Number.isFinite(o.maxAbsError) ? o.maxAbsError : -1 })) };
+          if (!correctness.ok) {
+            notes.push(`MISMATCH: the model's outputs on dlprof's kernels differ from onnxruntime's (${outs.filter((o) => !o.ok).map((o) => `'${o.name}' max |Δ| ${o.maxAbsError.toExponential(2)}`).join(', ')}): a kernel is wrong`);
+            process.stderr.write(`dlprof: ${notes[notes.length - 1]}\n`);
+          }
+        }
+      }
+
+      // f16 where it is faster and the model stays within tolerance (checked by running it).
+      let f16Used = false;
+      let f16Reason = s.ctx.f16 ? 'no f16 kernel variant is faster' : 'the adapter has no shader-f16';
+      const faster = new Map([...f16].filter(([k, h]) => h.ms < (times.get(k)?.bestMs ?? Infinity)));
+      if (faster.size && reference && run) {
+        const choose = (c: { layer: { key: string } }): string => faster.get(c.layer.key)?.variant ?? times.get(c.layer.key)?.bestVariant ?? chooseDefault(c);
+        const half = canRun(s.runner, g, choose).ok ? await runModel(s.runner, g, inputs, choose, 1) : null;
+        const ok = !!half && g.outputs.every((o) => {
+          const got = half.outputs.get(o.name);
+          const want = reference!.get(o.name);
+          return !!got && !!want && compareOutputs([got], [want], undefined, F16_MODEL_TOLERANCE).ok;
+        });
+        f16Used = ok;
+        f16Reason = ok ? `${faster.size} layers use f16 kernels; outputs within rtol ${F16_MODEL_TOLERANCE.rtol} of float32` : `outputs in f16 exceed rtol ${F16_MODEL_TOLERANCE.rtol}`;
+      }
+
+      let framework: FrameworkResult | null = null;
+      if (flags.framework) {
+        try {
+          progress.step(1, 1, 'onnxruntime webgpu…');
+          framework = await ortLatency(args.model, inputs, 'webgpu', Math.max(5, flags.runs));
+          progress.done();
+        } catch (e) {
+          notes.push(`onnxruntime's WebGPU execution provider could not run the model: ${(e as Error).message.split('\n')[0]}`);
+        }
+      }
+
+      const lat = latencies(g, times);
+
+      // Fusions: each fusable chain's fused layer, run and timed like any layer.
+      const groups = findFusions(g);
+      const fusedCases = groups.map((f) => fusedCase(g, f));
+      const uniqueFused = [...new Map(fusedCases.filter((c): c is NonNullable<typeof c> => !!c).map((c) => [c.layer.key, c])).values()];
+      const fm = uniqueFused.length ? await measureCases(s, uniqueFused, { force: flags.force, progress, timing: { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'] } }) : undefined;
+      const fusedBest = new Map<string, { variant: string; ms: number }>();
+      for (const l of fm?.layers ?? []) if (l.bestVariant && l.bestMs !== null) fusedBest.set(l.key, { variant: l.bestVariant, ms: l.bestMs });
+      const nodeTime = (id: number): number => {
+        const key = g.nodes[id].key;
+        const t = times.get(key)?.bestMs ?? 0;
+        const h = f16Used ? faster.get(key)?.ms : undefined;
+        return h !== undefined ? Math.min(t, h) : t;
+      };
+      const fusions: Array<{ kind: string; nodes: number[]; fusedMs: number; unfusedMs: number; variant: string }> = [];
+      groups.forEach((f, i) => {
+        const c = fusedCases[i];
+        const best = c ? fusedBest.get(c.layer.key) : undefined;
+        if (best) fusions.push({ kind: f.kind, nodes: f.nodes, fusedMs: best.ms, unfusedMs: f.nodes.reduce((a, id) => a + nodeTime(id), 0), variant: best.variant });
+      });
+      // In the ideal schedule a profitable fusion's time sits on its first node, the rest cost 0.
+      const fusedWeight = new Map<number, number>();
+      for (const f of fusions) {
+        if (f.fusedMs >= f.unfusedMs) continue;
+        f.nodes.forEach((id, k) => fusedWeight.set(id, k === 0 ? f.fusedMs : 0));
+      }
+      const ideal = longestPath(g, (id) => fusedWeight.get(id) ?? nodeTime(id));
+      const unmeasured = groups.length - fusions.length;
+      if (unmeasured) notes.push(`${unmeasured} of ${groups.length} fusable chains have no measured fused kernel (no kernel for that shape, or it failed its check); the ideal latency leaves them unfused`);
+      const measuredMs = run?.totalMs ?? null;
+      const machine = machineInfo(s);
+      const peaks = machine.peaks.fmaF32GflopS && machine.peaks.copyGBs ? { gflops: machine.peaks.fmaF32GflopS, gbps: machine.peaks.copyGBs } : undefined;
+      const onPath = new Set(lat.criticalPath);
+      const layers: AnalyzeLayer[] = g.nodes.map((n, i) => {
+        const l = g.layers.get(n.key)!;
+        const t = times.get(n.key);
+        const ms = run ? run.layers[i].ms : t?.defaultMs;
+        const rf = peaks && ms ? roofline(l.flops, l.bytes, ms, peaks) : undefined;
+        return {
+          id: n.id, node: n.label, op: n.op, key: n.key, inputs: l.inputs, outputs: l.outputs,
+          variant: run ? run.layers[i].variant : null, runMs: run ? run.layers[i].ms : null, startMs: run ? run.layers[i].startMs : null,
+          defaultVariant: t?.defaultVariant ?? null, defaultMs: t?.defaultMs ?? null, bestVariant: t?.bestVariant ?? null, bestMs: t?.bestMs ?? null,
+          flops: l.flops, bytes: l.bytes, intensity: l.bytes ? l.flops / l.bytes : 0,
+          achievedGflops: rf?.achievedGflops ?? null, achievedGbps: rf?.achievedGbps ?? null, bound: rf?.bound ?? null, fractionOfPeak: rf?.fractionOfPeak ?? null,
+          onCriticalPath: onPath.has(n.id),
+        };
+      });
+      const opMs = new Map<string, { count: number; ms: number }>();
+      for (const l of layers) {
+        const e = opMs.get(l.op) ?? { count: 0, ms: 0 };
+        e.count++;
+        e.ms += l.runMs ?? l.defaultMs ?? 0;
+        opMs.set(l.op, e);
+      }
+      const totalOpMs = [...opMs.values()].reduce((a, b) => a + b.ms, 0) || 1;
+      const slowerNodes = framework ? framework.nodes.flatMap((fnode) => {
+        const ours = layers.find((l) => fnode.name.startsWith(l.node) || l.node === fnode.name);
+        return ours?.bestMs && fnode.ms > 2 * ours.bestMs ? [{ node: ours.node, op: ours.op, frameworkMs: fnode.ms, dlprofMs: ours.bestMs }] : [];
+      }) : [];
+      const suggestions = suggest({
+        graph: g, times, f16: f16Used ? faster : undefined, fusions, sequentialLowerBoundMs: lat.sequentialLowerBoundMs,
+        parallelLowerBoundMs: lat.parallelLowerBoundMs, criticalPath: lat.criticalPath, measuredMs: measuredMs ?? lat.reconstructedMs,
+        frameworkMs: framework?.medianMs,
+        hostShapeMs: framework ? framework.nodes.filter((x) => ['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Slice', 'Squeeze', 'Cast', 'Range', 'ConstantOfShape', 'Equal', 'Where'].includes(x.op)
+          && !layers.some((l) => x.name.startsWith(l.node))).reduce((a, x) => a + x.ms, 0) : undefined,
+      });
+      if (measuredMs !== null) {
+        if (measuredMs < lat.sequentialLowerBoundMs) notes.push(`measured (${measuredMs.toFixed(3)} ms) is below the sequential lower bound (${lat.sequentialLowerBoundMs.toFixed(3)} ms): inside one submission the GPU overlaps consecutive layers and caches stay warm, which isolated micro-benchmarks do not see`);
+      }
+      const result: AnalyzeResult = {
+        schemaVersion: ANALYZE_SCHEMA_VERSION,
+        model: { path: g.path, name: g.name, layerCount: g.nodes.length, uniqueLayerCount: g.layers.size, flops: g.flops, params: g.params, inputs: g.inputs, outputs: g.outputs },
+        machine,
+        latency: {
+          measuredMs, reconstructedMs: lat.reconstructedMs,
+          reconstructionError: measuredMs ? (lat.reconstructedMs - measuredMs) / measuredMs : null,
+          sequentialLowerBoundMs: lat.sequentialLowerBoundMs, parallelLowerBoundMs: lat.parallelLowerBoundMs, idealMs: ideal.length,
+          frameworkMs: framework?.medianMs ?? null,
+        },
+        ideal: { parallelMs: lat.parallelLowerBoundMs, f16: { used: f16Used, reason: f16Reason }, fusions: { groups: groups.length, measured: fusions.length, savingMs: fusions.reduce((a, f) => a + Math.max(0, f.unfusedMs - f.fusedMs), 0) } },
+        correctness,
+        framework: framework ? { provider: framework.provider, medianMs: framework.medianMs, slowerNodes } : null,
+        layers,
+        byOp: [...opMs].map(([op, e]) => ({ op, count: e.count, ms: e.ms, pct: (100 * e.ms) / totalOpMs })).sort((a, b) => b.ms - a.ms),
+        suggestions,
+        notes,
+      };
+      if (flags.html) fs.writeFileSync(flags.html, renderHtml(result));
+      if (flags.trace) fs.writeFileSync(flags.trace, renderTrace(result));
+      if (!this.jsonEnabled()) {
+        this.log(renderAnalyze(result, terminalChalk()));
+        if (flags.html) this.log(`HTML report: ${printable(flags.html)}`);
+        if (flags.trace) this.log(`Chrome trace: ${printable(flags.trace)}`);
+      }
+      if (correctness && !correctness.ok) process.exitCode = EXIT.mismatch;
+      return result;
+    } finally {
+      s.close();
+    }
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * Executing a KernelPlan on the device: buffers (labelled with kernel and layer), pipelines (cached
+ * by WGSL source), uploads with the host↔GPU type conversions, encoding of the passes (optionally
+ * repeated, with timestamp writes for the harness), and read-back.
+ */
+import type { TensorType } from '../ir/types.js';
+import { floatToHalf } from '../onnx/write.js';
+import { halfToFloat } from '../onnx/tensor.js';
+import type { DType } from '../onnx/dtype.js';
+import type { DeviceCaps, GpuType, HostTensor, Kernel, KernelPlan, LayerCase } from '../kernels/types.js';
+import { elements, gpuSize, gpuTypeOf } from '../kernels/wgsl.js';
+import type { GpuContext } from './device.js';
+
+export function deviceCaps(ctx: GpuContext): DeviceCaps {
+  const l = ctx.info.limits;
+  return {
+    f16: ctx.f16,
+    subgroups: ctx.subgroups,
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxBufferSize: l.maxBufferSize,
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+  };
+}
+
+/** Converts host data to the GPU element type's bytes (padded to 4 bytes). */
+export function toGpuBytes(t: HostTensor, gt: GpuType): ArrayBuffer {
+  const n = t.data.length;
+  const bytes = Math.max(4, Math.ceil((n * gpuSize(gt)) / 4) * 4);
+  const buf = new ArrayBuffer(bytes);
+  if (gt === 'f32') new Float32Array(buf, 0, n).set(t.data as ArrayLike<number>);
+  else if (gt === 'f16') {
+    const h = new Uint16Array(buf, 0, n);
+    if (t.dtype === 'float16' && t.data instanceof Uint16Array) h.set(t.data);
+    else for (let i = 0; i < n; i++) h[i] = floatToHalf(t.data[i]);
+  } else if (gt === 'i32') new Int32Array(buf, 0, n).set(t.data as ArrayLike<number>);
+  else new Uint32Array(buf, 0, n).set(t.data as ArrayLike<number>);
+  return buf;
+}
+
+/** Converts GPU bytes back to a host tensor of the layer's dtype. */
+export function fromGpuBytes(buf: ArrayBuffer, t: TensorType, gt: GpuType): HostTensor {
+  const n = elements(t);
+  let data: HostTensor['data'];
+  if (gt === 'f32') data = new Float32Array(buf.slice(0, n * 4));
+  else if (gt === 'f16') {
+    const h = new Uint16Array(buf, 0, n);
+    data = Float32Array.from(h, (x) => halfToFloat(x));
+  } else if (gt === 'i32') data = new Int32Array(buf.slice(0, n * 4));
+  else data = t.dtype === 'bool' || t.dtype === 'uint8' ? Uint8Array.from(new Uint32Array(buf, 0, n)) : new Uint32Array(buf.slice(0, n * 4));
+  return { dtype: t.dtype, shape: [...t.shape], data };
+}
+
+/** A plan made ready to run: buffers allocated and filled, pipelines and bind groups built. */
+export interface Prepared {
+  label: string;
+  pipelines: GPUComputePipeline[];
+  bindGroups: GPUBindGroup[];
+  workgroups: Array<[number, number, number]>;
+  inputs: Array<GPUBuffer | null>;
+  outputs: GPUBuffer[];
+  scratch: GPUBuffer[];
+  uniforms: GPUBuffer[];
+  outputTypes: GpuType[];
+  /** Bytes of device memory the plan holds. */
+  bytes: number;
+}
+
+/** Storage buffers are also copy sources and destinations (uploads, read-back). Read lazily: the WebGPU globals exist once a device is opened. */
+const storage = (): number => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+
+export class KernelRunner {
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  readonly caps: DeviceCaps;
+
+  constructor(readonly ctx: GpuContext) {
+    this.caps = deviceCaps(ctx);
+  }
+
+  get device(): GPUDevice {
+    return this.ctx.device;
+  }
+
+  typeOf(kernel: Kernel, t: TensorType): GpuType {
+    return kernel.gpuType?.(t) ?? gpuTypeOf(t.dtype);
+  }
+
+  /** Compiles (or reuses) a pipeline; WGSL errors become exceptions naming the pass. */
+  async pipeline(wgsl: string, label: string): Promise<GPUComputePipeline> {
+    const cached = this.pipelines.get(wgsl);
+    if (cached) return cached;
+    const device = this.device;
+    device.pushErrorScope('validation');
+    const module = device.createShaderModule({ code: wgsl, label });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length) {
+      await device.popErrorScope();
+      throw new Error(`${label}: WGSL compilation failed: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('; ')}`);
+    }
+    const p = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' }, label });
+    const err = await device.popErrorScope();
+    if (err) throw new Error(`${label}: ${err.message}`);
+    this.pipelines.set(wgsl, p);
+    return p;
+  }
+
+  private buffer(size: number, usage: number, label: string): GPUBuffer {
+    return this.device.createBuffer({ size: Math.max(4, Math.ceil(size / 4) * 4), usage, label });
+  }
+
+  /**
+   * Allocates and fills buffers for one execution of `plan`. `inputs` are host tensors (null for
+   * omitted optional inputs); without them, inputs are filled with deterministic data.
+   */
+  async prepare(kernel: Kernel, c: LayerCase, plan: KernelPlan, inputs: Array<HostTensor | null>, label: string): Promise<Prepared> {
+    const device = this.device;
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    const inBufs = c.layer.inputs.map((t, i) => {
+      const host = inputs[i];
+      return t && host ? this.upload(host, this.typeOf(kernel, t), `${label} input ${i}`) : null;
+    });
+    const outBufs = c.layer.outputs.map((t, i) => this.allocate(t, this.typeOf(kernel, t), `${label} output ${i}`));
+    const verr = await device.popErrorScope();
+    const oerr = await device.popErrorScope();
+    if (oerr || verr) {
+      for (const b of [...inBufs, ...outBufs]) b?.destroy();
+      throw new Error(`${label}: ${(oerr ?? verr)!.message}`);
+    }
+    try {
+      return await this.bind(kernel, c, plan, inBufs, outBufs, label);
+    } catch (e) {
+      for (const b of [...inBufs, ...outBufs]) b?.destroy();
+      throw e;
+    }
+  }
+
+  /** A storage buffer holding `host` converted to the GPU type. */
+  upload(host: HostTensor, gt: GpuType, label: string): GPUBuffer {
+    const data = toGpuBytes(host, gt);
+    const b = this.buffer(data.byteLength, storage(), label);
+    this.device.queue.writeBuffer(b, 0, data);
+    return b;
+  }
+
+  /** An uninitialized storage buffer for a tensor of type `t`. */
+  allocate(t: TensorType, gt: GpuType, label: string): GPUBuffer {
+    return this.buffer(elements(t) * gpuSize(gt), storage(), label);
+  }
+
+  /**
+   * Builds pipelines and bind groups of `plan` over existing input and output buffers (a whole
+   * model's tensors); scratch and uniform buffers are allocated here and owned by the result.
+   */
+  async bind(kernel: Kernel, c: LayerCase, plan: KernelPlan, inBufs: Array<GPUBuffer | null>, outBufs: GPUBuffer[], label: string): Promise<Prepared> {
+    const device = this.device;
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    const outputTypes = c.layer.outputs.map((t) => this.typeOf(kernel, t));
+    let bytes = [...inBufs, ...outBufs].reduce((s, b) => s + (b?.size ?? 0), 0);
+    const scratch = plan.scratch.map((sz, i) => { bytes += sz; return this.buffer(sz, GPUBufferUsage.STORAGE, `${label} scratch ${i}`); });
+    const uniforms: GPUBuffer[] = [];
+    const pipelines: GPUComputePipeline[] = [];
+    const bindGroups: GPUBindGroup[] = [];
+    try {
+      for (const [pi, pass] of plan.passes.entries()) {
+        const p = await this.pipeline(pass.wgsl, pass.label);
+        const entries: GPUBindGroupEntry[] = pass.buffers.map((ref, bi) => {
+          const b = ref.kind === 'input' ? inBufs[ref.index] : ref.kind === 'output' ? outBufs[ref.index] : scratch[ref.index];
+          if (!b) throw new Error(`${pass.label}: binding ${bi} refers to missing ${ref.kind} ${ref.index}`);
+          return { binding: bi, resource: { buffer: b } };
+        });
+        if (pass.uniforms) {
+          const u = this.buffer(pass.uniforms.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${pass.label} uniforms`);
+          device.queue.writeBuffer(u, 0, pass.uniforms);
+          uniforms.push(u);
+          entries.push({ binding: pass.buffers.length, resource: { buffer: u } });
+        }
+        pipelines.push(p);
+        bindGroups.push(device.createBindGroup({ layout: p.getBindGroupLayout(0), entries, label: `${pass.label} #${pi}` }));
+      }
+    } catch (e) {
+      await device.popErrorScope();
+      await device.popErrorScope();
+      for (const b of [...scratch, ...uniforms]) b.destroy();
+      throw e;
+    }
+    const verr = await device.popErrorScope();
+    const oerr = await device.popErrorScope();
+    if (oerr || verr) {
+      for (const b of [...scratch, ...uniforms]) b.destroy();
+      throw new Error(`${label}: ${(oerr ?? verr)!.message}`);
+    }
+    return { label, pipelines, bindGroups, workgroups: plan.passes.map((p) => p.workgroups), inputs: inBufs, outputs: outBufs, scratch, uniforms, outputTypes, bytes };
+  }
+
+  /** Records every pass of the plan `repeat` times into one compute pass. */
+  encode(p: Prepared, encoder: GPUCommandEncoder, repeat = 1, timestampWrites?: GPUComputePassTimestampWrites): void {
+    this.encodeAll(Array.from({ length: repeat }, () => p), encoder, timestampWrites, p.label);
+  }
+
+  /** Records several plans, in order, into one compute pass (a whole model's layers). */
+  encodeAll(ps: Prepared[], encoder: GPUCommandEncoder, timestampWrites?: GPUComputePassTimestampWrites, label = 'dlprof'): void {
+    const pass = encoder.beginComputePass({ label, timestampWrites });
+    for (const p of ps) {
+      for (let i = 0; i < p.pipelines.length; i++) {
+        pass.setPipeline(p.pipelines[i]);
+        pass.setBindGroup(0, p.bindGroups[i]);
+        const [x, y, z] = p.workgroups[i];
+        pass.dispatchWorkgroups(x, y, z);
+      }
+    }
+    pass.end();
+  }
+
+  /** Runs the plan once and reads its outputs back. */
+  async run(p: Prepared, c: LayerCase): Promise<HostTensor[]> {
+    const device = this.device;
+    const encoder = device.createCommandEncoder({ label: p.label });
+    this.encode(p, encoder);
+    const reads = p.outputs.map((b) => {
+      const r = device.createBuffer({ size: b.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `${p.label} readback` });
+      encoder.copyBufferToBuffer(b, 0, r, 0, b.size);
+      return r;
+    });
+    device.queue.submit([encoder.finish()]);
+    const out: HostTensor[] = [];
+    for (const [i, r] of reads.entries()) {
+      await r.mapAsync(GPUMapMode.READ);
+      out.push(fromGpuBytes(r.getMappedRange().slice(0), c.layer.outputs[i], p.outputTypes[i]));
+      r.unmap();
+      r.destroy();
+    }
+    return out;
+  }
+
+  /** Frees everything the plan holds, its input and output buffers included. */
+  release(p: Prepared): void {
+    for (const b of [...p.inputs, ...p.outputs, ...p.scratch, ...p.uniforms]) b?.destroy();
+  }
+
+  /** Frees what `bind` allocated (scratch, uniforms), leaving the shared tensor buffers. */
+  releaseBound(p: Prepared): void {
+    for (const b of [...p.scratch, ...p.uniforms]) b.destroy();
+  }
+
+  /** Reads a buffer back as a host tensor of type `t`. */
+  async read(b: GPUBuffer, t: TensorType, gt: GpuType): Promise<HostTensor> {
+    const r = this.device.createBuffer({ size: b.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `${b.label} readback` });
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(b, 0, r, 0, b.size);
+    this.device.queue.submit([enc.finish()]);
+    await r.mapAsync(GPUMapMode.READ);
+    const out = fromGpuBytes(r.getMappedRange().slice(0), t, gt);
+    r.unmap();
+    r.destroy();
+    return out;
+  }
+}
+
+/**
+ * Value ranges for inputs whose op is only defined on part of the reals (a variance, a logarithm's
+ * argument, a divisor): synthetic data stays in the domain so reference and kernel compare values,
+ * not NaNs. By op, then input index: [lo, hi).
+ */
+const INPUT_DOMAIN: Record<string, Record<number, [number, number]>> = {
+  BatchNormalization: { 4: [0.5, 1.5] },
+  Log: { 0: [0.1, 2] }, Sqrt: { 0: [0, 2] }, Reciprocal: { 0: [0.5, 2] }, Pow: { 0: [0.1, 2] }, Acosh: { 0: [1, 3] },
+  Div: { 1: [0.5, 2] }, ReduceLogSum: { 0: [0.1, 1] }, ReduceL2: { 0: [0.1, 1] }, Asin: { 0: [-0.9, 0.9] }, Acos: { 0: [-0.9, 0.9] }, Atanh: { 0: [-0.9, 0.9] },
+};
+
+/** Deterministic input data for a layer (for timing, and for checking against the reference). */
+export function syntheticInputs(c: LayerCase, seed = 1): Array<HostTensor | null> {
+  let s = seed >>> 0;
+  const rand = (): number => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return c.layer.inputs.map((t, i) => {
+    if (!t) return null;
+    const n = elements(t);
+    const cv = c.consts[i];
+    if (cv) {
+      const data = isFloat(t.dtype) ? Float32Array.from(cv.data as number[]) : Int32Array.from(cv.data as number[], (x) => clampI32(x));
+      return { dtype: t.dtype, shape: [...t.shape], data };
+    }
+    const [lo, hi] = INPUT_DOMAIN[c.layer.op]?.[i] ?? [-1, 1];
+    if (isFloat(t.dtype)) return { dtype: t.dtype, shape: [...t.shape], data: Float32Array.from({ length: n }, () => lo + rand() * (hi - lo)) };
+    if (t.dtype === 'bool') return { dtype: t.dtype, shape: [...t.shape], data: Uint8Array.from({ length: n }, () => (rand() < 0.5 ? 1 : 0)) };
+    // Integer data inputs are most often indices: keep them small and non-negative.
+    return { dtype: t.dtype, shape: [...t.shape], data: Int32Array.from({ length: n }, () => Math.floor(rand() * 2)) };
+  });
+}
+
+function isFloat(d: DType): boolean {
+  return d === 'float32' || d === 'float16' || d === 'float64' || d === 'bfloat16';
+}
+
+function clampI32(x: number): number {
+  return Math.max(-2147483648, Math.min(2147483647, x));
+}

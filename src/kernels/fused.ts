@@ -1,0 +1,1087 @@
+/**
+ * Fused layers (domain `dlprof`): the kernels that run the chains the analysis finds fusable
+ * (src/analysis/fusion.ts → fused-layers.ts), so that the "ideal" latency of `dlprof analyze` is a
+ * measured time, not an estimate (Benanza: fusion is one of the lower-bound opportunities).
+ *
+ *  - `dlprof.FusedConv`: Y = act(conv(X, W) + B + R) — Conv (BatchNormalization already folded into
+ *    W and B), bias, residual Add and activation in one kernel: the convolution's epilogue adds the
+ *    bias and the residual and applies the activation before the only store of Y.
+ *  - `dlprof.FusedMatMul`: Y = act(alpha·op(A)·op(B) + bias) — MatMul/Gemm, bias Add, activation.
+ *  - `dlprof.Attention`: O = softmax(scale·Q·Kᵀ + mask)·V per (batch, head).
+ *
+ * Activations (attribute `activation`, parameters `activation_alpha`/`activation_beta`): none,
+ * Relu, Clip (min/max), LeakyRelu (alpha), Sigmoid, HardSigmoid (alpha, beta), HardSwish, Tanh,
+ * Gelu (exact, erf-based).
+ *
+ * Every variant computes in f32; float16 layers keep f16 in memory (converted on load and store).
+ */
+import type { TensorType } from '../ir/types.js';
+import {
+  supported, unsupported,
+  type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
+} from './types.js';
+import { broadcastOffset, dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, stridesOf, unravel } from './wgsl.js';
+import { convGeometry, type ConvGeometry } from './conv.js';
+import { geometry as matmulGeometry, type Geometry as MatmulGeometry } from './matmul.js';
+
+const prod = (a: readonly number[]): number => a.reduce((x, y) => x * y, 1);
+const u = (n: number): string => `${n}u`;
+
+function attrNum(c: LayerCase, k: string, d: number): number {
+  const v = c.layer.attrs[k];
+  return typeof v === 'number' ? v : d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations
+
+const ACTIVATIONS = ['none', 'Relu', 'Clip', 'LeakyRelu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Gelu'] as const;
+type Activation = typeof ACTIVATIONS[number];
+
+interface Act { kind: Activation; alpha: number; beta: number }
+
+function activationOf(c: LayerCase): Act | null {
+  const a = c.layer.attrs.activation;
+  const kind = (a === undefined ? 'none' : a) as Activation;
+  if (typeof kind !== 'string' || !ACTIVATIONS.includes(kind)) return null;
+  return { kind, alpha: attrNum(c, 'activation_alpha', 0), beta: attrNum(c, 'activation_beta', 0) };
+}
+
+function checkActivation(c: LayerCase): Support | null {
+  return activationOf(c) ? null : unsupported(`activation ${JSON.stringify(c.layer.attrs.activation)} is not one of ${ACTIVATIONS.join(', ')}`);
+}
+
+/**
+ * WGSL `fn act(x: f32) -> f32`.
+ * Gelu's erf: Abramowitz & Stegun, Handbook of Mathematical Functions (1964), formula 7.1.26:
+ * erf(x) ≈ 1 − (a1·t + a2·t² + a3·t³ + a4·t⁴ + a5·t⁵)·e^(−x²), t = 1/(1 + p·x), x ≥ 0, odd in x,
+ * |error| ≤ 1.5e-7 (below the 1e-6 we need; f32 rounding adds ~6e-8).
+ * Tanh as sign(x)·(1 − e)/(1 + e), e = exp(−2|x|): never overflows (exp(2x) would give ∞/∞).
+ */
+function actWgsl(a: Act): string {
+  const f = (v: number): string => lit(v, 'f32');
+  let body: string;
+  let extra = '';
+  switch (a.kind) {
+    case 'none': body = 'x'; break;
+    case 'Relu': body = 'max(x, 0.0)'; break;
+    case 'Clip': body = `min(max(x, ${f(a.alpha)}), ${f(a.beta)})`; break;
+    case 'LeakyRelu': body = `select(${f(a.alpha)} * x, x, x >= 0.0)`; break;
+    case 'Sigmoid': body = '1.0 / (1.0 + exp(-x))'; break;
+    case 'HardSigmoid': body = `clamp(${f(a.alpha)} * x + ${f(a.beta)}, 0.0, 1.0)`; break;
+    case 'HardSwish': body = 'x * clamp(x * (1.0 / 6.0) + 0.5, 0.0, 1.0)'; break;
+    case 'Tanh': body = 'sign(x) * (1.0 - exp(-2.0 * abs(x))) / (1.0 + exp(-2.0 * abs(x)))'; break;
+    case 'Gelu':
+      extra = `fn erf_as(x: f32) -> f32 {
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.3275911 * z);
+  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign(x) * (1.0 - poly * exp(-z * z));
+}
+`;
+      body = `0.5 * x * (1.0 + erf_as(x * ${f(Math.SQRT1_2)}))`;
+      break;
+  }
+  return `${extra}fn act(x: f32) -> f32 { return ${body}; }`;
+}
+
+/** erf in double precision: Taylor series for |x| < 3, else erfc's continued fraction (≈1e-15). */
+function erfRef(x: number): number {
+  const z = Math.abs(x);
+  if (z < 3) {
+    let term = z;
+    let sum = z;
+    for (let n = 1; n < 100; n++) {
+      term *= (-z * z) / n;
+      const t = term / (2 * n + 1);
+      sum += t;
+      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // erfc(z) = e^(−z²)/√π · 1/(z + (1/2)/(z + 1/(z + (3/2)/(z + …)))), evaluated from the tail.
+  let f = z;
+  for (let k = 60; k >= 1; k--) f = z + k / 2 / f;
+  const erfc = Math.exp(-z * z) / Math.sqrt(Math.PI) / f;
+  return Math.sign(x) * (1 - erfc);
+}
+
+function actRef(a: Act): (x: number) => number {
+  switch (a.kind) {
+    case 'none': return (x) => x;
+    case 'Relu': return (x) => Math.max(x, 0);
+    case 'Clip': return (x) => Math.min(Math.max(x, a.alpha), a.beta);
+    case 'LeakyRelu': return (x) => (x >= 0 ? x : a.alpha * x);
+    case 'Sigmoid': return (x) => 1 / (1 + Math.exp(-x));
+    case 'HardSigmoid': return (x) => Math.max(0, Math.min(1, a.alpha * x + a.beta));
+    case 'HardSwish': return (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5));
+    case 'Tanh': return Math.tanh;
+    case 'Gelu': return (x) => 0.5 * x * (1 + erfRef(x / Math.SQRT2));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared WGSL pieces
+
+/** Storage element type of a float tensor; float32 and float16 layers only. */
+function storageType(t: TensorType): GpuType {
+  return gpuTypeOf(t.dtype);
+}
+
+/** `v` loaded from storage of type `st`, as f32. */
+const ld = (v: string, st: GpuType): string => (st === 'f32' ? v : `f32(${v})`);
+/** f32 `v` converted for storage of type `st`. */
+const sv = (v: string, st: GpuType): string => (st === 'f32' ? v : `${st}(${v})`);
+
+function decl(i: number, name: string, type: GpuType, write = false): string {
+  return `@group(0) @binding(${i}) var<storage, ${write ? 'read_write' : 'read'}> ${name}: array<${type}>;`;
+}
+
+/** Bindings named by `names` in order; returns the declarations. */
+function declAll(list: Array<{ name: string; type: GpuType; write?: boolean }>): string {
+  return list.map((b, i) => decl(i, b.name, b.type, b.write)).join('\n');
+}
+
+/** The dtype, binding-size and binding-count checks every fused kernel shares. */
+function checkTensors(c: LayerCase, caps: DeviceCaps): Support | null {
+  const ts = [...c.layer.inputs, ...c.layer.outputs];
+  for (const [i, t] of ts.entries()) {
+    if (!t) continue;
+    if (t.dtype !== 'float32' && t.dtype !== 'float16') return unsupported(`${t.dtype} is not supported (float32, float16)`);
+    if (t.dtype === 'float16' && !caps.f16) return unsupported('float16 needs the shader-f16 feature');
+    if (t.dtype !== c.layer.outputs[0].dtype) return unsupported(`mixed dtypes (${t.dtype} and ${c.layer.outputs[0].dtype})`);
+    const bytes = elements(t) * gpuSize(storageType(t));
+    if (bytes > caps.maxStorageBufferBindingSize) {
+      return unsupported(`${i < c.layer.inputs.length ? `input ${i}` : 'the output'} (${bytes} bytes) exceeds the ${caps.maxStorageBufferBindingSize}-byte storage binding limit`);
+    }
+    if (elements(t) === 0) return unsupported('empty tensor');
+  }
+  const bound = ts.filter(Boolean).length;
+  if (bound > caps.maxStorageBuffersPerShaderStage) return unsupported(`needs ${bound} storage buffers, the device allows ${caps.maxStorageBuffersPerShaderStage}`);
+  return null;
+}
+
+function checkGrid(what: string, xs: number[], caps: DeviceCaps): Support | null {
+  const lim = caps.maxComputeWorkgroupsPerDimension;
+  return xs.every((x) => x <= lim) ? null : unsupported(`the ${what} grid (${xs.join('×')} workgroups) exceeds the dispatch limit of ${lim} per dimension`);
+}
+
+function checkDispatch1d(total: number, wg: number, caps: DeviceCaps): Support | null {
+  const groups = Math.ceil(total / wg);
+  const lim = caps.maxComputeWorkgroupsPerDimension;
+  return Math.ceil(groups / lim) <= lim ? null : unsupported(`${total} invocations exceed the dispatch limits`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tiled GEMM with a caller-defined loader and epilogue (implicit-gemm-fused, tiled-fused)
+
+/**
+ * Per batch z: C(m, p) = Σ_k A(m, k)·B(k, p), 0 ≤ m < M, 0 ≤ p < P, 0 ≤ k < K. A workgroup of
+ * 8×8 invocations computes a TM×TP = 32×32 tile; per step of TK = 16 along K both operand tiles
+ * are staged in workgroup memory as 4-vectors (A as [k][m/4], B as [k][p/4]), and each invocation
+ * accumulates a 4×4 block in registers: per k, two vec4 reads from workgroup memory feed 16 FMAs.
+ * The caller's `ldA(z, m, k)` / `ldB(z, k, p)` are called in range only (out-of-range elements of
+ * a tile are zeros) and its `epi(z, m, p, v)` stores the finished value.
+ */
+const GEMM = { TM: 32, TP: 32, TK: 16, W: 8 };
+
+interface GemmSpec {
+  M: number;
+  P: number;
+  K: number;
+  /** Module-scope declarations: bindings, `fn ldA`, `fn ldB`, `fn epi`, private variables. */
+  decls: string;
+  /** Statements run once per invocation before the K loop (`z` = batch index known). */
+  prelude: string;
+  st: GpuType;
+}
+
+function gemmGrid(s: Pick<GemmSpec, 'M' | 'P'>, batches: number): [number, number, number] {
+  return [Math.ceil(s.P / GEMM.TP), Math.ceil(s.M / GEMM.TM), batches];
+}
+
+function gemmWgsl(s: GemmSpec): string {
+  const { TM, TP, TK, W } = GEMM;
+  const T = W * W;
+  const TM4 = TM / 4;
+  const TP4 = TP / 4;
+  const aPer = (TM * TK) / T;
+  const bPer = (TK * TP) / T;
+  const rows = [0, 1, 2, 3];
+  return `${header([s.st])}${s.decls}
+var<workgroup> As: array<vec4<f32>, ${TK * TM4}>;
+var<workgroup> Bs: array<vec4<f32>, ${TK * TP4}>;
+
+@compute @workgroup_size(${T})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let z = wid.z;
+  let m0 = wid.y * ${u(TM)};
+  let p0 = wid.x * ${u(TP)};
+  let tx = lid % ${u(W)};
+  let ty = lid / ${u(W)};
+${s.prelude}
+${rows.map((i) => `  var acc${i} = vec4<f32>(0.0);`).join('\n')}
+  for (var k0 = 0u; k0 < ${u(s.K)}; k0 += ${u(TK)}) {
+    for (var i = 0u; i < ${u(aPer)}; i++) {
+      let e = lid + i * ${u(T)};
+      let mm = e / ${u(TK)};
+      let kk = e % ${u(TK)};
+      var v = 0.0;
+      if (m0 + mm < ${u(s.M)} && k0 + kk < ${u(s.K)}) { v = ldA(z, m0 + mm, k0 + kk); }
+      As[kk * ${u(TM4)} + mm / 4u][mm % 4u] = v;
+    }
+    for (var i = 0u; i < ${u(bPer)}; i++) {
+      let e = lid + i * ${u(T)};
+      let kk = e / ${u(TP)};
+      let pp = e % ${u(TP)};
+      var v = 0.0;
+      if (p0 + pp < ${u(s.P)} && k0 + kk < ${u(s.K)}) { v = ldB(z, k0 + kk, p0 + pp); }
+      Bs[kk * ${u(TP4)} + pp / 4u][pp % 4u] = v;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${u(TK)}; kk++) {
+      let a = As[kk * ${u(TM4)} + ty];
+      let b = Bs[kk * ${u(TP4)} + tx];
+${rows.map((i) => `      acc${i} = fma(vec4<f32>(a[${i}]), b, acc${i});`).join('\n')}
+    }
+    workgroupBarrier();
+  }
+  // The epilogue as one loop (not 16 copies): an inlined activation such as Gelu's erf would
+  // otherwise be replicated per output, which multiplies the shader compile time on lavapipe.
+  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+  for (var r = 0u; r < 16u; r++) {
+    let m = m0 + ty * 4u + r / 4u;
+    let p = p0 + tx * 4u + r % 4u;
+    if (m < ${u(s.M)} && p < ${u(s.P)}) { epi(z, m, p, accs[r / 4u][r % 4u]); }
+  }
+}
+`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// FusedConv
+
+/** The 2-D view of a 1-D or 2-D convolution (a 1-D one is H = 1); null for other ranks. */
+function as2d(g: ConvGeometry): ConvGeometry | null {
+  if (g.nd === 2) return g;
+  if (g.nd !== 1) return null;
+  return { ...g, nd: 2, ins: [1, ...g.ins], outs: [1, ...g.outs], k: [1, ...g.k], s: [1, ...g.s], d: [1, ...g.d], pb: [0, ...g.pb], pe: [0, ...g.pe] };
+}
+
+const isDepthwise = (g: ConvGeometry): boolean => g.G > 1 && g.G === g.C && g.G === g.M;
+
+/** Bindings X, W, (B), (R), Y and the WGSL epilogue `fn fin(m, yo, v) -> f32` = act(v + B[m] + R[yo]). */
+function convIo(c: LayerCase, g: ConvGeometry): { decls: string; buffers: Pass['buffers'] } {
+  const st = g.st;
+  const list: Array<{ name: string; type: GpuType; write?: boolean }> = [{ name: 'X', type: st }, { name: 'W', type: st }];
+  const buffers: Pass['buffers'] = [{ kind: 'input', index: 0 }, { kind: 'input', index: 1 }];
+  const hasB = !!c.layer.inputs[2];
+  const hasR = !!c.layer.inputs[3];
+  if (hasB) { list.push({ name: 'Bias', type: st }); buffers.push({ kind: 'input', index: 2 }); }
+  if (hasR) { list.push({ name: 'R', type: st }); buffers.push({ kind: 'input', index: 3 }); }
+  list.push({ name: 'Y', type: st, write: true });
+  buffers.push({ kind: 'output', index: 0 });
+  const terms = ['v', hasB ? ld('Bias[m]', st) : '', hasR ? ld('R[yo]', st) : ''].filter(Boolean).join(' + ');
+  const decls = `${declAll(list)}
+${actWgsl(activationOf(c)!)}
+fn fin(m: u32, yo: u32, v: f32) -> f32 { return act(${terms}); }
+`;
+  return { decls, buffers };
+}
+
+/** direct-fused: one invocation per output element, any rank, groups and dilations. */
+function convDirect(c: LayerCase, g: ConvGeometry, caps: DeviceCaps): KernelPlan {
+  const io = convIo(c, g);
+  const osp = prod(g.outs);
+  const isp = prod(g.ins);
+  const ksp = prod(g.k);
+  const total = g.N * g.M * osp;
+  const inSt = stridesOf(g.ins);
+  const kSt = stridesOf(g.k);
+  const outSt = stridesOf(g.outs);
+  const l: string[] = [];
+  l.push(`  let sp = gid % ${u(osp)};`);
+  l.push(`  let m = (gid / ${u(osp)}) % ${u(g.M)};`);
+  l.push(`  let n = gid / ${u(osp * g.M)};`);
+  l.push(`  let grp = m / ${u(g.Mg)};`);
+  for (let i = 0; i < g.nd; i++) l.push(`  let o${i} = i32((sp / ${u(outSt[i])}) % ${u(g.outs[i])});`);
+  l.push(`  let xb = (n * ${u(g.C)} + grp * ${u(g.Cg)}) * ${u(isp)};`);
+  l.push(`  let wb = m * ${u(g.Cg * ksp)};`);
+  l.push('  var acc = 0.0;');
+  l.push(`  for (var k = 0u; k < ${u(ksp)}; k++) {`);
+  const conds: string[] = [];
+  const offs: string[] = [];
+  for (let i = 0; i < g.nd; i++) {
+    l.push(`    let i${i} = o${i} * ${g.s[i]} + i32((k / ${u(kSt[i])}) % ${u(g.k[i])}) * ${g.d[i]} - ${g.pb[i]};`);
+    conds.push(`i${i} >= 0 && i${i} < ${g.ins[i]}`);
+    offs.push(`u32(i${i}) * ${u(inSt[i])}`);
+  }
+  l.push(`    if (${conds.join(' && ')}) {`);
+  l.push(`      let xo = xb + ${offs.join(' + ')};`);
+  l.push(`      for (var ci = 0u; ci < ${u(g.Cg)}; ci++) {`);
+  l.push(`        acc = fma(${ld(`X[xo + ci * ${u(isp)}]`, g.st)}, ${ld(`W[wb + ci * ${u(ksp)} + k]`, g.st)}, acc);`);
+  l.push('      }');
+  l.push('    }');
+  l.push('  }');
+  l.push(`  Y[gid] = ${sv('fin(m, gid, acc)', g.st)};`);
+  const WG = 64;
+  const wgsl = `${header([g.st])}${io.decls}
+${entry1d(WG, total, l.join('\n'))}
+`;
+  return { passes: [{ label: 'fused/FusedConv direct-fused', wgsl, workgroups: dispatch1d(total, WG, caps), buffers: io.buffers }], scratch: [] };
+}
+
+/**
+ * implicit-gemm-fused: per group, Y[m, p] = Σ_k W[m, k]·col[k, p] with p = (n, oh, ow) and
+ * k = (c, kh, kw); the im2col element is computed while staging the B tile (never stored), and
+ * the epilogue adds bias and residual and applies the activation before the store.
+ */
+function convGemm(c: LayerCase, g: ConvGeometry): { wgsl: string; workgroups: [number, number, number]; buffers: Pass['buffers'] } {
+  const io = convIo(c, g);
+  const [H, Wd] = g.ins;
+  const [OH, OW] = g.outs;
+  const [KH, KW] = g.k;
+  const K = g.Cg * KH * KW;
+  const P = g.N * OH * OW;
+  const ohw = OH * OW;
+  const st = g.st;
+  const decls = `${io.decls}
+fn ldA(z: u32, m: u32, k: u32) -> f32 { return ${ld(`W[(z * ${u(g.Mg)} + m) * ${u(K)} + k]`, st)}; }
+fn ldB(z: u32, k: u32, p: u32) -> f32 {
+  let ci = k / ${u(KH * KW)};
+  let r = k % ${u(KH * KW)};
+  let n = p / ${u(ohw)};
+  let sp = p % ${u(ohw)};
+  let ih = i32((sp / ${u(OW)}) * ${u(g.s[0])} + (r / ${u(KW)}) * ${u(g.d[0])}) - ${g.pb[0]};
+  let iw = i32((sp % ${u(OW)}) * ${u(g.s[1])} + (r % ${u(KW)}) * ${u(g.d[1])}) - ${g.pb[1]};
+  if (ih < 0 || ih >= ${H} || iw < 0 || iw >= ${Wd}) { return 0.0; }
+  return ${ld(`X[((n * ${u(g.C)} + z * ${u(g.Cg)} + ci) * ${u(H)} + u32(ih)) * ${u(Wd)} + u32(iw)]`, st)};
+}
+fn epi(z: u32, m: u32, p: u32, v: f32) {
+  let mo = z * ${u(g.Mg)} + m;
+  let yo = ((p / ${u(ohw)}) * ${u(g.M)} + mo) * ${u(ohw)} + p % ${u(ohw)};
+  Y[yo] = ${sv('fin(mo, yo, v)', st)};
+}`;
+  const spec: GemmSpec = { M: g.Mg, P, K, decls, prelude: '', st };
+  return { wgsl: gemmWgsl(spec), workgroups: gemmGrid(spec, g.G), buffers: io.buffers };
+}
+
+/** depthwise-fused: a haloed input tile of one channel in workgroup memory, one output per invocation. */
+const DW = { TOW: 16, TOH: 8 };
+
+function dwTile(g: ConvGeometry): { IH: number; IW: number } {
+  return { IH: (DW.TOH - 1) * g.s[0] + (g.k[0] - 1) * g.d[0] + 1, IW: (DW.TOW - 1) * g.s[1] + (g.k[1] - 1) * g.d[1] + 1 };
+}
+
+function convDepthwise(c: LayerCase, g: ConvGeometry): { wgsl: string; workgroups: [number, number, number]; buffers: Pass['buffers'] } {
+  const io = convIo(c, g);
+  const [H, Wd] = g.ins;
+  const [OH, OW] = g.outs;
+  const [KH, KW] = g.k;
+  const { IH, IW } = dwTile(g);
+  const T = DW.TOW * DW.TOH;
+  const st = g.st;
+  const taps: string[] = [];
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      taps.push(`  acc = fma(tile[base + ${u(kh * g.d[0] * IW + kw * g.d[1])}], ${ld(`W[ch * ${u(KH * KW)} + ${u(kh * KW + kw)}]`, st)}, acc);`);
+    }
+  }
+  const wgsl = `${header([st])}${io.decls}
+var<workgroup> tile: array<f32, ${IH * IW}>;
+
+@compute @workgroup_size(${DW.TOW}, ${DW.TOH})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let nc = wid.z;
+  let ch = nc % ${u(g.C)};
+  let oy0 = wid.y * ${u(DW.TOH)};
+  let ox0 = wid.x * ${u(DW.TOW)};
+  let iy0 = i32(oy0 * ${u(g.s[0])}) - ${g.pb[0]};
+  let ix0 = i32(ox0 * ${u(g.s[1])}) - ${g.pb[1]};
+  let xb = nc * ${u(H * Wd)};
+  for (var e = lid; e < ${u(IH * IW)}; e += ${u(T)}) {
+    let iy = iy0 + i32(e / ${u(IW)});
+    let ix = ix0 + i32(e % ${u(IW)});
+    var v = 0.0;
+    if (iy >= 0 && iy < ${H} && ix >= 0 && ix < ${Wd}) { v = ${ld(`X[xb + u32(iy) * ${u(Wd)} + u32(ix)]`, st)}; }
+    tile[e] = v;
+  }
+  workgroupBarrier();
+  let oy = oy0 + lid3.y;
+  let ox = ox0 + lid3.x;
+  let base = lid3.y * ${u(g.s[0] * IW)} + lid3.x * ${u(g.s[1])};
+  var acc = 0.0;
+${taps.join('\n')}
+  if (oy < ${u(OH)} && ox < ${u(OW)}) {
+    let yo = nc * ${u(OH * OW)} + oy * ${u(OW)} + ox;
+    Y[yo] = ${sv('fin(ch, yo, acc)', st)};
+  }
+}
+`;
+  return { wgsl, workgroups: [Math.ceil(OW / DW.TOW), Math.ceil(OH / DW.TOH), g.N * g.C], buffers: io.buffers };
+}
+
+const CONV_VARIANTS = [
+  { name: 'direct-fused', description: 'one invocation per output element (any rank, groups, dilations), bias + residual + activation before the store' },
+  { name: 'implicit-gemm-fused', description: 'implicit GEMM per group (im2col while staging 32×32×16 tiles in workgroup memory, 4×4 per invocation) with the bias/residual/activation epilogue' },
+  { name: 'depthwise-fused', description: 'group = C = Cout: a haloed input tile per workgroup in workgroup memory, one output per invocation, fused epilogue' },
+];
+
+function convSupports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
+  const l = c.layer;
+  const x = l.inputs[0];
+  const w = l.inputs[1];
+  if (!x || !w) return unsupported('input X or weight W is missing');
+  if (x.shape.length < 3) return unsupported(`input rank ${x.shape.length}: FusedConv needs [N, C, spatial…]`);
+  const bad = checkTensors(c, caps) ?? checkActivation(c);
+  if (bad) return bad;
+  const g = convGeometry(c);
+  const r = l.inputs[3];
+  if (r && r.shape.join(',') !== l.outputs[0].shape.join(',')) return unsupported(`residual [${r.shape.join(',')}] is not the output's shape [${l.outputs[0].shape.join(',')}]`);
+  const b = l.inputs[2];
+  if (b && elements(b) !== g.M) return unsupported(`bias of ${elements(b)} elements for ${g.M} output channels`);
+  if (!Number.isInteger(g.Cg) || !Number.isInteger(g.Mg)) return unsupported(`group ${g.G} does not divide C ${g.C} and M ${g.M}`);
+  switch (variant) {
+    case 'direct-fused':
+      return checkDispatch1d(g.N * g.M * prod(g.outs), 64, caps) ?? supported;
+    case 'implicit-gemm-fused': {
+      const g2 = as2d(g);
+      if (!g2) return unsupported(`${g.nd}-D convolution: implicit-gemm-fused handles 1-D and 2-D`);
+      return checkGrid('GEMM', gemmGrid({ M: g2.Mg, P: g2.N * prod(g2.outs) }, g2.G), caps) ?? supported;
+    }
+    case 'depthwise-fused': {
+      const g2 = as2d(g);
+      if (!g2) return unsupported(`${g.nd}-D convolution: depthwise-fused handles 1-D and 2-D`);
+      if (!isDepthwise(g2)) return unsupported(`not a depthwise convolution (needs group = C = Cout; got group ${g.G}, C ${g.C}, Cout ${g.M})`);
+      const t = dwTile(g2);
+      if (t.IH * t.IW * 4 > caps.maxComputeWorkgroupStorageSize) return unsupported(`the haloed input tile (${t.IH}×${t.IW}) exceeds workgroup memory`);
+      if (caps.maxComputeInvocationsPerWorkgroup < DW.TOW * DW.TOH) return unsupported(`needs ${DW.TOW * DW.TOH} invocations per workgroup`);
+      return checkGrid('tile', [Math.ceil(g2.outs[1] / DW.TOW), Math.ceil(g2.outs[0] / DW.TOH), g2.N * g2.C], caps) ?? supported;
+    }
+    default:
+      return unsupported(`unknown variant ${variant}`);
+  }
+}
+
+function convPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+  const s = convSupports(c, variant, caps);
+  if (!s.ok) throw new Error(`fused/FusedConv ${variant}: ${s.reason}`);
+  const g = convGeometry(c);
+  const label = `fused/FusedConv ${variant}`;
+  if (variant === 'direct-fused') return convDirect(c, g, caps);
+  const g2 = as2d(g)!;
+  const p = variant === 'depthwise-fused' ? convDepthwise(c, g2) : convGemm(c, g2);
+  return { passes: [{ label, ...p }], scratch: [] };
+}
+
+function convDefault(c: LayerCase): string {
+  const g = convGeometry(c);
+  const g2 = as2d(g);
+  if (!g2) return 'direct-fused';
+  if (isDepthwise(g2)) return 'depthwise-fused';
+  return g.G === 1 ? 'implicit-gemm-fused' : 'direct-fused';
+}
+
+/** Straightforward CPU convolution (double accumulation), then + B + R and the activation. */
+function convReference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[] {
+  const g = convGeometry(c);
+  const f = actRef(activationOf(c)!);
+  const x = inputs[0]!.data;
+  const w = inputs[1]!.data;
+  const bias = inputs[2]?.data;
+  const res = inputs[3]?.data;
+  const isp = prod(g.ins);
+  const osp = prod(g.outs);
+  const ksp = prod(g.k);
+  const inSt = stridesOf(g.ins);
+  const outSt = stridesOf(g.outs);
+  const kSt = stridesOf(g.k);
+  const y = new Float32Array(g.N * g.M * osp);
+  for (let n = 0; n < g.N; n++) {
+    for (let m = 0; m < g.M; m++) {
+      const grp = Math.floor(m / g.Mg);
+      for (let o = 0; o < osp; o++) {
+        let acc = 0;
+        for (let ci = 0; ci < g.Cg; ci++) {
+          const xb = (n * g.C + grp * g.Cg + ci) * isp;
+          const wb = (m * g.Cg + ci) * ksp;
+          for (let k = 0; k < ksp; k++) {
+            let xo = 0;
+            let inside = true;
+            for (let i = 0; i < g.nd; i++) {
+              const oi = Math.floor(o / outSt[i]) % g.outs[i];
+              const ki = Math.floor(k / kSt[i]) % g.k[i];
+              const ii = oi * g.s[i] + ki * g.d[i] - g.pb[i];
+              if (ii < 0 || ii >= g.ins[i]) { inside = false; break; }
+              xo += ii * inSt[i];
+            }
+            if (inside) acc += x[xb + xo] * w[wb + k];
+          }
+        }
+        const yo = (n * g.M + m) * osp + o;
+        y[yo] = f(acc + (bias ? bias[m] : 0) + (res ? res[yo] : 0));
+      }
+    }
+  }
+  return [{ dtype: c.layer.outputs[0].dtype, shape: [...c.layer.outputs[0].shape], data: y }];
+}
+
+// ---------------------------------------------------------------------------------------------
+// FusedMatMul
+
+interface MmGeom { g: MatmulGeometry; alpha: number; trans: boolean }
+
+/** MatMul semantics, or Gemm's (2-D, optional transposes) when transA/transB is set; bias handled here. */
+function mmGeometry(c: LayerCase): MmGeom {
+  const trans = attrNum(c, 'transA', 0) !== 0 || attrNum(c, 'transB', 0) !== 0;
+  const layer = { ...c.layer, op: trans ? 'Gemm' : 'MatMul', inputs: [c.layer.inputs[0], c.layer.inputs[1]], attrs: { transA: attrNum(c, 'transA', 0), transB: attrNum(c, 'transB', 0) } };
+  return { g: matmulGeometry({ layer, consts: [] }), alpha: attrNum(c, 'alpha', 1), trans };
+}
+
+/** Unidirectional (numpy) broadcast of `from` to `to`. */
+function broadcastsTo(from: readonly number[], to: readonly number[]): boolean {
+  if (from.length > to.length) return false;
+  const lead = to.length - from.length;
+  return from.every((d, i) => d === 1 || d === to[i + lead]);
+}
+
+/** Bindings, the batch-offset prelude and `fn epi(z, m, n, v)` (alpha, bias, activation, store). */
+function mmIo(c: LayerCase, mg: MmGeom): { decls: string; prelude: string; buffers: Pass['buffers'] } {
+  const { g } = mg;
+  const st = g.st;
+  const y = c.layer.outputs[0];
+  const bias = c.layer.inputs[2];
+  const list: Array<{ name: string; type: GpuType; write?: boolean }> = [{ name: 'A', type: st }, { name: 'B', type: st }];
+  const buffers: Pass['buffers'] = [{ kind: 'input', index: 0 }, { kind: 'input', index: 1 }];
+  if (bias) { list.push({ name: 'Bias', type: st }); buffers.push({ kind: 'input', index: 2 }); }
+  list.push({ name: 'Y', type: st, write: true });
+  buffers.push({ kind: 'output', index: 0 });
+  // Batch offsets of A and B, computed once per invocation.
+  const off: string[] = ['  var r = z;', '  oA = 0u;', '  oB = 0u;'];
+  for (let d = g.batchShape.length - 1; d >= 0; d--) {
+    const n = g.batchShape[d];
+    if (n === 1) continue;
+    off.push(`  { let i = r % ${u(n)}; r = r / ${u(n)};${g.aBatch[d] ? ` oA += i * ${u(g.aBatch[d])};` : ''}${g.bBatch[d] ? ` oB += i * ${u(g.bBatch[d])};` : ''} }`);
+  }
+  let biasOff = '0u';
+  let biasPre = '';
+  if (bias) {
+    const bs = bias.shape;
+    const ys = y.shape;
+    const last2 = ys.length >= 2 && ys[ys.length - 2] === g.M && ys[ys.length - 1] === g.N;
+    if (last2 && bs.slice(0, -2).every((d) => d === 1)) {
+      // Bias varies at most along m and n: no need to unravel the output index.
+      const bn = bs.length >= 1 ? bs[bs.length - 1] : 1;
+      const bm = bs.length >= 2 ? bs[bs.length - 2] : 1;
+      biasOff = [bm !== 1 ? `m * ${u(bn)}` : '', bn !== 1 ? 'n' : ''].filter(Boolean).join(' + ') || '0u';
+    } else {
+      biasPre = unravel(ys, 'yo', 'y');
+      biasOff = broadcastOffset(ys, bs, 'y');
+    }
+  }
+  const alpha = mg.alpha === 1 ? 'v' : `${lit(mg.alpha, 'f32')} * v`;
+  const decls = `${declAll(list)}
+var<private> oA: u32;
+var<private> oB: u32;
+${actWgsl(activationOf(c)!)}
+fn ldA(z: u32, m: u32, k: u32) -> f32 { return ${ld(`A[oA + m * ${u(g.sAm)} + k * ${u(g.sAk)}]`, st)}; }
+fn ldB(z: u32, k: u32, n: u32) -> f32 { return ${ld(`B[oB + k * ${u(g.sBk)} + n * ${u(g.sBn)}]`, st)}; }
+fn epi(z: u32, m: u32, n: u32, v: f32) {
+  let yo = z * ${u(g.M * g.N)} + m * ${u(g.N)} + n;
+${biasPre}
+  Y[yo] = ${sv(`act(${alpha}${bias ? ` + ${ld(`Bias[${biasOff}]`, st)}` : ''})`, st)};
+}`;
+  return { decls, prelude: off.join('\n'), buffers };
+}
+
+const MM_VARIANTS = [
+  { name: 'tiled-fused', description: '32×32 tiles staged in workgroup memory (16-deep K steps), 4×4 register block per invocation, alpha/bias/activation epilogue' },
+  { name: 'naive-fused', description: 'one invocation per output element, a plain loop over K, alpha/bias/activation before the store' },
+];
+
+function mmSupports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
+  const l = c.layer;
+  const a = l.inputs[0];
+  const b = l.inputs[1];
+  if (!a || !b) return unsupported('missing A or B');
+  const bad = checkTensors(c, caps) ?? checkActivation(c);
+  if (bad) return bad;
+  const trans = attrNum(c, 'transA', 0) !== 0 || attrNum(c, 'transB', 0) !== 0;
+  if (trans && (a.shape.length !== 2 || b.shape.length !== 2)) return unsupported('transA/transB need 2-D A and B (Gemm)');
+  if (a.shape.length < 2) return unsupported(`A of rank ${a.shape.length}: FusedMatMul needs A of rank ≥ 2`);
+  if (b.shape.length < 1) return unsupported('B is a scalar');
+  const mg = mmGeometry(c);
+  const { g } = mg;
+  if (g.batch * g.M * g.N !== elements(l.outputs[0])) return unsupported(`output [${l.outputs[0].shape.join(',')}] does not match the product's ${g.batch}×${g.M}×${g.N}`);
+  const bias = l.inputs[2];
+  if (bias && !broadcastsTo(bias.shape, l.outputs[0].shape)) return unsupported(`bias [${bias.shape.join(',')}] does not broadcast to the output [${l.outputs[0].shape.join(',')}]`);
+  switch (variant) {
+    case 'naive-fused':
+      return checkDispatch1d(g.batch * g.M * g.N, 64, caps) ?? supported;
+    case 'tiled-fused':
+      return checkGrid('GEMM', gemmGrid({ M: g.M, P: g.N }, g.batch), caps) ?? supported;
+    default:
+      return unsupported(`unknown variant ${variant}`);
+  }
+}
+
+function mmPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+  const s = mmSupports(c, variant, caps);
+  if (!s.ok) throw new Error(`fused/FusedMatMul ${variant}: ${s.reason}`);
+  const mg = mmGeometry(c);
+  const { g } = mg;
+  const io = mmIo(c, mg);
+  const label = `fused/FusedMatMul ${variant}`;
+  if (variant === 'tiled-fused') {
+    const spec: GemmSpec = { M: g.M, P: g.N, K: g.K, decls: io.decls, prelude: io.prelude, st: g.st };
+    return { passes: [{ label, wgsl: gemmWgsl(spec), workgroups: gemmGrid(spec, g.batch), buffers: io.buffers }], scratch: [] };
+  }
+  const total = g.batch * g.M * g.N;
+  const body = `  let n = gid % ${u(g.N)};
+  let m = (gid / ${u(g.N)}) % ${u(g.M)};
+  let z = gid / ${u(g.M * g.N)};
+${io.prelude}
+  var acc = 0.0;
+  for (var k = 0u; k < ${u(g.K)}; k++) { acc = fma(ldA(z, m, k), ldB(z, k, n), acc); }
+  epi(z, m, n, acc);`;
+  const wgsl = `${header([g.st])}${io.decls}
+${entry1d(64, total, body)}
+`;
+  return { passes: [{ label, wgsl, workgroups: dispatch1d(total, 64, caps), buffers: io.buffers }], scratch: [] };
+}
+
+/** Straightforward CPU product (double accumulation) from the shapes, then alpha, bias, activation. */
+function mmReference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[] {
+  const f = actRef(activationOf(c)!);
+  const alpha = attrNum(c, 'alpha', 1);
+  const ta = attrNum(c, 'transA', 0) !== 0;
+  const tb = attrNum(c, 'transB', 0) !== 0;
+  const A = inputs[0]!;
+  const B = inputs[1]!;
+  const bias = inputs[2];
+  const y = c.layer.outputs[0];
+  const out = new Float32Array(elements(y));
+  const as = A.shape;
+  const bs = B.shape.length === 1 ? [B.shape[0], 1] : B.shape;
+  const M = ta ? as[1] : as[as.length - 2];
+  const K = ta ? as[0] : as[as.length - 1];
+  const N = tb ? bs[0] : bs[bs.length - 1];
+  const ba = as.slice(0, -2);
+  const bb = bs.slice(0, -2);
+  const rank = Math.max(ba.length, bb.length);
+  const bo = Array.from({ length: rank }, (_, i) => {
+    const x = ba[ba.length - rank + i] ?? 1;
+    const z = bb[bb.length - rank + i] ?? 1;
+    return x === 1 ? z : x;
+  });
+  const off = (idx: number[], shape: number[]): number => {
+    let o = 0;
+    const lead = idx.length - shape.length;
+    for (let j = 0; j < shape.length; j++) o = o * shape[j] + (shape[j] === 1 ? 0 : idx[j + lead]);
+    return o;
+  };
+  const ys = y.shape;
+  const yst = stridesOf(ys);
+  for (let bi = 0; bi < prod(bo); bi++) {
+    const idx = bo.map((_, d) => Math.floor(bi / prod(bo.slice(d + 1))) % bo[d]);
+    const oa = off(idx, ba) * M * K;
+    const ob = off(idx, bb) * K * N;
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += A.data[oa + (ta ? k * M + m : m * K + k)] * B.data[ob + (tb ? n * K + k : k * N + n)];
+        const yo = (bi * M + m) * N + n;
+        let v = alpha * s;
+        if (bias) {
+          const yi = ys.map((_, d) => Math.floor(yo / yst[d]) % ys[d]);
+          v += bias.data[off(yi, bias.shape)];
+        }
+        out[yo] = f(v);
+      }
+    }
+  }
+  return [{ dtype: y.dtype, shape: [...ys], data: out }];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention
+
+interface AttnGeom {
+  /** Leading (batch, head) dims of the output and their product. */
+  lead: number[];
+  batch: number;
+  L: number;
+  S: number;
+  D: number;
+  DV: number;
+  kT: boolean;
+  /** Per lead dim, element strides of Q, K, V and the mask (0 where broadcast). */
+  qB: number[];
+  kB: number[];
+  vB: number[];
+  mB: number[];
+  /** K(s, d) = base + s·sKs + d·sKd. */
+  sKs: number;
+  sKd: number;
+  /** Mask strides along l and s (0 where broadcast); null without a mask. */
+  mask: { sL: number; sS: number } | null;
+  scale: number;
+  st: GpuType;
+}
+
+/** Strides of an operand's leading dims broadcast to `lead` (0 where broadcast or absent). */
+function leadStrides(shape: readonly number[], lead: readonly number[]): number[] {
+  const ol = shape.slice(0, -2);
+  const st = stridesOf(shape);
+  return lead.map((_, d) => {
+    const j = d - (lead.length - ol.length);
+    return j < 0 || ol[j] === 1 ? 0 : st[j];
+  });
+}
+
+function attnGeometry(c: LayerCase): AttnGeom {
+  const l = c.layer;
+  const q = l.inputs[0]!.shape;
+  const k = l.inputs[1]!.shape;
+  const v = l.inputs[2]!.shape;
+  const o = l.outputs[0].shape;
+  const kT = attrNum(c, 'k_transposed', 0) !== 0;
+  const lead = o.slice(0, -2);
+  const L = q[q.length - 2];
+  const D = q[q.length - 1];
+  const S = kT ? k[k.length - 1] : k[k.length - 2];
+  const DV = v[v.length - 1];
+  const mt = l.inputs[3];
+  let mB = lead.map(() => 0);
+  let mask: AttnGeom['mask'] = null;
+  if (mt) {
+    // Pad the mask's shape to rank(lead) + 2 with leading 1s, then take strides where dims are not 1.
+    const full = [...new Array<number>(Math.max(0, lead.length + 2 - mt.shape.length)).fill(1), ...mt.shape];
+    const st = stridesOf(full);
+    mB = lead.map((_, d) => (full[d] === 1 ? 0 : st[d]));
+    const r = full.length;
+    mask = { sL: full[r - 2] === 1 ? 0 : st[r - 2], sS: full[r - 1] === 1 ? 0 : st[r - 1] };
+  }
+  return {
+    lead, batch: prod(lead), L, S, D, DV, kT,
+    qB: leadStrides(q, lead), kB: leadStrides(k, lead), vB: leadStrides(v, lead), mB,
+    sKs: kT ? 1 : D, sKd: kT ? S : 1, mask, scale: attrNum(c, 'scale', 1), st: storageType(l.outputs[0]),
+  };
+}
+
+/** `fn offs(b) -> vec4<u32>`: base offsets of Q, K, V and the mask for batch b. */
+function offsFn(g: AttnGeom): string {
+  const lines = ['  var r = b;', '  var o = vec4<u32>(0u);'];
+  for (let d = g.lead.length - 1; d >= 0; d--) {
+    const n = g.lead[d];
+    if (n === 1) continue;
+    lines.push(`  { let i = r % ${u(n)}; r = r / ${u(n)}; o += i * vec4<u32>(${u(g.qB[d])}, ${u(g.kB[d])}, ${u(g.vB[d])}, ${u(g.mB[d])}); }`);
+  }
+  lines.push('  return o;');
+  return `fn offs(b: u32) -> vec4<u32> {\n${lines.join('\n')}\n}`;
+}
+
+/**
+ * Bindings of the layer inputs a pass reads (`use`: any of 'QKVM'; the mask only when present)
+ * and then `extra`. A pass must bind only what its shader uses: the pipeline's layout is 'auto'.
+ */
+function attnDecls(c: LayerCase, g: AttnGeom, use: string, extra: Array<{ name: string; type: GpuType; write?: boolean; ref: Pass['buffers'][number] }> = []) {
+  const st = g.st;
+  const all: Array<{ name: string; type: GpuType; write?: boolean; ref: Pass['buffers'][number] }> = [
+    { name: 'Q', type: st, ref: { kind: 'input', index: 0 } },
+    { name: 'K', type: st, ref: { kind: 'input', index: 1 } },
+    { name: 'V', type: st, ref: { kind: 'input', index: 2 } },
+  ];
+  if (c.layer.inputs[3]) all.push({ name: 'Mask', type: st, ref: { kind: 'input', index: 3 } });
+  const list = all.filter((b) => use.includes(b.name[0]));
+  list.push(...extra);
+  return { decls: `${header([st])}${declAll(list)}\n${offsFn(g)}`, buffers: list.map((x) => x.ref) };
+}
+
+/** The mask term at (l, s) for base offset `mo`, as an f32 expression ('' without a mask). */
+function maskTerm(g: AttnGeom, mo: string, l: string, s: string): string {
+  if (!g.mask) return '';
+  const parts = [mo, g.mask.sL ? `${l} * ${u(g.mask.sL)}` : '', g.mask.sS ? `${s} * ${u(g.mask.sS)}` : ''].filter(Boolean);
+  return ` + ${ld(`Mask[${parts.join(' + ')}]`, g.st)}`;
+}
+
+const ATTN_WG = 64;
+
+/** unfused: scores (scale·QKᵀ + mask) into scratch, a row softmax in place, then ·V. */
+function attnUnfused(c: LayerCase, g: AttnGeom, caps: DeviceCaps): KernelPlan {
+  const st = g.st;
+  const LS = g.L * g.S;
+  const rows = g.batch * g.L;
+  const total1 = g.batch * LS;
+  const p1 = attnDecls(c, g, 'QKM', [{ name: 'P', type: 'f32', write: true, ref: { kind: 'scratch', index: 0 } }]);
+  const body1 = `  let s = gid % ${u(g.S)};
+  let l = (gid / ${u(g.S)}) % ${u(g.L)};
+  let o = offs(gid / ${u(LS)});
+  var acc = 0.0;
+  for (var d = 0u; d < ${u(g.D)}; d++) {
+    acc = fma(${ld(`Q[o.x + l * ${u(g.D)} + d]`, st)}, ${ld(`K[o.y + s * ${u(g.sKs)} + d * ${u(g.sKd)}]`, st)}, acc);
+  }
+  P[gid] = acc * ${lit(g.scale, 'f32')}${maskTerm(g, 'o.w', 'l', 's')};`;
+  const wgsl1 = `${p1.decls}
+${entry1d(ATTN_WG, total1, body1)}
+`;
+  // Row softmax: one workgroup per row, tree reductions in workgroup memory.
+  const wgsl2 = `@group(0) @binding(0) var<storage, read_write> P: array<f32>;
+var<workgroup> red: array<f32, ${ATTN_WG}>;
+
+fn reduce(lid: u32, isMax: bool) -> f32 {
+  for (var w = ${u(ATTN_WG / 2)}; w > 0u; w = w / 2u) {
+    workgroupBarrier();
+    if (lid < w) { red[lid] = select(red[lid] + red[lid + w], max(red[lid], red[lid + w]), isMax); }
+  }
+  workgroupBarrier();
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(${ATTN_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= ${u(rows)}) { return; }
+  let base = row * ${u(g.S)};
+  var mx = ${lit(-Infinity, 'f32')};
+  for (var s = lid; s < ${u(g.S)}; s += ${u(ATTN_WG)}) { mx = max(mx, P[base + s]); }
+  red[lid] = mx;
+  mx = reduce(lid, true);
+  var sum = 0.0;
+  for (var s = lid; s < ${u(g.S)}; s += ${u(ATTN_WG)}) { let e = exp(P[base + s] - mx); P[base + s] = e; sum += e; }
+  red[lid] = sum;
+  sum = reduce(lid, false);
+  let inv = 1.0 / sum;
+  for (var s = lid; s < ${u(g.S)}; s += ${u(ATTN_WG)}) { P[base + s] = P[base + s] * inv; }
+}
+`;
+  const total3 = g.batch * g.L * g.DV;
+  const p3 = attnDecls(c, g, 'V', [
+    { name: 'P', type: 'f32', ref: { kind: 'scratch', index: 0 } },
+    { name: 'O', type: st, write: true, ref: { kind: 'output', index: 0 } },
+  ]);
+  const body3 = `  let j = gid % ${u(g.DV)};
+  let row = gid / ${u(g.DV)};
+  let o = offs(row / ${u(g.L)});
+  let pb = row * ${u(g.S)};
+  var acc = 0.0;
+  for (var s = 0u; s < ${u(g.S)}; s++) { acc = fma(P[pb + s], ${ld(`V[o.z + s * ${u(g.DV)} + j]`, st)}, acc); }
+  O[gid] = ${sv('acc', st)};`;
+  const wgsl3 = `${p3.decls}
+${entry1d(ATTN_WG, total3, body3)}
+`;
+  return {
+    passes: [
+      { label: 'fused/Attention unfused scores', wgsl: wgsl1, workgroups: dispatch1d(total1, ATTN_WG, caps), buffers: p1.buffers },
+      { label: 'fused/Attention unfused softmax', wgsl: wgsl2, workgroups: dispatch1d(rows, 1, caps), buffers: [{ kind: 'scratch', index: 0 }] },
+      { label: 'fused/Attention unfused ·V', wgsl: wgsl3, workgroups: dispatch1d(total3, ATTN_WG, caps), buffers: p3.buffers },
+    ],
+    scratch: [g.batch * LS * 4],
+  };
+}
+
+/** Query rows per workgroup of the fused variant (one invocation per row). */
+const FA_BR = 32;
+const FA_MAX_D = 256;
+
+/** Keys per tile: the largest power of two ≤ 32 whose K and V tiles fit workgroup memory. */
+function faBlock(g: AttnGeom, caps: DeviceCaps): number {
+  for (let bc = 32; bc >= 1; bc /= 2) if (bc * (g.D + g.DV) * 4 <= caps.maxComputeWorkgroupStorageSize) return bc;
+  return 0;
+}
+
+/**
+ * fused: FlashAttention's tiling (Dao et al. 2022, "FlashAttention", Algorithm 1) with one query
+ * row per invocation: K and V tiles of BC keys are staged in workgroup memory, each invocation
+ * scores its row against the tile, and the online softmax (Milakov & Gimelshein 2018) keeps a
+ * running maximum mx and sum ℓ: with the tile's new maximum mx', the accumulator and ℓ are
+ * rescaled by e^(mx − mx') before the tile's e^(s − mx')-weighted V rows are added; O = acc/ℓ.
+ * No L×S scores ever reach memory.
+ */
+function attnFused(c: LayerCase, g: AttnGeom, caps: DeviceCaps): KernelPlan {
+  const st = g.st;
+  const BC = faBlock(g, caps);
+  const p = attnDecls(c, g, 'QKVM', [{ name: 'O', type: st, write: true, ref: { kind: 'output', index: 0 } }]);
+  const wgsl = `${p.decls}
+var<workgroup> Ks: array<f32, ${BC * g.D}>;
+var<workgroup> Vs: array<f32, ${BC * g.DV}>;
+
+@compute @workgroup_size(${FA_BR})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let b = wid.y;
+  let l = wid.x * ${u(FA_BR)} + lid;
+  let lc = min(l, ${u(g.L - 1)});
+  let o = offs(b);
+  var q: array<f32, ${g.D}>;
+  for (var d = 0u; d < ${u(g.D)}; d++) { q[d] = ${ld(`Q[o.x + lc * ${u(g.D)} + d]`, st)} * ${lit(g.scale, 'f32')}; }
+  var acc: array<f32, ${g.DV}>;
+  var sc: array<f32, ${BC}>;
+  var mx = ${lit(-Infinity, 'f32')};
+  var sum = 0.0;
+  for (var s0 = 0u; s0 < ${u(g.S)}; s0 += ${u(BC)}) {
+    let n = min(${u(BC)}, ${u(g.S)} - s0);
+    for (var e = lid; e < ${u(BC * g.D)}; e += ${u(FA_BR)}) {
+      let j = e / ${u(g.D)};
+      let s = min(s0 + j, ${u(g.S - 1)});
+      Ks[e] = ${ld(`K[o.y + s * ${u(g.sKs)} + (e % ${u(g.D)}) * ${u(g.sKd)}]`, st)};
+    }
+    for (var e = lid; e < ${u(BC * g.DV)}; e += ${u(FA_BR)}) {
+      let s = min(s0 + e / ${u(g.DV)}, ${u(g.S - 1)});
+      Vs[e] = ${ld(`V[o.z + s * ${u(g.DV)} + e % ${u(g.DV)}]`, st)};
+    }
+    workgroupBarrier();
+    var tmax = mx;
+    for (var j = 0u; j < n; j++) {
+      var dot = 0.0;
+      for (var d = 0u; d < ${u(g.D)}; d++) { dot = fma(q[d], Ks[j * ${u(g.D)} + d], dot); }
+      let v = dot${maskTerm(g, 'o.w', 'lc', '(s0 + j)')};
+      sc[j] = v;
+      tmax = max(tmax, v);
+    }
+    let corr = exp(mx - tmax);
+    sum = sum * corr;
+    for (var d = 0u; d < ${u(g.DV)}; d++) { acc[d] = acc[d] * corr; }
+    for (var j = 0u; j < n; j++) {
+      let pj = exp(sc[j] - tmax);
+      sum += pj;
+      for (var d = 0u; d < ${u(g.DV)}; d++) { acc[d] = fma(pj, Vs[j * ${u(g.DV)} + d], acc[d]); }
+    }
+    mx = tmax;
+    workgroupBarrier();
+  }
+  if (l < ${u(g.L)}) {
+    let inv = 1.0 / sum;
+    let ob = (b * ${u(g.L)} + l) * ${u(g.DV)};
+    for (var d = 0u; d < ${u(g.DV)}; d++) { O[ob + d] = ${sv('acc[d] * inv', st)}; }
+  }
+}
+`;
+  return {
+    passes: [{ label: 'fused/Attention fused', wgsl, workgroups: [Math.ceil(g.L / FA_BR), g.batch, 1], buffers: p.buffers }],
+    scratch: [],
+  };
+}
+
+const ATTN_VARIANTS = [
+  { name: 'unfused', description: 'three passes: scale·QKᵀ + mask into a B·H·L·S scratch buffer, a row softmax in place, then ·V' },
+  { name: 'fused', description: 'one kernel (FlashAttention-style): K/V tiles in workgroup memory, one query row per invocation, online softmax; no L×S tensor in memory' },
+];
+
+function attnSupports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
+  const l = c.layer;
+  const [q, k, v] = l.inputs;
+  if (!q || !k || !v) return unsupported('Q, K or V is missing');
+  if (q.shape.length < 3 || k.shape.length < 3 || v.shape.length < 3) return unsupported('Q, K and V need rank ≥ 3 ([batch…, rows, features])');
+  const bad = checkTensors(c, caps);
+  if (bad) return bad;
+  const g = attnGeometry(c);
+  const kShape = k.shape.slice(-2).join(',');
+  if (kShape !== (g.kT ? [g.D, g.S] : [g.S, g.D]).join(',')) return unsupported(`K's matrix [${kShape}] does not match Q's feature size ${g.D}`);
+  if (v.shape[v.shape.length - 2] !== g.S) return unsupported(`V has ${v.shape[v.shape.length - 2]} rows, K has ${g.S} keys`);
+  const out = l.outputs[0].shape;
+  if (out.slice(-2).join(',') !== [g.L, g.DV].join(',')) return unsupported(`output [${out.join(',')}] is not [… , ${g.L}, ${g.DV}]`);
+  for (const [name, t] of [['Q', q], ['K', k], ['V', v]] as const) {
+    if (!broadcastsTo(t.shape.slice(0, -2), g.lead)) return unsupported(`${name}'s leading dims [${t.shape.slice(0, -2).join(',')}] do not broadcast to [${g.lead.join(',')}]`);
+  }
+  const m = l.inputs[3];
+  if (m && !broadcastsTo(m.shape, [...g.lead, g.L, g.S])) return unsupported(`mask [${m.shape.join(',')}] does not broadcast to [${[...g.lead, g.L, g.S].join(',')}]`);
+  switch (variant) {
+    case 'unfused': {
+      const bytes = g.batch * g.L * g.S * 4;
+      if (bytes > caps.maxStorageBufferBindingSize) return unsupported(`the scores (${bytes} bytes) exceed the ${caps.maxStorageBufferBindingSize}-byte storage binding limit`);
+      return checkDispatch1d(g.batch * g.L * g.S, ATTN_WG, caps) ?? checkDispatch1d(g.batch * g.L, 1, caps) ?? supported;
+    }
+    case 'fused': {
+      if (g.D > FA_MAX_D || g.DV > FA_MAX_D) return unsupported(`feature sizes ${g.D}/${g.DV} exceed ${FA_MAX_D} (a query row and its accumulator live in registers)`);
+      if (!faBlock(g, caps)) return unsupported('one K and V row exceed workgroup memory');
+      return checkGrid('attention', [Math.ceil(g.L / FA_BR), g.batch], caps) ?? supported;
+    }
+    default:
+      return unsupported(`unknown variant ${variant}`);
+  }
+}
+
+function attnPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+  const s = attnSupports(c, variant, caps);
+  if (!s.ok) throw new Error(`fused/Attention ${variant}: ${s.reason}`);
+  const g = attnGeometry(c);
+  return variant === 'fused' ? attnFused(c, g, caps) : attnUnfused(c, g, caps);
+}
+
+/** Straightforward CPU attention: scores, a max-subtracted softmax, then the weighted sum (double). */
+function attnReference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[] {
+  const g = attnGeometry(c);
+  const [Q, K, V, Mk] = inputs;
+  const out = new Float32Array(g.batch * g.L * g.DV);
+  const sc = new Float64Array(g.S);
+  for (let b = 0; b < g.batch; b++) {
+    let oq = 0, ok = 0, ov = 0, om = 0;
+    let r = b;
+    for (let d = g.lead.length - 1; d >= 0; d--) {
+      const i = r % g.lead[d];
+      r = Math.floor(r / g.lead[d]);
+      oq += i * g.qB[d]; ok += i * g.kB[d]; ov += i * g.vB[d]; om += i * g.mB[d];
+    }
+    for (let l = 0; l < g.L; l++) {
+      let mx = -Infinity;
+      for (let s = 0; s < g.S; s++) {
+        let dot = 0;
+        for (let d = 0; d < g.D; d++) dot += Q!.data[oq + l * g.D + d] * K!.data[ok + s * g.sKs + d * g.sKd];
+        let v = g.scale * dot;
+        if (Mk && g.mask) v += Mk.data[om + l * g.mask.sL + s * g.mask.sS];
+        sc[s] = v;
+        mx = Math.max(mx, v);
+      }
+      let sum = 0;
+      for (let s = 0; s < g.S; s++) { sc[s] = Math.exp(sc[s] - mx); sum += sc[s]; }
+      for (let j = 0; j < g.DV; j++) {
+        let acc = 0;
+        for (let s = 0; s < g.S; s++) acc += sc[s] * V!.data[ov + s * g.DV + j];
+        out[(b * g.L + l) * g.DV + j] = acc / sum;
+      }
+    }
+  }
+  return [{ dtype: c.layer.outputs[0].dtype, shape: [...c.layer.outputs[0].shape], data: out }];
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export const fusedConvKernel: Kernel = {
+  name: 'fused-conv',
+  ops: ['dlprof.FusedConv'],
+  variants: CONV_VARIANTS,
+  /** What a runtime with fusion would pick: the depthwise kernel, implicit GEMM for group 1, else direct. */
+  defaultVariant: convDefault,
+  supports: convSupports,
+  plan: convPlan,
+  reference: convReference,
+};
+
+export const fusedMatMulKernel: Kernel = {
+  name: 'fused-matmul',
+  ops: ['dlprof.FusedMatMul'],
+  variants: MM_VARIANTS,
+  /** Tiled for real matrices (both M and N ≥ 16, as matmul's default), naive for skinny ones. */
+  defaultVariant(c: LayerCase): string {
+    const { g } = mmGeometry(c);
+    return g.M >= 16 && g.N >= 16 ? 'tiled-fused' : 'naive-fused';
+  },
+  supports: mmSupports,
+  plan: mmPlan,
+  reference: mmReference,
+};
+
+export const attentionKernel: Kernel = {
+  name: 'attention',
+  ops: ['dlprof.Attention'],
+  variants: ATTN_VARIANTS,
+  /** A runtime without an attention kernel runs the three steps; the fused kernel is the what-if. */
+  defaultVariant: () => 'unfused',
+  supports: attnSupports,
+  plan: attnPlan,
+  reference: attnReference,
+};
+
+export const kernels: Kernel[] = [fusedConvKernel, fusedMatMulKernel, attentionKernel];

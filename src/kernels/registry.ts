@@ -1,0 +1,44 @@
+/**
+ * The single registry from ONNX op type to kernel. A new op is one kernel file (exporting
+ * `kernels`), one import line here, and its tests.
+ */
+import type { Kernel } from './types.js';
+import { kernels as matmul } from './matmul.js';
+import { kernels as conv } from './conv.js';
+import { kernels as elementwise } from './elementwise.js';
+import { kernels as normalization } from './normalization.js';
+import { kernels as softmax } from './softmax.js';
+import { kernels as reduce } from './reduce.js';
+import { kernels as pool } from './pool.js';
+import { kernels as copy } from './copy.js';
+import { kernels as transpose } from './transpose.js';
+import { kernels as concat } from './concat.js';
+import { kernels as slice } from './slice.js';
+import { kernels as gather } from './gather.js';
+import { kernels as pad } from './pad.js';
+import { kernels as resize } from './resize.js';
+import { kernels as expand } from './expand.js';
+import { kernels as split } from './split.js';
+import { kernels as fused } from './fused.js';
+import { kernels as misc } from './misc.js';
+
+export const KERNELS: readonly Kernel[] = [
+  ...matmul, ...conv, ...elementwise, ...normalization, ...softmax, ...reduce, ...pool,
+  ...copy, ...transpose, ...concat, ...slice, ...gather, ...pad, ...resize, ...expand, ...split, ...fused, ...misc,
+];
+
+const BY_OP = new Map<string, Kernel>();
+for (const k of KERNELS) {
+  for (const op of k.ops) {
+    if (BY_OP.has(op)) throw new Error(`op ${op} is served by two kernels: ${BY_OP.get(op)!.name} and ${k.name}`);
+    BY_OP.set(op, k);
+  }
+}
+
+export function kernelFor(op: string): Kernel | undefined {
+  return BY_OP.get(op);
+}
+
+export function kernelOps(): string[] {
+  return [...BY_OP.keys()].sort();
+}

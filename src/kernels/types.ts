@@ -1,0 +1,86 @@
+/**
+ * The kernel descriptor: one op family per file under src/kernels/, registered in registry.ts.
+ * A kernel declares the ONNX ops it serves, its *variants* (the analogue of cuDNN's algorithms),
+ * which layers each variant supports, how to run a layer (a plan of WGSL compute passes), and a
+ * CPU reference implementation that every variant is checked against before it is timed.
+ */
+import type { Layer, TensorType } from '../ir/types.js';
+import type { DType } from '../onnx/dtype.js';
+import type { ConstValue } from '../onnx/tensor.js';
+
+/** A tensor in host memory. Integer tensors (int64 too) use Int32Array; bool/uint8 use Uint8Array. */
+export interface HostTensor {
+  dtype: DType;
+  shape: number[];
+  data: Float32Array | Int32Array | Uint32Array | Uint8Array | Int8Array | Uint16Array;
+}
+
+/** A layer as a kernel sees it: its types and attributes, and the values of its small constant inputs. */
+export interface LayerCase {
+  layer: Layer;
+  /** Values of constant inputs that define the computation (Slice starts, Pad pads…); null otherwise. */
+  consts: Array<ConstValue | null>;
+}
+
+/** What the device offers that kernel choice depends on. */
+export interface DeviceCaps {
+  f16: boolean;
+  subgroups: boolean;
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupsPerDimension: number;
+  maxStorageBuffersPerShaderStage: number;
+}
+
+/**
+ * WGSL element type of a tensor on the GPU. float32 → f32, float16 → f16 (needs shader-f16);
+ * int64/int32 → i32 (int64 values are range-checked on upload), uint types and bool → u32.
+ */
+export type GpuType = 'f32' | 'f16' | 'i32' | 'u32';
+
+/** A buffer a pass binds: a layer input, a layer output, or a scratch buffer of the plan. */
+export type BufferRef = { kind: 'input' | 'output' | 'scratch'; index: number };
+
+export interface Pass {
+  /** For GPU object labels and error messages: kernel, variant and pass. */
+  label: string;
+  /** A complete WGSL module; its entry point is `main`. Bindings are @group(0) @binding(i) in `buffers` order. */
+  wgsl: string;
+  workgroups: [number, number, number];
+  buffers: BufferRef[];
+  /** Packed uniform data (16-byte multiple), bound after the buffers when present. */
+  uniforms?: ArrayBuffer;
+}
+
+export interface KernelPlan {
+  passes: Pass[];
+  /** Byte sizes of scratch buffers (im2col matrices, partial sums, attention weights…). */
+  scratch: number[];
+}
+
+export interface Variant {
+  name: string;
+  description: string;
+}
+
+export type Support = { ok: true } | { ok: false; reason: string };
+export const supported: Support = { ok: true };
+export const unsupported = (reason: string): Support => ({ ok: false, reason });
+
+export interface Kernel {
+  /** Family name, e.g. 'matmul', 'conv'. */
+  name: string;
+  /** ONNX op types served (domain-qualified for non-default domains, as Layer.op). */
+  ops: string[];
+  variants: Variant[];
+  /** What a straightforward runtime would run for this layer (the baseline of algorithm selection). */
+  defaultVariant(c: LayerCase): string;
+  supports(c: LayerCase, variant: string, caps: DeviceCaps): Support;
+  plan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan;
+  /** CPU reference: outputs for the given inputs (the layer's non-null inputs, in slot order; null for omitted ones). */
+  reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[];
+  /** Element types on the GPU; defaults follow GpuType's rule. */
+  gpuType?(t: TensorType): GpuType;
+}

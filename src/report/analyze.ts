@@ -1,0 +1,95 @@
+/** `dlprof analyze` output: the JSON document (schemas/analyze.schema.json) and the terminal summary. */
+import Table from 'cli-table3';
+import type { ChalkInstance } from 'chalk';
+import type { Suggestion } from '../analysis/suggest.js';
+import type { TensorDecl } from '../ir/graph.js';
+import type { TensorType } from '../ir/types.js';
+import { printable } from '../util/errors.js';
+import { shape, si } from '../util/format.js';
+import type { MachineInfo } from './bench.js';
+
+export const ANALYZE_SCHEMA_VERSION = 1;
+
+export interface AnalyzeLayer {
+  id: number;
+  node: string;
+  op: string;
+  key: string;
+  inputs: Array<TensorType | null>;
+  outputs: TensorType[];
+  /** Variant run in the measured end-to-end run (the default), and its time inside that run. */
+  variant: string | null;
+  runMs: number | null;
+  startMs: number | null;
+  defaultVariant: string | null;
+  defaultMs: number | null;
+  bestVariant: string | null;
+  bestMs: number | null;
+  flops: number;
+  bytes: number;
+  intensity: number;
+  achievedGflops: number | null;
+  achievedGbps: number | null;
+  bound: 'compute' | 'memory' | null;
+  fractionOfPeak: number | null;
+  onCriticalPath: boolean;
+}
+
+export interface AnalyzeResult {
+  schemaVersion: number;
+  model: { path: string; name: string; layerCount: number; uniqueLayerCount: number; flops: number; params: number; inputs: TensorDecl[]; outputs: TensorDecl[] };
+  machine: MachineInfo;
+  latency: {
+    measuredMs: number | null;
+    reconstructedMs: number;
+    /** (reconstructed − measured) / measured. */
+    reconstructionError: number | null;
+    sequentialLowerBoundMs: number;
+    parallelLowerBoundMs: number;
+    idealMs: number;
+    frameworkMs: number | null;
+  };
+  ideal: { parallelMs: number; f16: { used: boolean; reason: string }; fusions: { groups: number; measured: number; savingMs: number } };
+  correctness: { reference: string; ok: boolean; tolerance: { rtol: number; atol: number }; outputs: Array<{ name: string; ok: boolean; maxAbsError: number }> } | null;
+  framework: { provider: string; medianMs: number; slowerNodes: Array<{ node: string; op: string; frameworkMs: number; dlprofMs: number }> } | null;
+  layers: AnalyzeLayer[];
+  byOp: Array<{ op: string; count: number; ms: number; pct: number }>;
+  suggestions: Suggestion[];
+  notes: string[];
+}
+
+const f = (v: number | null | undefined, d = 2): string => (v === null || v === undefined ? '—' : v.toFixed(d));
+
+export function renderAnalyze(r: AnalyzeResult, c: ChalkInstance): string {
+  const out: string[] = [];
+  const L = r.latency;
+  out.push(`${c.bold(printable(r.model.path))} · ${r.model.layerCount} layers (${r.model.uniqueLayerCount} unique) · ${si(r.model.flops, 'FLOP')} · ${si(r.model.params)} params`);
+  out.push(`${printable(r.machine.adapterDescription)} (${r.machine.backend})`);
+  const ladder = new Table({ head: ['latency', 'ms', ''].map((h) => c.bold(h)), style: { head: [], border: [] } });
+  ladder.push(
+    ['measured end-to-end (default kernels)', f(L.measuredMs), r.correctness ? (r.correctness.ok ? c.green('outputs match onnxruntime') : c.red('OUTPUTS DIFFER FROM ONNXRUNTIME')) : ''],
+    ['reconstructed (Σ layer benchmarks)', f(L.reconstructedMs), L.reconstructionError === null ? '' : `error ${(100 * L.reconstructionError).toFixed(1)}%`],
+    ['sequential lower bound (best kernels)', f(L.sequentialLowerBoundMs), ''],
+    ['parallel lower bound (critical path)', f(L.parallelLowerBoundMs), ''],
+    ['ideal (+ f16, fusions, parallel)', f(L.idealMs), `${r.ideal.f16.used ? 'f16 used' : `f16 not used: ${r.ideal.f16.reason}`}; ${r.ideal.fusions.measured} fusions measured`],
+    ['framework (onnxruntime webgpu)', f(L.frameworkMs), ''],
+  );
+  out.push(ladder.toString());
+  if (r.suggestions.length) {
+    const t = new Table({ head: ['#', 'kind', 'saves ms', '%', 'what to do'].map((h) => c.bold(h)), style: { head: [], border: [] }, wordWrap: true, colWidths: [4, 20, 10, 7, 80] });
+    r.suggestions.slice(0, 10).forEach((s, i) => t.push([i + 1, s.kind, s.savingMs.toFixed(3), s.savingPct.toFixed(1), printable(s.message, 400)]));
+    out.push(c.bold('Suggestions'), t.toString());
+  }
+  const ops = new Table({ head: ['op', 'layers', 'ms', '%'].map((h) => c.bold(h)), style: { head: [], border: [] } });
+  for (const o of r.byOp.slice(0, 10)) ops.push([printable(o.op), o.count, o.ms.toFixed(3), o.pct.toFixed(1)]);
+  out.push(c.bold('Where the time goes'), ops.toString());
+  const top = [...r.layers].filter((l) => l.runMs !== null).sort((a, b) => b.runMs! - a.runMs!).slice(0, 10);
+  const tl = new Table({ head: ['node', 'op', 'shapes', 'variant', 'ms', 'best', 'GFLOP/s', '% of roof'].map((h) => c.bold(h)), style: { head: [], border: [] }, wordWrap: true, colWidths: [30, 12, 30, 16, 9, 24, 9, 10] });
+  for (const l of top) {
+    tl.push([printable(l.node, 60), printable(l.op), `${l.inputs.filter(Boolean).map((x) => shape(x!.shape)).join(' ')} → ${l.outputs.map((x) => shape(x.shape)).join(' ')}`,
+      l.variant ?? '—', f(l.runMs, 3), l.bestVariant ? `${l.bestVariant} ${f(l.bestMs, 3)}` : '—', f(l.achievedGflops), l.fractionOfPeak === null ? '—' : `${(100 * l.fractionOfPeak).toFixed(0)}% (${l.bound})`]);
+  }
+  out.push(c.bold('Top layers'), tl.toString());
+  for (const n of r.notes) out.push(c.yellow(`note: ${printable(n, 400)}`));
+  return out.join('\n');
+}

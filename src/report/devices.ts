@@ -1,0 +1,31 @@
+import type { ChalkInstance } from 'chalk';
+import type { AdapterDescription } from '../gpu/device.js';
+import { printable } from '../util/errors.js';
+import { bytes } from '../util/format.js';
+
+export const DEVICES_SCHEMA_VERSION = 1;
+
+export interface DevicesResult {
+  schemaVersion: number;
+  adapters: Array<{ backend: string; name: string; selected: boolean }>;
+  selected: AdapterDescription;
+}
+
+const IMPORTANT = ['shader-f16', 'timestamp-query', 'subgroups'];
+
+export function renderDevices(r: DevicesResult, c: ChalkInstance): string {
+  const lines: string[] = ['Adapters Dawn sees:'];
+  for (const a of r.adapters) lines.push(`  ${a.selected ? c.green('●') : '○'} ${printable(a.name)} (${a.backend})${a.selected ? c.green('  ← dlprof uses this') : ''}`);
+  const s = r.selected;
+  lines.push('', c.bold(printable(s.name)));
+  lines.push(`  vendor ${printable(s.vendor) || '—'} · architecture ${printable(s.architecture) || '—'} · device ${printable(s.device) || '—'} · backend ${s.backend}${s.isFallback ? ' · software (fallback adapter)' : ''}`);
+  lines.push(`  features: ${IMPORTANT.map((f) => (s.features.includes(f) ? c.green(f) : c.dim(`no ${f}`))).join(', ')}`);
+  lines.push(`  all features: ${s.features.join(', ')}`);
+  const l = s.limits;
+  lines.push(`  limits: buffer ${bytes(l.maxBufferSize)}, storage binding ${bytes(l.maxStorageBufferBindingSize)}, workgroup storage ${bytes(l.maxComputeWorkgroupStorageSize)}, `
+    + `${l.maxComputeInvocationsPerWorkgroup} invocations/workgroup, ${l.maxComputeWorkgroupsPerDimension} workgroups/dimension, `
+    + `${l.maxStorageBuffersPerShaderStage} storage buffers/stage${s.subgroupMinSize ? `, subgroup size ${s.subgroupMinSize}–${s.subgroupMaxSize}` : ''}`);
+  if (!s.features.includes('timestamp-query')) lines.push(c.yellow('  no timestamp-query: timings fall back to wall-clock time around each submission (less precise).'));
+  lines.push('', c.dim("Pick another with --adapter '<part of its name>' or --backend <vulkan|metal|d3d12|…>."));
+  return lines.join('\n');
+}

@@ -1,0 +1,15 @@
+/**
+ * Numbered schema migrations (conventions §10): each runs in a transaction and stamps
+ * PRAGMA user_version. Append only; never edit a released migration.
+ */
+import { m0001 } from './0001-initial.js';
+import { m0002 } from './0002-probe.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  up: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002];
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

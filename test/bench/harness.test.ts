@@ -1,0 +1,85 @@
+/** The timing harness on the real device (lavapipe here): samples, batching, stopping rules. */
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_TIMING, Timer } from '../../src/bench/harness.js';
+import { probeMachine } from '../../src/bench/probe.js';
+import { summarize } from '../../src/bench/stats.js';
+import type { Kernel, LayerCase } from '../../src/kernels/types.js';
+import { bindings, dispatch1d, entry1d } from '../../src/kernels/wgsl.js';
+import { gpu, releaseGpu } from '../support/kernels.js';
+
+/** y = x·k repeated `work` times per element: a kernel whose cost we control. */
+function spin(n: number, work: number): { kernel: Kernel; c: LayerCase } {
+  const t = { dtype: 'float32' as const, shape: [n] };
+  const c: LayerCase = { layer: { key: 'spin', op: 'Spin', attrs: {}, inputs: [t], outputs: [t], weights: [], flops: 0, bytes: 0, params: 0 }, consts: [null] };
+  const kernel: Kernel = {
+    name: 'spin', ops: [], variants: [{ name: 'v', description: '' }], defaultVariant: () => 'v', supports: () => ({ ok: true }),
+    plan: (_c, _v, caps) => ({
+      scratch: [],
+      passes: [{ label: 'spin', buffers: [{ kind: 'input', index: 0 }, { kind: 'output', index: 0 }], workgroups: dispatch1d(n, 64, caps),
+        wgsl: `${bindings([{ name: 'x', type: 'f32', access: 'read' }, { name: 'y', type: 'f32', access: 'read_write' }])}
+${entry1d(64, n, `  var a = x[gid];\n  for (var i = 0u; i < ${work}u; i++) { a = a * 0.999 + 0.001; }\n  y[gid] = a;`)}` }],
+    }),
+    reference: () => [],
+  };
+  return { kernel, c };
+}
+
+afterAll(releaseGpu);
+
+describe('timing harness', () => {
+  it('times with GPU timestamps, batching short kernels into longer passes', async () => {
+    const { runner } = await gpu();
+    const timer = new Timer(runner);
+    expect(timer.usesTimestamps).toBe(true);
+    const { kernel, c } = spin(256, 1);
+    const p = await runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [256], data: new Float32Array(256) }], 'spin');
+    const out = await timer.time(p, { ...DEFAULT_TIMING, budgetMs: 500 });
+    runner.release(p);
+    timer.destroy();
+    expect(out.status).toBe('completed');
+    if (out.status !== 'completed') return;
+    expect(out.source).toBe('timestamp');
+    expect(out.batch).toBeGreaterThan(1); // microseconds of work: batched
+    expect(out.samplesMs.length).toBeGreaterThanOrEqual(DEFAULT_TIMING.minSamples);
+    expect(out.samplesMs.every((s) => s > 0)).toBe(true);
+  });
+
+  it('ranks more work as more time (ratio, not absolute)', async () => {
+    const { runner } = await gpu();
+    const timer = new Timer(runner);
+    const med = async (work: number) => {
+      const { kernel, c } = spin(64 * 1024, work);
+      const p = await runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [64 * 1024], data: new Float32Array(64 * 1024) }], 'spin');
+      const out = await timer.time(p, { ...DEFAULT_TIMING, budgetMs: 1500 });
+      runner.release(p);
+      if (out.status !== 'completed') throw new Error(out.reason);
+      return summarize(out.samplesMs).median;
+    };
+    const small = await med(16);
+    const big = await med(256);
+    timer.destroy();
+    expect(big / small).toBeGreaterThan(4); // 16× the loop iterations
+  });
+
+  it('stops at the budget even when samples never settle', async () => {
+    const { runner } = await gpu();
+    const timer = new Timer(runner);
+    const { kernel, c } = spin(4096, 64);
+    const p = await runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [4096], data: new Float32Array(4096) }], 'spin');
+    const out = await timer.time(p, { ...DEFAULT_TIMING, targetSpread: 0, minSamples: 3, maxSamples: 10_000, budgetMs: 300 });
+    runner.release(p);
+    timer.destroy();
+    expect(out.status === 'completed' && out.stoppedBy).toBe('budget');
+  });
+
+  it('probes peak compute and bandwidth', async () => {
+    const { runner } = await gpu();
+    const timer = new Timer(runner);
+    const peaks = await probeMachine(runner, timer);
+    timer.destroy();
+    const byKind = Object.fromEntries(peaks.map((p) => [p.kind, p]));
+    expect(byKind['fma-f32'].value).toBeGreaterThan(0.1); // GFLOP/s; lavapipe on 2 cores gives ~15
+    expect(byKind.copy.value).toBeGreaterThan(0.1); // GB/s
+    expect(byKind['fma-f32'].unit).toBe('GFLOP/s');
+  });
+});

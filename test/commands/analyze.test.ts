@@ -1,0 +1,88 @@
+/**
+ * `dlprof analyze` end to end on lavapipe (slow cases, named as such): the latency ladder, the
+ * output check against onnxruntime, the JSON contract, the HTML page in headless Chromium, the
+ * Chrome trace, and escaping of names taken from the model.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { dlprof } from '../support/cli.js';
+import { fixture, ROOT, tempDir } from '../support/models.js';
+import { schemaErrors } from '../support/schema.js';
+
+const FAST = ['--budget-ms', '80', '--runs', '3', '--no-probe'];
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
+  const db = path.join(tempDir(), 'analyze.sqlite');
+
+  it('reports measured, reconstructed, lower-bound, ideal and framework latency for a CNN', async () => {
+    const html = path.join(tempDir(), 'resnet.html');
+    const trace = path.join(tempDir(), 'resnet-trace.json');
+    const r = await dlprof(['analyze', fixture('resnet-tiny.onnx'), '--db', db, ...FAST, '--probe', '--html', html, '--trace', trace, '--json']);
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const doc = r.json();
+    expect(schemaErrors('analyze', doc)).toBe('');
+    const L = doc.latency;
+    expect(doc.correctness.ok).toBe(true);
+    expect(L.measuredMs).toBeGreaterThan(0);
+    expect(L.reconstructedMs).toBeGreaterThan(0);
+    expect(Math.abs(L.reconstructionError)).toBeLessThan(1); // a sanity bound; bench:accuracy measures it properly
+    expect(L.sequentialLowerBoundMs).toBeLessThanOrEqual(L.reconstructedMs + 1e-9);
+    expect(L.parallelLowerBoundMs).toBeLessThanOrEqual(L.sequentialLowerBoundMs + 1e-9);
+    expect(L.idealMs).toBeLessThanOrEqual(L.parallelLowerBoundMs + 1e-9);
+    expect(L.frameworkMs).toBeGreaterThan(0);
+    expect(doc.layers).toHaveLength(doc.model.layerCount);
+    expect(doc.layers.every((l: { runMs: number }) => l.runMs > 0)).toBe(true);
+    expect(doc.byOp.map((o: { op: string }) => o.op)).toContain('Conv');
+    expect(doc.byOp.reduce((s: number, o: { pct: number }) => s + o.pct, 0)).toBeCloseTo(100, 5);
+    for (const s of doc.suggestions) expect(s.savingPct).toBeCloseTo((100 * s.savingMs) / L.measuredMs, 6);
+
+    const events = JSON.parse(fs.readFileSync(trace, 'utf8')).traceEvents.filter((e: { ph: string }) => e.ph === 'X');
+    expect(events).toHaveLength(doc.model.layerCount);
+    expect(events[0].args.op).toBeTruthy();
+    expect(events[0].args.variant).toBeTruthy();
+    expect(fs.readFileSync(html, 'utf8')).toContain('<svg');
+  });
+
+  it('renders the HTML report in headless Chromium without console errors', async () => {
+    const html = path.join(tempDir(), 'resnet.html');
+    expect(fs.existsSync(html)).toBe(true);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+      const errors: string[] = [];
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`file://${html}`);
+      expect(await page.locator('svg[aria-label="latency ladder"]').count()).toBe(1);
+      expect(await page.locator('svg[aria-label="waterfall"] rect').count()).toBeGreaterThan(5);
+      expect(await page.locator('svg[aria-label="roofline"] circle').count()).toBeGreaterThan(0);
+      fs.mkdirSync(path.join(ROOT, 'test-output'), { recursive: true });
+      await page.screenshot({ path: path.join(ROOT, 'test-output', 'analyze-report.png'), fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('escapes markup and control characters from the model in every output', async () => {
+    const html = path.join(tempDir(), 'markup.html');
+    const r = await dlprof(['analyze', fixture('markup-names.onnx'), '--db', db, ...FAST, '--no-framework', '--html', html]);
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    expect(r.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+    const page = fs.readFileSync(html, 'utf8');
+    expect(page).not.toMatch(/<script>alert|<img src=x/i);
+    expect(page).toContain('&lt;');
+    expect(page).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+  });
+
+  it('runs a transformer with symbolic batch', async () => {
+    const r = await dlprof(['analyze', fixture('vit-tiny.onnx'), '--dim', 'batch=1', '--db', db, ...FAST, '--no-framework', '--json']);
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const doc = r.json();
+    expect(doc.correctness.ok).toBe(true);
+    expect(doc.layers.map((l: { op: string }) => l.op)).toEqual(expect.arrayContaining(['MatMul', 'Softmax', 'LayerNormalization']));
+  });
+});

@@ -1,0 +1,129 @@
+/**
+ * `dlprof bench` end to end on lavapipe: schema-valid results, reuse of stored measurements,
+ * concurrent writers, a SIGKILL mid-run, and bad input leaving the database untouched.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { dlprof } from '../support/cli.js';
+import { fixture, ROOT, tempDir } from '../support/models.js';
+import { schemaErrors } from '../support/schema.js';
+import { GraphBuilder } from '../../src/onnx/write.js';
+
+const FAST = ['--budget-ms', '60', '--no-probe'];
+const db = (name: string) => path.join(tempDir(), name);
+
+describe('dlprof bench', () => {
+  it('times each layer on its variants, stores them, and reuses them on the next run', async () => {
+    const file = db('bench.sqlite');
+    const args = ['bench', fixture('resnet-tiny.onnx'), '--op', 'Relu', '--op', 'Add', '--op', 'GlobalAveragePool', '--db', file, ...FAST, '--json'];
+    const first = await dlprof(args);
+    expect(first.status, first.stderr).toBe(0);
+    const doc = first.json();
+    expect(schemaErrors('bench', doc)).toBe('');
+    expect(doc.layers.length).toBeGreaterThanOrEqual(3);
+    for (const l of doc.layers) {
+      expect(l.kernel, l.op).not.toBeNull();
+      expect(l.bestMs, l.op).toBeGreaterThan(0);
+      expect(l.bestMs).toBeLessThanOrEqual(l.defaultMs);
+      expect(l.variants.find((v: { variant: string }) => v.variant === l.defaultVariant)?.status).toBe('completed');
+    }
+    expect(doc.summary.measured).toBeGreaterThan(0);
+    expect(doc.summary.reused).toBe(0);
+    expect(first.stderr).toMatch(/\[\d+\/\d+\]/); // progress on stderr
+
+    const second = (await dlprof(args)).json();
+    expect(second.summary.measured).toBe(0);
+    expect(second.summary.reused).toBe(doc.summary.measured);
+    expect(second.layers.map((l: { bestMs: number }) => l.bestMs)).toEqual(doc.layers.map((l: { bestMs: number }) => l.bestMs));
+
+    const forced = (await dlprof([...args, '--force'])).json();
+    expect(forced.summary.reused).toBe(0);
+    expect(forced.summary.measured).toBe(doc.summary.measured);
+
+    const human = await dlprof(args.filter((a) => a !== '--json'));
+    expect(human.stdout).toContain('reused from earlier runs');
+  });
+
+  it('lets two processes write the same database at once', async () => {
+    const file = db('concurrent.sqlite');
+    const run = (op: string) => new Promise<number>((resolve) => {
+      const p = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), 'bench', fixture('resnet-tiny.onnx'), '--op', op, '--db', file, ...FAST, '--force'],
+        { cwd: ROOT, stdio: 'ignore' });
+      p.on('exit', (code) => resolve(code ?? -1));
+    });
+    const codes = await Promise.all([run('Relu'), run('Add')]);
+    expect(codes).toEqual([0, 0]);
+    const d = new Database(file, { readonly: true });
+    expect(d.prepare('SELECT COUNT(*) n FROM run').get()).toEqual({ n: 2 });
+    const per = d.prepare('SELECT l.op, COUNT(*) n FROM measurement m JOIN layer l ON l.key = m.layer_key GROUP BY l.op').all() as Array<{ op: string; n: number }>;
+    expect(per.map((p) => p.op).sort()).toEqual(['Add', 'Relu']);
+    d.close();
+  });
+
+  it('keeps finished measurements and no partial run when killed with SIGKILL', async () => {
+    const file = db('killed.sqlite');
+    const p = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), 'bench', fixture('resnet-tiny.onnx'), '--db', file, '--budget-ms', '300', '--no-probe'],
+      { cwd: ROOT, stdio: 'ignore' });
+    const deadline = Date.now() + 60_000;
+    let rows = 0;
+    while (Date.now() < deadline && rows < 2) {
+      await new Promise((r) => setTimeout(r, 200));
+      if (!fs.existsSync(file)) continue;
+      try {
+        const d = new Database(file, { readonly: true, fileMustExist: true });
+        rows = (d.prepare('SELECT COUNT(*) n FROM measurement').get() as { n: number }).n;
+        d.close();
+      } catch { /* schema not created yet */ }
+    }
+    p.kill('SIGKILL');
+    await new Promise((r) => p.on('exit', r));
+    expect(rows).toBeGreaterThanOrEqual(2);
+    const d = new Database(file);
+    expect(d.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(d.prepare('SELECT COUNT(*) n FROM run').get()).toEqual({ n: 0 });
+    const done = d.prepare("SELECT * FROM measurement WHERE status = 'completed'").all() as Array<{ median_ms: number; samples: number; samples_ms: string }>;
+    expect(done.length).toBeGreaterThan(0);
+    for (const m of done) {
+      expect(m.median_ms).toBeGreaterThan(0);
+      expect(JSON.parse(m.samples_ms)).toHaveLength(m.samples);
+    }
+    d.close();
+  });
+
+  it('leaves the database untouched on bad input', async () => {
+    const file = db('untouched.sqlite');
+    const r = await dlprof(['bench', fixture('truncated.onnx'), '--db', file, '--json']);
+    expect(r.status).toBe(3);
+    expect(r.json().error.code).toBe('E_DECODE');
+    expect(fs.existsSync(file)).toBe(false);
+    const newer = db('newer.sqlite');
+    const d = new Database(newer);
+    d.pragma('user_version = 999');
+    d.close();
+    const before = fs.readFileSync(newer);
+    const n = await dlprof(['bench', fixture('resnet-tiny.onnx'), '--op', 'Relu', '--db', newer, '--json']);
+    expect(n.status).toBe(6);
+    expect(n.json().error.code).toBe('E_DB_NEWER');
+    expect(fs.readFileSync(newer).equals(before)).toBe(true);
+  });
+});
+
+describe('dlprof bench limits', () => {
+  it('skips a layer larger than the adapter allows, saying why, without crashing', async () => {
+    const file = path.join(tempDir(), 'big-relu.onnx');
+    const g = new GraphBuilder('big');
+    g.input('x', 'float32', [80, 1024, 1024]); // 320 MiB: beyond lavapipe's 128 MiB storage binding
+    g.op('Relu', ['x'], {}, { output: 'y' });
+    g.output('y');
+    g.save(file);
+    const r = await dlprof(['bench', file, '--db', db('big.sqlite'), ...FAST, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const [layer] = r.json().layers;
+    expect(layer.bestVariant).toBeNull();
+    expect(layer.variants.every((v: { status: string }) => v.status === 'skipped')).toBe(true);
+    expect(layer.variants[0].reason).toMatch(/bind|limit|MiB|bytes/i);
+  });
+});

@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { migrate, Store } from '../../src/store/db.js';
+import { SCHEMA_VERSION } from '../../src/store/migrations/index.js';
+import { DlprofError } from '../../src/util/errors.js';
+import { tempDir } from '../support/models.js';
+
+const fp = { adapterVendor: 'mesa', adapterArchitecture: 'software', adapterDevice: 'llvmpipe', adapterDescription: 'llvmpipe: Mesa 25',
+  backend: 'vulkan', cpu: 'cpu ×2', os: 'Linux', dlprofVersion: '0.1.0' };
+const layer = { key: '0123456789abcdef', op: 'Relu', attrs: {}, inputs: [{ dtype: 'float32' as const, shape: [2, 3] }],
+  outputs: [{ dtype: 'float32' as const, shape: [2, 3] }], weights: [], flops: 6, bytes: 48, params: 0 };
+
+describe('results store', () => {
+  it('migrates a version-1 database with rows to the current schema, keeping the rows', () => {
+    const db = new Database(':memory:');
+    migrate(db, ':memory:', 1);
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    db.prepare(`INSERT INTO machine (fingerprint, adapter_vendor, adapter_architecture, adapter_device, adapter_description, backend, cpu, os, dlprof_version, created_at)
+      VALUES ('f', 'mesa', 'software', 'llvmpipe', 'd', 'vulkan', 'c', 'o', '0.0.9', 't')`).run();
+    db.prepare(`INSERT INTO layer VALUES ('k', 1, 'Relu', '{}', '[]', '[]', 6, 48)`).run();
+    db.prepare(`INSERT INTO measurement (run_id, machine_id, layer_key, variant, status, median_ms, samples, created_at)
+      VALUES ('r', 1, 'k', 'naive', 'completed', 0.5, 5, 't')`).run();
+    migrate(db, ':memory:');
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.prepare('SELECT variant, median_ms FROM measurement').all()).toEqual([{ variant: 'naive', median_ms: 0.5 }]);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'probe'").get()).toEqual({ name: 'probe' });
+    // The hot lookups use their indexes, not table scans.
+    const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(1, 'k', 'naive') as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+    expect(plan('SELECT * FROM measurement WHERE machine_id = ? AND layer_key = ? AND variant = ? ORDER BY id DESC LIMIT 1'))
+      .toMatch(/USING (COVERING )?INDEX measurement_lookup/);
+    expect((db.prepare('EXPLAIN QUERY PLAN SELECT value FROM probe WHERE machine_id = ? AND kind = ? ORDER BY id DESC LIMIT 1').all(1, 'copy') as Array<{ detail: string }>)
+      .map((r) => r.detail).join('; ')).toMatch(/INDEX probe_lookup/);
+  });
+
+  it('refuses a database written by a newer dlprof, and leaves it untouched', () => {
+    const file = path.join(tempDir(), 'newer.sqlite');
+    const db = new Database(file);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    const before = fs.readFileSync(file);
+    expect(() => Store.open(file)).toThrowError(DlprofError);
+    try { Store.open(file); } catch (e) {
+      expect((e as DlprofError).code).toBe('E_DB_NEWER');
+      expect((e as DlprofError).exit).toBe(6);
+      expect((e as DlprofError).message).toContain('newer dlprof');
+    }
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
+  });
+
+  it('refuses a file that is not a database', () => {
+    const file = path.join(tempDir(), 'not-a-db.sqlite');
+    fs.writeFileSync(file, 'this is not sqlite '.repeat(100));
+    expect(() => Store.open(file)).toThrowError(/not a dlprof database|cannot open/);
+  });
+
+  it('stores machines by fingerprint, measurements, and completed runs', () => {
+    const s = Store.open(path.join(tempDir(), 'store.sqlite'));
+    const id = s.machineId(fp);
+    expect(s.machineId({ ...fp, dlprofVersion: '0.2.0' })).toBe(id); // same machine after an upgrade
+    expect(s.machineId({ ...fp, adapterDevice: 'other' })).not.toBe(id);
+    s.upsertLayers([layer]);
+    const runId = s.newRunId();
+    s.insertMeasurement({ runId, machineId: id, layerKey: layer.key, variant: 'naive', status: 'completed', medianMs: 1, samplesMs: [1, 1.1, 0.9] });
+    s.insertMeasurement({ runId, machineId: id, layerKey: layer.key, variant: 'vec4', status: 'mismatch', reason: 'disagrees' });
+    s.insertMeasurement({ runId, machineId: id, layerKey: layer.key, variant: 'naive', status: 'completed', medianMs: 2, samplesMs: [2] });
+    expect(s.latest(id, layer.key, 'naive')?.medianMs).toBe(2);
+    expect(s.latestForLayer(id, layer.key).map((m) => [m.variant, m.status]).sort()).toEqual([['naive', 'completed'], ['vec4', 'mismatch']]);
+    expect(s.runs()).toEqual([]);
+    s.finishRun({ id: runId, machineId: id, startedAt: new Date().toISOString(), options: {}, measurements: 3 });
+    expect(s.runs().map((r) => r.id)).toEqual([runId]);
+    s.saveProbe(id, 'copy', 2.5, 'GB/s', 40);
+    expect(s.latestProbe(id, 'copy')?.value).toBe(2.5);
+    s.close();
+  });
+});
