@@ -81,6 +81,37 @@ function constHost(info: TensorInfo, g: ModelGraph): HostTensor | undefined {
 }
 
 /**
+ * The model's outputs from dlprof's own CPU reference implementations, layer by layer in
+ * topological order: the output check for models onnxruntime cannot run (ops in dlprof's own
+ * domain, or custom ops like mmcv's). Slow for large models (plain JavaScript loops); `onLayer`
+ * reports progress and yields to the event loop between layers.
+ * @throws Error when a layer has no kernel (call canRun first) or a tensor has no value.
+ */
+export async function referenceRun(g: ModelGraph, inputs: Map<string, HostTensor>, onLayer?: (i: number, n: number) => void): Promise<Map<string, HostTensor>> {
+  const values = new Map(inputs);
+  const valueOf = (name: string): HostTensor => {
+    let v = values.get(name);
+    if (!v) {
+      const info = g.constTensors.get(name);
+      v = info ? constHost(info, g) : undefined;
+      if (!v) throw new Error(`tensor '${name}' has no producer, input data or constant value`);
+      values.set(name, v);
+    }
+    return v;
+  };
+  for (const [i, n] of g.nodes.entries()) {
+    onLayer?.(i, g.nodes.length);
+    await new Promise((r) => setImmediate(r));
+    const kernel = kernelFor(n.op);
+    if (!kernel) throw new Error(`no kernel for ${n.op} (node '${n.label}')`);
+    const c = layerCase(g, n.key);
+    const outs = kernel.reference(c, c.layer.inputs.map((t, k) => (t && n.inputs[k] ? valueOf(n.inputs[k]) : null)));
+    outs.forEach((t, k) => { if (n.outputs[k]) values.set(n.outputs[k], t); });
+  }
+  return new Map(g.outputs.map((o) => [o.name, valueOf(o.name)]));
+}
+
+/**
  * Runs the model `repeats` times (after one warm-up) and returns its outputs and timings.
  * @throws Error when a layer cannot be planned or bound (call canRun first).
  */

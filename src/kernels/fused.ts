@@ -705,26 +705,44 @@ function mmReference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor
 
 // ---------------------------------------------------------------------------------------------
 // Attention
+//
+// Three ops share these kernels: dlprof.Attention (the exporters' MatMul → scale → mask → Softmax →
+// MatMul chain, found by analysis/fusion.ts), and onnxruntime's contrib ops
+// com.microsoft.MultiHeadAttention (Q, K, V already projected, [batch, sequence, heads·head_size])
+// and com.microsoft.Attention (the Q/K/V projection GEMM first, then multi-head attention on the
+// packed result). The geometry below says where each operand lives and with which strides, so one
+// WGSL generator serves the [batch…, rows, features] layout and the interleaved-heads layout alike.
+
+type Ref = Pass['buffers'][number];
 
 interface AttnGeom {
-  /** Leading (batch, head) dims of the output and their product. */
+  /** Leading (batch, head) dims and their product. */
   lead: number[];
   batch: number;
   L: number;
   S: number;
   D: number;
   DV: number;
-  kT: boolean;
-  /** Per lead dim, element strides of Q, K, V and the mask (0 where broadcast). */
+  /** The buffers holding Q, K, V and the additive mask (null: none). */
+  ref: { q: Ref; k: Ref; v: Ref; m: Ref | null };
+  /** Element offsets of Q, K and V in their buffers (packed QKV shares one buffer). */
+  base: [number, number, number];
+  /** Per lead dim, element strides of Q, K, V, the mask and the output (0 where broadcast). */
   qB: number[];
   kB: number[];
   vB: number[];
   mB: number[];
-  /** K(s, d) = base + s·sKs + d·sKd. */
+  oB: number[];
+  /** Q(l, d) = base + l·qR + d; K(s, d) = base + s·sKs + d·sKd; V(s, j) = base + s·vR + j; O(l, j) = l·oR + j. */
+  qR: number;
   sKs: number;
   sKd: number;
+  vR: number;
+  oR: number;
   /** Mask strides along l and s (0 where broadcast); null without a mask. */
   mask: { sL: number; sS: number } | null;
+  /** Key s is visible from query l only when s ≤ l + S − L (onnxruntime's unidirectional). */
+  causal: boolean;
   scale: number;
   st: GpuType;
 }
@@ -739,6 +757,18 @@ function leadStrides(shape: readonly number[], lead: readonly number[]): number[
   });
 }
 
+/** Lead strides and (l, s) strides of an additive mask broadcast to [...lead, L, S]. */
+function maskStrides(shape: readonly number[], lead: readonly number[]): { mB: number[]; mask: { sL: number; sS: number } } {
+  // Pad the mask's shape to rank(lead) + 2 with leading 1s, then take strides where dims are not 1.
+  const full = [...new Array<number>(Math.max(0, lead.length + 2 - shape.length)).fill(1), ...shape];
+  const st = stridesOf(full);
+  const r = full.length;
+  return { mB: lead.map((_, d) => (full[d] === 1 ? 0 : st[d])), mask: { sL: full[r - 2] === 1 ? 0 : st[r - 2], sS: full[r - 1] === 1 ? 0 : st[r - 1] } };
+}
+
+const inRef = (index: number): Ref => ({ kind: 'input', index });
+
+/** dlprof.Attention: Q [… , L, D], K [… , S, D] (or [… , D, S] with k_transposed), V [… , S, DV], mask. */
 function attnGeometry(c: LayerCase): AttnGeom {
   const l = c.layer;
   const q = l.inputs[0]!.shape;
@@ -752,47 +782,90 @@ function attnGeometry(c: LayerCase): AttnGeom {
   const S = kT ? k[k.length - 1] : k[k.length - 2];
   const DV = v[v.length - 1];
   const mt = l.inputs[3];
-  let mB = lead.map(() => 0);
-  let mask: AttnGeom['mask'] = null;
-  if (mt) {
-    // Pad the mask's shape to rank(lead) + 2 with leading 1s, then take strides where dims are not 1.
-    const full = [...new Array<number>(Math.max(0, lead.length + 2 - mt.shape.length)).fill(1), ...mt.shape];
-    const st = stridesOf(full);
-    mB = lead.map((_, d) => (full[d] === 1 ? 0 : st[d]));
-    const r = full.length;
-    mask = { sL: full[r - 2] === 1 ? 0 : st[r - 2], sS: full[r - 1] === 1 ? 0 : st[r - 1] };
-  }
+  const m = mt ? maskStrides(mt.shape, lead) : { mB: lead.map(() => 0), mask: null };
   return {
-    lead, batch: prod(lead), L, S, D, DV, kT,
-    qB: leadStrides(q, lead), kB: leadStrides(k, lead), vB: leadStrides(v, lead), mB,
-    sKs: kT ? 1 : D, sKd: kT ? S : 1, mask, scale: attrNum(c, 'scale', 1), st: storageType(l.outputs[0]),
+    lead, batch: prod(lead), L, S, D, DV,
+    ref: { q: inRef(0), k: inRef(1), v: inRef(2), m: mt ? inRef(3) : null }, base: [0, 0, 0],
+    qB: leadStrides(q, lead), kB: leadStrides(k, lead), vB: leadStrides(v, lead), mB: m.mB, oB: leadStrides(o, lead),
+    qR: D, sKs: kT ? 1 : D, sKd: kT ? S : 1, vR: DV, oR: DV, mask: m.mask, causal: false,
+    scale: attrNum(c, 'scale', 1), st: storageType(l.outputs[0]),
   };
 }
 
-/** `fn offs(b) -> vec4<u32>`: base offsets of Q, K, V and the mask for batch b. */
+/**
+ * Multi-head attention over [B, L, h·D] tensors (heads interleaved in the last dim): lead = [B, h],
+ * head n of row l at l·rowStride + n·headSize. `q`/`k`/`v` give each operand's buffer, element
+ * offset, row stride and batch stride.
+ */
+function mhaGeometry(c: LayerCase, B: number, L: number, S: number, h: number, D: number, DV: number,
+  q: [Ref, number, number, number], k: [Ref, number, number, number], v: [Ref, number, number, number], maskIndex: number): AttnGeom {
+  const lead = [B, h];
+  const mt = c.layer.inputs[maskIndex];
+  const m = mt ? maskStrides(mt.shape, lead) : { mB: [0, 0], mask: null };
+  return {
+    lead, batch: B * h, L, S, D, DV,
+    ref: { q: q[0], k: k[0], v: v[0], m: mt ? inRef(maskIndex) : null }, base: [q[1], k[1], v[1]],
+    qB: [q[3], D], kB: [k[3], D], vB: [v[3], DV], mB: m.mB, oB: [L * h * DV, DV],
+    qR: q[2], sKs: k[2], sKd: 1, vR: v[2], oR: h * DV, mask: m.mask,
+    causal: attrNum(c, 'unidirectional', 0) !== 0,
+    scale: attrNum(c, 'scale', 1 / Math.sqrt(D)), st: storageType(c.layer.outputs[0]),
+  };
+}
+
+/** com.microsoft.MultiHeadAttention: query [B,L,h·D], key [B,S,h·D], value [B,S,h·DV], attention_bias (input 5). */
+function mhaOpGeometry(c: LayerCase): AttnGeom {
+  const [q, k, v] = c.layer.inputs.slice(0, 3).map((t) => t!.shape);
+  const h = attrNum(c, 'num_heads', 1);
+  const [B, L, HQ] = q;
+  const S = k[1];
+  const HV = v[2];
+  return mhaGeometry(c, B, L, S, h, HQ / h, HV / h, [inRef(0), 0, HQ, L * HQ], [inRef(1), 0, HQ, S * HQ], [inRef(2), 0, HV, S * HV], 5);
+}
+
+/** com.microsoft.Attention: the projection [B,L,Din]·[Din, Dq+Dk+Dv] (+ bias) lands in scratch `proj`; Q, K, V are its column blocks. */
+function packedGeometry(c: LayerCase, proj: number): AttnGeom {
+  const x = c.layer.inputs[0]!.shape;
+  const [dq, dk, dv] = qkvSizes(c);
+  const h = attrNum(c, 'num_heads', 1);
+  const W = dq + dk + dv;
+  const [B, L] = x;
+  const p: Ref = { kind: 'scratch', index: proj };
+  return mhaGeometry(c, B, L, L, h, dq / h, dv / h, [p, 0, W, L * W], [p, dq, W, L * W], [p, dq + dk, W, L * W], 5);
+}
+
+function qkvSizes(c: LayerCase): [number, number, number] {
+  const s = c.layer.attrs.qkv_hidden_sizes;
+  if (Array.isArray(s) && s.length === 3) return s as [number, number, number];
+  const w = c.layer.inputs[1]!.shape[1];
+  return [w / 3, w / 3, w / 3];
+}
+
+/** `fn offs(b) -> vec4<u32>` (base offsets of Q, K, V and the mask for batch b) and `fn ooff(b) -> u32` (the output's). */
 function offsFn(g: AttnGeom): string {
-  const lines = ['  var r = b;', '  var o = vec4<u32>(0u);'];
+  const lines = ['  var r = b;', `  var o = vec4<u32>(${u(g.base[0])}, ${u(g.base[1])}, ${u(g.base[2])}, 0u);`];
+  const olines = ['  var r = b;', '  var o = 0u;'];
   for (let d = g.lead.length - 1; d >= 0; d--) {
     const n = g.lead[d];
     if (n === 1) continue;
     lines.push(`  { let i = r % ${u(n)}; r = r / ${u(n)}; o += i * vec4<u32>(${u(g.qB[d])}, ${u(g.kB[d])}, ${u(g.vB[d])}, ${u(g.mB[d])}); }`);
+    olines.push(`  { let i = r % ${u(n)}; r = r / ${u(n)}; o += i * ${u(g.oB[d])}; }`);
   }
   lines.push('  return o;');
-  return `fn offs(b: u32) -> vec4<u32> {\n${lines.join('\n')}\n}`;
+  olines.push('  return o;');
+  return `fn offs(b: u32) -> vec4<u32> {\n${lines.join('\n')}\n}\nfn ooff(b: u32) -> u32 {\n${olines.join('\n')}\n}`;
 }
 
+type Binding = { name: string; type: GpuType; write?: boolean; ref: Ref };
+
 /**
- * Bindings of the layer inputs a pass reads (`use`: any of 'QKVM'; the mask only when present)
- * and then `extra`. A pass must bind only what its shader uses: the pipeline's layout is 'auto'.
+ * Bindings of the operands a pass reads (`use`: any of 'QKVM'; the mask only when present) and
+ * then `extra`. A pass must bind only what its shader uses: the pipeline's layout is 'auto'.
+ * Packed Q, K and V may name the same buffer: read-only bindings may alias.
  */
-function attnDecls(c: LayerCase, g: AttnGeom, use: string, extra: Array<{ name: string; type: GpuType; write?: boolean; ref: Pass['buffers'][number] }> = []) {
+function attnDecls(g: AttnGeom, use: string, extra: Binding[] = []) {
   const st = g.st;
-  const all: Array<{ name: string; type: GpuType; write?: boolean; ref: Pass['buffers'][number] }> = [
-    { name: 'Q', type: st, ref: { kind: 'input', index: 0 } },
-    { name: 'K', type: st, ref: { kind: 'input', index: 1 } },
-    { name: 'V', type: st, ref: { kind: 'input', index: 2 } },
-  ];
-  if (c.layer.inputs[3]) all.push({ name: 'Mask', type: st, ref: { kind: 'input', index: 3 } });
+  const all: Binding[] = [{ name: 'Q', type: st, ref: g.ref.q }, { name: 'K', type: st, ref: g.ref.k }, { name: 'V', type: st, ref: g.ref.v }];
+  if (g.ref.m) all.push({ name: 'Mask', type: st, ref: g.ref.m });
   const list = all.filter((b) => use.includes(b.name[0]));
   list.push(...extra);
   return { decls: `${header([st])}${declAll(list)}\n${offsFn(g)}`, buffers: list.map((x) => x.ref) };
@@ -805,23 +878,29 @@ function maskTerm(g: AttnGeom, mo: string, l: string, s: string): string {
   return ` + ${ld(`Mask[${parts.join(' + ')}]`, g.st)}`;
 }
 
+/** `score` with keys hidden from query l set to −∞ (causal attention); `score` unchanged otherwise. */
+function causalScore(g: AttnGeom, score: string, l: string, s: string): string {
+  return g.causal ? `select(${score}, ${lit(-Infinity, 'f32')}, ${s} > ${l} + ${u(g.S - g.L)})` : score;
+}
+
 const ATTN_WG = 64;
 
-/** unfused: scores (scale·QKᵀ + mask) into scratch, a row softmax in place, then ·V. */
-function attnUnfused(c: LayerCase, g: AttnGeom, caps: DeviceCaps): KernelPlan {
+/** unfused: scores (scale·QKᵀ + mask) into scratch `sc`, a row softmax in place, then ·V. */
+function attnUnfused(g: AttnGeom, caps: DeviceCaps, sc: number): Pass[] {
   const st = g.st;
   const LS = g.L * g.S;
   const rows = g.batch * g.L;
   const total1 = g.batch * LS;
-  const p1 = attnDecls(c, g, 'QKM', [{ name: 'P', type: 'f32', write: true, ref: { kind: 'scratch', index: 0 } }]);
+  const P: Ref = { kind: 'scratch', index: sc };
+  const p1 = attnDecls(g, 'QKM', [{ name: 'P', type: 'f32', write: true, ref: P }]);
   const body1 = `  let s = gid % ${u(g.S)};
   let l = (gid / ${u(g.S)}) % ${u(g.L)};
   let o = offs(gid / ${u(LS)});
   var acc = 0.0;
   for (var d = 0u; d < ${u(g.D)}; d++) {
-    acc = fma(${ld(`Q[o.x + l * ${u(g.D)} + d]`, st)}, ${ld(`K[o.y + s * ${u(g.sKs)} + d * ${u(g.sKd)}]`, st)}, acc);
+    acc = fma(${ld(`Q[o.x + l * ${u(g.qR)} + d]`, st)}, ${ld(`K[o.y + s * ${u(g.sKs)} + d * ${u(g.sKd)}]`, st)}, acc);
   }
-  P[gid] = acc * ${lit(g.scale, 'f32')}${maskTerm(g, 'o.w', 'l', 's')};`;
+  P[gid] = ${causalScore(g, `acc * ${lit(g.scale, 'f32')}${maskTerm(g, 'o.w', 'l', 's')}`, 'l', 's')};`;
   const wgsl1 = `${p1.decls}
 ${entry1d(ATTN_WG, total1, body1)}
 `;
@@ -858,28 +937,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 `;
   const total3 = g.batch * g.L * g.DV;
-  const p3 = attnDecls(c, g, 'V', [
-    { name: 'P', type: 'f32', ref: { kind: 'scratch', index: 0 } },
+  const p3 = attnDecls(g, 'V', [
+    { name: 'P', type: 'f32', ref: P },
     { name: 'O', type: st, write: true, ref: { kind: 'output', index: 0 } },
   ]);
   const body3 = `  let j = gid % ${u(g.DV)};
   let row = gid / ${u(g.DV)};
-  let o = offs(row / ${u(g.L)});
+  let b = row / ${u(g.L)};
+  let o = offs(b);
   let pb = row * ${u(g.S)};
   var acc = 0.0;
-  for (var s = 0u; s < ${u(g.S)}; s++) { acc = fma(P[pb + s], ${ld(`V[o.z + s * ${u(g.DV)} + j]`, st)}, acc); }
-  O[gid] = ${sv('acc', st)};`;
+  for (var s = 0u; s < ${u(g.S)}; s++) { acc = fma(P[pb + s], ${ld(`V[o.z + s * ${u(g.vR)} + j]`, st)}, acc); }
+  O[ooff(b) + (row % ${u(g.L)}) * ${u(g.oR)} + j] = ${sv('acc', st)};`;
   const wgsl3 = `${p3.decls}
 ${entry1d(ATTN_WG, total3, body3)}
 `;
-  return {
-    passes: [
-      { label: 'fused/Attention unfused scores', wgsl: wgsl1, workgroups: dispatch1d(total1, ATTN_WG, caps), buffers: p1.buffers },
-      { label: 'fused/Attention unfused softmax', wgsl: wgsl2, workgroups: dispatch1d(rows, 1, caps), buffers: [{ kind: 'scratch', index: 0 }] },
-      { label: 'fused/Attention unfused ·V', wgsl: wgsl3, workgroups: dispatch1d(total3, ATTN_WG, caps), buffers: p3.buffers },
-    ],
-    scratch: [g.batch * LS * 4],
-  };
+  return [
+    { label: 'fused/Attention unfused scores', wgsl: wgsl1, workgroups: dispatch1d(total1, ATTN_WG, caps), buffers: p1.buffers },
+    { label: 'fused/Attention unfused softmax', wgsl: wgsl2, workgroups: dispatch1d(rows, 1, caps), buffers: [P] },
+    { label: 'fused/Attention unfused ·V', wgsl: wgsl3, workgroups: dispatch1d(total3, ATTN_WG, caps), buffers: p3.buffers },
+  ];
 }
 
 /** Query rows per workgroup of the fused variant (one invocation per row). */
@@ -898,12 +975,13 @@ function faBlock(g: AttnGeom, caps: DeviceCaps): number {
  * scores its row against the tile, and the online softmax (Milakov & Gimelshein 2018) keeps a
  * running maximum mx and sum ℓ: with the tile's new maximum mx', the accumulator and ℓ are
  * rescaled by e^(mx − mx') before the tile's e^(s − mx')-weighted V rows are added; O = acc/ℓ.
- * No L×S scores ever reach memory.
+ * No L×S scores ever reach memory. Causal masking never hides key 0, so every row's first tile
+ * has a finite maximum and the rescaling never sees ∞ − ∞.
  */
-function attnFused(c: LayerCase, g: AttnGeom, caps: DeviceCaps): KernelPlan {
+function attnFused(g: AttnGeom, caps: DeviceCaps): Pass[] {
   const st = g.st;
   const BC = faBlock(g, caps);
-  const p = attnDecls(c, g, 'QKVM', [{ name: 'O', type: st, write: true, ref: { kind: 'output', index: 0 } }]);
+  const p = attnDecls(g, 'QKVM', [{ name: 'O', type: st, write: true, ref: { kind: 'output', index: 0 } }]);
   const wgsl = `${p.decls}
 var<workgroup> Ks: array<f32, ${BC * g.D}>;
 var<workgroup> Vs: array<f32, ${BC * g.DV}>;
@@ -915,7 +993,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let lc = min(l, ${u(g.L - 1)});
   let o = offs(b);
   var q: array<f32, ${g.D}>;
-  for (var d = 0u; d < ${u(g.D)}; d++) { q[d] = ${ld(`Q[o.x + lc * ${u(g.D)} + d]`, st)} * ${lit(g.scale, 'f32')}; }
+  for (var d = 0u; d < ${u(g.D)}; d++) { q[d] = ${ld(`Q[o.x + lc * ${u(g.qR)} + d]`, st)} * ${lit(g.scale, 'f32')}; }
   var acc: array<f32, ${g.DV}>;
   var sc: array<f32, ${BC}>;
   var mx = ${lit(-Infinity, 'f32')};
@@ -929,14 +1007,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     for (var e = lid; e < ${u(BC * g.DV)}; e += ${u(FA_BR)}) {
       let s = min(s0 + e / ${u(g.DV)}, ${u(g.S - 1)});
-      Vs[e] = ${ld(`V[o.z + s * ${u(g.DV)} + e % ${u(g.DV)}]`, st)};
+      Vs[e] = ${ld(`V[o.z + s * ${u(g.vR)} + e % ${u(g.DV)}]`, st)};
     }
     workgroupBarrier();
     var tmax = mx;
     for (var j = 0u; j < n; j++) {
       var dot = 0.0;
       for (var d = 0u; d < ${u(g.D)}; d++) { dot = fma(q[d], Ks[j * ${u(g.D)} + d], dot); }
-      let v = dot${maskTerm(g, 'o.w', 'lc', '(s0 + j)')};
+      let v = ${causalScore(g, `dot${maskTerm(g, 'o.w', 'lc', '(s0 + j)')}`, 'lc', '(s0 + j)')};
       sc[j] = v;
       tmax = max(tmax, v);
     }
@@ -953,15 +1031,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   if (l < ${u(g.L)}) {
     let inv = 1.0 / sum;
-    let ob = (b * ${u(g.L)} + l) * ${u(g.DV)};
+    let ob = ooff(b) + l * ${u(g.oR)};
     for (var d = 0u; d < ${u(g.DV)}; d++) { O[ob + d] = ${sv('acc[d] * inv', st)}; }
   }
 }
 `;
-  return {
-    passes: [{ label: 'fused/Attention fused', wgsl, workgroups: [Math.ceil(g.L / FA_BR), g.batch, 1], buffers: p.buffers }],
-    scratch: [],
-  };
+  return [{ label: 'fused/Attention fused', wgsl, workgroups: [Math.ceil(g.L / FA_BR), g.batch, 1], buffers: p.buffers }];
 }
 
 const ATTN_VARIANTS = [
@@ -969,24 +1044,8 @@ const ATTN_VARIANTS = [
   { name: 'fused', description: 'one kernel (FlashAttention-style): K/V tiles in workgroup memory, one query row per invocation, online softmax; no L×S tensor in memory' },
 ];
 
-function attnSupports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
-  const l = c.layer;
-  const [q, k, v] = l.inputs;
-  if (!q || !k || !v) return unsupported('Q, K or V is missing');
-  if (q.shape.length < 3 || k.shape.length < 3 || v.shape.length < 3) return unsupported('Q, K and V need rank ≥ 3 ([batch…, rows, features])');
-  const bad = checkTensors(c, caps);
-  if (bad) return bad;
-  const g = attnGeometry(c);
-  const kShape = k.shape.slice(-2).join(',');
-  if (kShape !== (g.kT ? [g.D, g.S] : [g.S, g.D]).join(',')) return unsupported(`K's matrix [${kShape}] does not match Q's feature size ${g.D}`);
-  if (v.shape[v.shape.length - 2] !== g.S) return unsupported(`V has ${v.shape[v.shape.length - 2]} rows, K has ${g.S} keys`);
-  const out = l.outputs[0].shape;
-  if (out.slice(-2).join(',') !== [g.L, g.DV].join(',')) return unsupported(`output [${out.join(',')}] is not [… , ${g.L}, ${g.DV}]`);
-  for (const [name, t] of [['Q', q], ['K', k], ['V', v]] as const) {
-    if (!broadcastsTo(t.shape.slice(0, -2), g.lead)) return unsupported(`${name}'s leading dims [${t.shape.slice(0, -2).join(',')}] do not broadcast to [${g.lead.join(',')}]`);
-  }
-  const m = l.inputs[3];
-  if (m && !broadcastsTo(m.shape, [...g.lead, g.L, g.S])) return unsupported(`mask [${m.shape.join(',')}] does not broadcast to [${[...g.lead, g.L, g.S].join(',')}]`);
+/** What every attention variant needs of a geometry, once the operands' shapes are known to fit. */
+function attnVariantSupports(g: AttnGeom, variant: string, caps: DeviceCaps): Support {
   switch (variant) {
     case 'unfused': {
       const bytes = g.batch * g.L * g.S * 4;
@@ -1003,34 +1062,142 @@ function attnSupports(c: LayerCase, variant: string, caps: DeviceCaps): Support 
   }
 }
 
+function attnSupports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
+  const l = c.layer;
+  const [q, k, v] = l.inputs;
+  if (!q || !k || !v) return unsupported('Q, K or V is missing');
+  if (q.shape.length < 3 || k.shape.length < 3 || v.shape.length < 3) return unsupported('Q, K and V need rank ≥ 3 ([batch…, rows, features])');
+  const bad = checkTensors(c, caps);
+  if (bad) return bad;
+  const g = attnGeometry(c);
+  const kShape = k.shape.slice(-2).join(',');
+  if (kShape !== (g.sKs === 1 ? [g.D, g.S] : [g.S, g.D]).join(',')) return unsupported(`K's matrix [${kShape}] does not match Q's feature size ${g.D}`);
+  if (v.shape[v.shape.length - 2] !== g.S) return unsupported(`V has ${v.shape[v.shape.length - 2]} rows, K has ${g.S} keys`);
+  const out = l.outputs[0].shape;
+  if (out.slice(-2).join(',') !== [g.L, g.DV].join(',')) return unsupported(`output [${out.join(',')}] is not [… , ${g.L}, ${g.DV}]`);
+  for (const [name, t] of [['Q', q], ['K', k], ['V', v]] as const) {
+    if (!broadcastsTo(t.shape.slice(0, -2), g.lead)) return unsupported(`${name}'s leading dims [${t.shape.slice(0, -2).join(',')}] do not broadcast to [${g.lead.join(',')}]`);
+  }
+  const m = l.inputs[3];
+  if (m && !broadcastsTo(m.shape, [...g.lead, g.L, g.S])) return unsupported(`mask [${m.shape.join(',')}] does not broadcast to [${[...g.lead, g.L, g.S].join(',')}]`);
+  return attnVariantSupports(g, variant, caps);
+}
+
+/** The checks com.microsoft.MultiHeadAttention and com.microsoft.Attention share (heads, layout, mask). */
+function mhaChecks(c: LayerCase, caps: DeviceCaps, unsupportedInputs: Array<[number, string]>): Support | null {
+  const l = c.layer;
+  for (const [i, what] of unsupportedInputs) if (l.inputs[i]) return unsupported(`the ${what} input is not supported`);
+  if (l.outputs.length > 1) return unsupported('present key/value outputs (KV cache) are not supported');
+  const bad = checkTensors(c, caps);
+  if (bad) return bad;
+  const h = attrNum(c, 'num_heads', 0);
+  if (!(h > 0)) return unsupported('num_heads must be positive');
+  const x = l.inputs[0]!.shape;
+  if (x.length !== 3) return unsupported(`input of rank ${x.length}: only [batch, sequence, hidden] is supported`);
+  return null;
+}
+
+function mhaSupports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
+  const l = c.layer;
+  if (!l.inputs[1] || !l.inputs[2]) return unsupported('packed QKV/KV layouts are not supported (key and value are required)');
+  const bad = mhaChecks(c, caps, [[3, 'bias'], [4, 'key_padding_mask'], [6, 'past_key'], [7, 'past_value']]);
+  if (bad) return bad;
+  const [q, k, v] = l.inputs.slice(0, 3).map((t) => t!.shape);
+  const h = attrNum(c, 'num_heads', 1);
+  if (k.length !== 3 || v.length !== 3) return unsupported('key and value must be [batch, kv_sequence, hidden]');
+  if (q[2] % h || v[2] % h) return unsupported(`hidden sizes ${q[2]}/${v[2]} are not divisible by num_heads ${h}`);
+  if (k[2] !== q[2] || k[0] !== q[0] || v[0] !== q[0] || v[1] !== k[1]) return unsupported(`query [${q}], key [${k}] and value [${v}] do not fit`);
+  const g = mhaOpGeometry(c);
+  if (g.causal && g.S < g.L) return unsupported('unidirectional attention needs kv_sequence ≥ sequence');
+  const m = l.inputs[5];
+  if (m && !broadcastsTo(m.shape, [...g.lead, g.L, g.S])) return unsupported(`attention_bias [${m.shape.join(',')}] does not broadcast to [${[...g.lead, g.L, g.S].join(',')}]`);
+  return attnVariantSupports(g, variant, caps);
+}
+
+/** com.microsoft.Attention's projection as a dlprof.FusedMatMul case: [B·L, Din]·[Din, W] + bias. */
+function projectionCase(c: LayerCase): LayerCase {
+  const [x, w, bias] = c.layer.inputs;
+  const y: TensorType = { dtype: c.layer.outputs[0].dtype, shape: [x!.shape[0], x!.shape[1], w!.shape[1]] };
+  return {
+    layer: { ...c.layer, op: 'dlprof.FusedMatMul', attrs: { activation: 'none', activation_alpha: 0, activation_beta: 0 }, inputs: [x, w, bias ?? null], outputs: [y] },
+    consts: [],
+  };
+}
+
+function packedSupports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
+  const bad = mhaChecks(c, caps, [[3, 'mask_index'], [4, 'past']]);
+  if (bad) return bad;
+  const [dq, dk, dv] = qkvSizes(c);
+  const h = attrNum(c, 'num_heads', 1);
+  if (dq !== dk || dq % h || dv % h || dq + dk + dv !== c.layer.inputs[1]!.shape[1]) return unsupported(`qkv_hidden_sizes ${dq}/${dk}/${dv} do not fit the weights or num_heads ${h}`);
+  const pc = projectionCase(c);
+  const gemm = mmSupports(pc, 'tiled-fused', caps);
+  if (!gemm.ok) return unsupported(`the Q/K/V projection: ${gemm.reason}`);
+  const g = packedGeometry(c, 0);
+  const m = c.layer.inputs[5];
+  if (m && !broadcastsTo(m.shape, [...g.lead, g.L, g.S])) return unsupported(`attention_bias [${m.shape.join(',')}] does not broadcast to [${[...g.lead, g.L, g.S].join(',')}]`);
+  return attnVariantSupports(g, variant, caps);
+}
+
+/** The passes of an attention variant; an unfused variant's scores go to scratch `sc`. */
+function attnPasses(g: AttnGeom, variant: string, caps: DeviceCaps, sc: number): KernelPlan {
+  return variant === 'fused' ? { passes: attnFused(g, caps), scratch: [] } : { passes: attnUnfused(g, caps, sc), scratch: [g.batch * g.L * g.S * 4] };
+}
+
 function attnPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
   const s = attnSupports(c, variant, caps);
   if (!s.ok) throw new Error(`fused/Attention ${variant}: ${s.reason}`);
-  const g = attnGeometry(c);
-  return variant === 'fused' ? attnFused(c, g, caps) : attnUnfused(c, g, caps);
+  return attnPasses(attnGeometry(c), variant, caps, 0);
 }
 
-/** Straightforward CPU attention: scores, a max-subtracted softmax, then the weighted sum (double). */
-function attnReference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[] {
-  const g = attnGeometry(c);
-  const [Q, K, V, Mk] = inputs;
-  const out = new Float32Array(g.batch * g.L * g.DV);
+function mhaPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+  const s = mhaSupports(c, variant, caps);
+  if (!s.ok) throw new Error(`MultiHeadAttention ${variant}: ${s.reason}`);
+  return attnPasses(mhaOpGeometry(c), variant, caps, 0);
+}
+
+/** The projection GEMM (its output redirected to a scratch buffer), then attention on the packed Q, K, V. */
+function packedPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+  const s = packedSupports(c, variant, caps);
+  if (!s.ok) throw new Error(`Attention ${variant}: ${s.reason}`);
+  const gemm = mmPlan(projectionCase(c), 'tiled-fused', caps);
+  const proj = gemm.scratch.length;
+  const [x, w] = c.layer.inputs;
+  const projBytes = x!.shape[0] * x!.shape[1] * w!.shape[1] * (g16(c) ? 2 : 4);
+  const toScratch = (r: Ref): Ref => (r.kind === 'output' ? { kind: 'scratch', index: proj } : r);
+  const attn = attnPasses(packedGeometry(c, proj), variant, caps, proj + 1);
+  return {
+    passes: [...gemm.passes.map((p) => ({ ...p, label: `Attention projection: ${p.label}`, buffers: p.buffers.map(toScratch) })), ...attn.passes],
+    scratch: [...gemm.scratch, projBytes, ...attn.scratch],
+  };
+}
+
+const g16 = (c: LayerCase): boolean => c.layer.outputs[0].dtype === 'float16';
+
+/** Straightforward CPU attention on a geometry (double): scores, a max-subtracted softmax, the weighted sum. */
+function attnCompute(g: AttnGeom, src: (r: Ref) => ArrayLike<number>, out: Float32Array): void {
+  const Q = src(g.ref.q);
+  const K = src(g.ref.k);
+  const V = src(g.ref.v);
+  const Mk = g.ref.m ? src(g.ref.m) : null;
   const sc = new Float64Array(g.S);
   for (let b = 0; b < g.batch; b++) {
-    let oq = 0, ok = 0, ov = 0, om = 0;
+    let [oq, ok, ov] = g.base;
+    let om = 0, oo = 0;
     let r = b;
     for (let d = g.lead.length - 1; d >= 0; d--) {
       const i = r % g.lead[d];
       r = Math.floor(r / g.lead[d]);
-      oq += i * g.qB[d]; ok += i * g.kB[d]; ov += i * g.vB[d]; om += i * g.mB[d];
+      oq += i * g.qB[d]; ok += i * g.kB[d]; ov += i * g.vB[d]; om += i * g.mB[d]; oo += i * g.oB[d];
     }
     for (let l = 0; l < g.L; l++) {
       let mx = -Infinity;
       for (let s = 0; s < g.S; s++) {
         let dot = 0;
-        for (let d = 0; d < g.D; d++) dot += Q!.data[oq + l * g.D + d] * K!.data[ok + s * g.sKs + d * g.sKd];
+        for (let d = 0; d < g.D; d++) dot += Q[oq + l * g.qR + d] * K[ok + s * g.sKs + d * g.sKd];
         let v = g.scale * dot;
-        if (Mk && g.mask) v += Mk.data[om + l * g.mask.sL + s * g.mask.sS];
+        if (Mk && g.mask) v += Mk[om + l * g.mask.sL + s * g.mask.sS];
+        if (g.causal && s > l + g.S - g.L) v = -Infinity;
         sc[s] = v;
         mx = Math.max(mx, v);
       }
@@ -1038,12 +1205,45 @@ function attnReference(c: LayerCase, inputs: Array<HostTensor | null>): HostTens
       for (let s = 0; s < g.S; s++) { sc[s] = Math.exp(sc[s] - mx); sum += sc[s]; }
       for (let j = 0; j < g.DV; j++) {
         let acc = 0;
-        for (let s = 0; s < g.S; s++) acc += sc[s] * V!.data[ov + s * g.DV + j];
-        out[(b * g.L + l) * g.DV + j] = acc / sum;
+        for (let s = 0; s < g.S; s++) acc += sc[s] * V[ov + s * g.vR + j];
+        out[oo + l * g.oR + j] = acc / sum;
       }
     }
   }
-  return [{ dtype: c.layer.outputs[0].dtype, shape: [...c.layer.outputs[0].shape], data: out }];
+}
+
+function attnOutput(c: LayerCase, g: AttnGeom, src: (r: Ref) => ArrayLike<number>): HostTensor[] {
+  const y = c.layer.outputs[0];
+  const out = new Float32Array(prod(y.shape));
+  attnCompute(g, src, out);
+  return [{ dtype: y.dtype, shape: [...y.shape], data: out }];
+}
+
+const fromInputs = (inputs: Array<HostTensor | null>) => (r: Ref): ArrayLike<number> => inputs[r.index]!.data;
+
+function attnReference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[] {
+  return attnOutput(c, attnGeometry(c), fromInputs(inputs));
+}
+
+function mhaReference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[] {
+  return attnOutput(c, mhaOpGeometry(c), fromInputs(inputs));
+}
+
+/** The projection in double precision (rounded to the layer's storage as the GPU stores it), then attention. */
+function packedReference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[] {
+  const [x, w, bias] = inputs;
+  const [B, L, Din] = x!.shape;
+  const W = w!.shape[1];
+  const proj = new Float32Array(B * L * W);
+  for (let r = 0; r < B * L; r++) {
+    for (let n = 0; n < W; n++) {
+      let acc = bias ? bias.data[n] : 0;
+      for (let k = 0; k < Din; k++) acc += x!.data[r * Din + k] * w!.data[k * W + n];
+      proj[r * W + n] = acc;
+    }
+  }
+  const fi = fromInputs(inputs);
+  return attnOutput(c, packedGeometry(c, 0), (r) => (r.kind === 'scratch' ? proj : fi(r)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1084,4 +1284,24 @@ export const attentionKernel: Kernel = {
   reference: attnReference,
 };
 
-export const kernels: Kernel[] = [fusedConvKernel, fusedMatMulKernel, attentionKernel];
+export const multiHeadAttentionKernel: Kernel = {
+  name: 'multi-head-attention',
+  ops: ['com.microsoft.MultiHeadAttention'],
+  variants: ATTN_VARIANTS,
+  defaultVariant: () => 'unfused',
+  supports: mhaSupports,
+  plan: mhaPlan,
+  reference: mhaReference,
+};
+
+export const packedAttentionKernel: Kernel = {
+  name: 'packed-attention',
+  ops: ['com.microsoft.Attention'],
+  variants: ATTN_VARIANTS,
+  defaultVariant: () => 'unfused',
+  supports: packedSupports,
+  plan: packedPlan,
+  reference: packedReference,
+};
+
+export const kernels: Kernel[] = [fusedConvKernel, fusedMatMulKernel, attentionKernel, multiHeadAttentionKernel, packedAttentionKernel];

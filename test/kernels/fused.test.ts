@@ -12,7 +12,7 @@ import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import { syntheticInputs } from '../../src/gpu/run.js';
 import { compareOutputs } from '../../src/bench/verify.js';
-import { checkCase, releaseGpu, type VariantCheck } from '../support/kernels.js';
+import { casesFrom, checkCase, releaseGpu, type VariantCheck } from '../support/kernels.js';
 
 afterAll(releaseGpu);
 
@@ -212,5 +212,121 @@ describe('dlprof.Attention', () => {
     expect(k.supports(big, 'unfused', caps)).toMatchObject({ ok: false, reason: expect.stringContaining('scores') });
     expect(k.supports(big, 'fused', caps).ok).toBe(true);
     expect(k.supports(attnCase({ b: [1], L: 4, S: 4, d: 512, kT: 0 }), 'fused', { ...caps, maxStorageBufferBindingSize: 1 << 27 }).ok).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// onnxruntime's contrib attention ops, through shape inference (normalized attributes) from real models.
+
+/** [B, L, h·D] → [B, h, L, D]. */
+function toHeads(t: HostTensor, h: number): HostTensor {
+  const [B, L, HD] = t.shape;
+  const D = HD / h;
+  const data = new Float32Array(t.data.length);
+  for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let n = 0; n < h; n++) for (let d = 0; d < D; d++) data[((b * h + n) * L + l) * D + d] = t.data[(b * L + l) * HD + n * D + d];
+  return { dtype: t.dtype, shape: [B, h, L, D], data };
+}
+
+/** [B, h, L, D] → [B, L, h·D]. */
+function fromHeads(t: HostTensor): HostTensor {
+  const [B, h, L, D] = t.shape;
+  const data = new Float32Array(t.data.length);
+  for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let n = 0; n < h; n++) for (let d = 0; d < D; d++) data[(b * L + l) * h * D + n * D + d] = t.data[((b * h + n) * L + l) * D + d];
+  return { dtype: t.dtype, shape: [B, L, h * D], data };
+}
+
+/** Per-head dlprof.Attention on [B, h, L, D] tensors, causal through an additive −1e9 mask. */
+function headsAttention(q: HostTensor, k: HostTensor, v: HostTensor, bias: HostTensor | null, scale: number, causal: boolean): HostTensor {
+  const [B, h, L, D] = q.shape;
+  const S = k.shape[2];
+  const DV = v.shape[3];
+  let mask = bias;
+  if (causal) {
+    const full = new Float32Array(B * h * L * S);
+    for (let z = 0; z < B * h; z++) {
+      for (let l = 0; l < L; l++) {
+        for (let s = 0; s < S; s++) {
+          const [b, n] = [Math.floor(z / h), z % h];
+          const bi = bias ? (bias.shape[0] === 1 ? 0 : b) * bias.shape[1] * L * S + (bias.shape[1] === 1 ? 0 : n) * L * S + l * S + s : -1;
+          full[(z * L + l) * S + s] = (bias ? bias.data[bi] : 0) + (s > l + S - L ? -1e9 : 0);
+        }
+      }
+    }
+    mask = { dtype: 'float32', shape: [B, h, L, S], data: full };
+  }
+  const c = layerCase('dlprof.Attention', { scale, k_transposed: 0 }, [f32(B, h, L, D), f32(B, h, S, D), f32(B, h, S, DV), mask ? f32(...mask.shape) : null], [f32(B, h, L, DV)]);
+  return kernelFor('dlprof.Attention')!.reference(c, [q, k, v, mask])[0];
+}
+
+const CONTRIB = { '': 17, 'com.microsoft': 1 };
+
+describe('com.microsoft.MultiHeadAttention and com.microsoft.Attention', () => {
+  const mha = (B: number, L: number, S: number, h: number, D: number, DV: number, bias: number[] | null, causal: 0 | 1): LayerCase => casesFrom((g) => {
+    g.input('q', 'float32', [B, L, h * D]);
+    g.input('k', 'float32', [B, S, h * D]);
+    g.input('v', 'float32', [B, S, h * DV]);
+    if (bias) g.input('ab', 'float32', bias);
+    g.output(g.op('MultiHeadAttention', ['q', 'k', 'v', '', '', bias ? 'ab' : ''], { num_heads: h, unidirectional: causal }, { domain: 'com.microsoft' }), 'float32');
+  }, CONTRIB)[0];
+
+  const mhaCases: Array<[string, LayerCase]> = [
+    ['B=2, L=5, S=7, 2 heads, D=4, DV=3, attention_bias [1,2,5,7]', mha(2, 5, 7, 2, 4, 3, [1, 2, 5, 7], 0)],
+    ['B=1, L=S=37 (two key tiles), 3 heads, D=8, unidirectional, bias [1,1,37,37]', mha(1, 37, 37, 3, 8, 8, [1, 1, 37, 37], 1)],
+  ];
+  for (const [name, c] of mhaCases) {
+    it(`MultiHeadAttention ${name}: the reference is per-head attention; unfused and fused agree with it`, async () => {
+      expect(c.layer.op).toBe('com.microsoft.MultiHeadAttention');
+      const h = c.layer.attrs.num_heads as number;
+      const D = c.layer.inputs[0]!.shape[2] / h;
+      expect(c.layer.attrs.scale).toBeCloseTo(1 / Math.sqrt(D), 6);
+      const inputs = syntheticInputs(c, 5);
+      const [q, k, v] = inputs.slice(0, 3).map((t) => toHeads(t!, h));
+      const want = fromHeads(headsAttention(q, k, v, inputs[5] ?? null, c.layer.attrs.scale as number, c.layer.attrs.unidirectional === 1));
+      const got = kernelFor(c.layer.op)!.reference(c, inputs);
+      const a = compareOutputs(got, [want]);
+      expect(a.ok, JSON.stringify(a)).toBe(true);
+      expectAgreement(await checkCase(c), ['unfused', 'fused']);
+    });
+  }
+
+  it('Attention (packed Q/K/V projection + bias, 2 heads, qkv_hidden_sizes 8/8/6): the reference is projection then MultiHeadAttention; both variants agree', async () => {
+    const c = casesFrom((g) => {
+      g.input('x', 'float32', [2, 9, 10]);
+      const w = g.init('w', 'float32', [10, 22]);
+      const b = g.init('b', 'float32', [22]);
+      g.output(g.op('Attention', ['x', w, b], { num_heads: 2, qkv_hidden_sizes: [8, 8, 6] }, { domain: 'com.microsoft' }), 'float32');
+    }, CONTRIB)[0];
+    expect(c.layer.op).toBe('com.microsoft.Attention');
+    expect(c.layer.outputs[0].shape).toEqual([2, 9, 6]);
+    const inputs = syntheticInputs(c, 3);
+    const [x, w, b] = inputs;
+    const proj = new Float32Array(2 * 9 * 22);
+    for (let r = 0; r < 18; r++) for (let n = 0; n < 22; n++) {
+      let acc = b!.data[n];
+      for (let k = 0; k < 10; k++) acc += x!.data[r * 10 + k] * w!.data[k * 22 + n];
+      proj[r * 22 + n] = acc;
+    }
+    const cols = (from: number, width: number): HostTensor => {
+      const data = new Float32Array(18 * width);
+      for (let r = 0; r < 18; r++) for (let j = 0; j < width; j++) data[r * width + j] = proj[r * 22 + from + j];
+      return { dtype: 'float32', shape: [2, 9, width], data };
+    };
+    const want = fromHeads(headsAttention(toHeads(cols(0, 8), 2), toHeads(cols(8, 8), 2), toHeads(cols(16, 6), 2), null, 0.5, false));
+    const a = compareOutputs(kernelFor(c.layer.op)!.reference(c, inputs), [want]);
+    expect(a.ok, JSON.stringify(a)).toBe(true);
+    expectAgreement(await checkCase(c), ['unfused', 'fused']);
+  });
+
+  it('unsupported inputs and layouts say why', () => {
+    const caps = { f16: false, subgroups: false, maxStorageBufferBindingSize: 1 << 27, maxBufferSize: 1 << 28, maxComputeWorkgroupStorageSize: 16384,
+      maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupsPerDimension: 65535, maxStorageBuffersPerShaderStage: 8 };
+    const c = casesFrom((g) => {
+      g.input('q', 'float32', [1, 4, 8]);
+      g.input('k', 'float32', [1, 4, 8]);
+      g.input('v', 'float32', [1, 4, 8]);
+      g.input('bias', 'float32', [24]);
+      g.output(g.op('MultiHeadAttention', ['q', 'k', 'v', 'bias'], { num_heads: 2 }, { domain: 'com.microsoft' }), 'float32');
+    }, CONTRIB)[0];
+    expect(kernelFor(c.layer.op)!.supports(c, 'fused', caps)).toMatchObject({ ok: false, reason: expect.stringContaining('bias') });
   });
 });
