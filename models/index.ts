@@ -8,6 +8,9 @@ import { buildInception, INCEPTION_TINY, INCEPTION_V3 } from './inception.js';
 import { buildMobileNetV2, MOBILENET_TINY, MOBILENETV2 } from './mobilenet.js';
 import { buildResNet, RESNET50, RESNET_TINY } from './resnet.js';
 import { buildViT, VIT_B16, VIT_TINY } from './vit.js';
+import { buildDCN, DCN_R50, DCN_TINY } from './dcn.js';
+import { buildNAT, NAT_MINI, NAT_TINY } from './nat.js';
+import { buildSparseDNN, SPARSE_DNN_1024, SPARSE_DNN_4096, SPARSE_DNN_TINY } from './sparse-dnn.js';
 
 export type { BuiltModel } from './common.js';
 export { toBytes } from './common.js';
@@ -48,6 +51,16 @@ export const MODELS: readonly ModelEntry[] = [
   entry('resnet-tiny', 'ResNet, 3 stages of 2 bottlenecks, base width 4, 32x32 input, 10 classes', true, RESNET_TINY, buildResNet),
   entry('mobilenet-tiny', 'MobileNetV2 x0.25, 4 stages, 32x32 input, 10 classes', true, MOBILENET_TINY, buildMobileNetV2),
   entry('inception-tiny', 'Inception-v3 /24 channels, one module of each kind (A, B, C, D, E), 75x75 input', true, INCEPTION_TINY, buildInception),
+  entry('dcn-r50', 'ResNet-50-DCNv2: deformable 3x3 convs (opset-19 DeformConv, offsets and Sigmoid mask from a 27-channel conv) in conv3-conv5',
+    false, DCN_R50, buildDCN),
+  entry('nat-mini', 'NAT-Mini with DiNAT dilations: 4 stages of dlprof.NeighborhoodAttention (kernel 7), conv tokenizer and downsamplers (20.0M params)',
+    false, NAT_MINI, buildNAT),
+  entry('sparse-dnn-1024', 'Sparse DNN Graph Challenge: 120 layers of 1024 neurons, 32 connections each (sparse_initializer), bias −0.3, ReLU clipped at 32 (48 MB)',
+    false, SPARSE_DNN_1024, buildSparseDNN),
+  entry('sparse-dnn-4096', 'Sparse DNN Graph Challenge: 120 layers of 4096 neurons, 32 connections each, bias −0.35 (191 MB)', false, SPARSE_DNN_4096, buildSparseDNN),
+  entry('sparse-dnn-tiny', 'Sparse DNN, 4 layers of 64 neurons, 8 connections each', true, SPARSE_DNN_TINY, buildSparseDNN),
+  entry('dcn-tiny', 'ResNet-DCNv2 tiny: 3 stages, deformable 3x3 convs in the last two, 32x32 input, 10 classes', true, DCN_TINY, buildDCN),
+  entry('nat-tiny', 'NAT/DiNAT, 2 stages, dim 16, kernel 3 (dilation 2 in stage 1), 32x32 input, symbolic batch', true, NAT_TINY, buildNAT),
   entry('vit-tiny', 'ViT, 2 blocks, dim 32, 2 heads, patch 8, 32x32 input, symbolic batch', true, VIT_TINY, buildViT),
 ];
 

@@ -27,6 +27,20 @@ export const RESNET_TINY: ResNetConfig = { layers: [2, 2, 2], width: 4, numClass
 
 const EXPANSION = 4;
 
+/**
+ * A replacement for a bottleneck's 3×3 convolution (`conv2`, before its batch norm `bn2`), for
+ * ResNet-derived models such as DCN (models/dcn.ts): returns the convolution's output, or null to
+ * keep the regular Conv. `stage` counts from 0 (layer1).
+ */
+export type Conv3x3Hook = (e: Exporter, scope: string, x: string, width: number, stride: number, stage: number) => string | null;
+
+/** How a ResNet-derived model differs from the plain one (nothing, by default). */
+export interface ResNetVariant {
+  conv3x3?: Conv3x3Hook;
+  /** Opset imports (default { '': 17 }). */
+  opsets?: Record<string, number>;
+}
+
 function convBn(e: Exporter, scope: string, convName: string, bnName: string, x: string, cin: number,
   spec: Parameters<typeof conv>[4], relu: boolean): string {
   let y = conv(e, `${scope}.${convName}`, x, cin, { ...spec, relu });
@@ -34,10 +48,13 @@ function convBn(e: Exporter, scope: string, convName: string, bnName: string, x:
   return relu ? e.op(scope, 'Relu', [y]) : y;
 }
 
-function bottleneck(e: Exporter, scope: string, x: string, cin: number, width: number, stride: number): string {
+function bottleneck(e: Exporter, scope: string, x: string, cin: number, width: number, stride: number, stage: number, variant: ResNetVariant): string {
   const cout = width * EXPANSION;
   let y = convBn(e, scope, 'conv1', 'bn1', x, cin, { cout: width, k: 1 }, true);
-  y = convBn(e, scope, 'conv2', 'bn2', y, width, { cout: width, k: 3, stride, pad: 1 }, true);
+  const custom = variant.conv3x3?.(e, scope, y, width, stride, stage) ?? null;
+  y = custom === null
+    ? convBn(e, scope, 'conv2', 'bn2', y, width, { cout: width, k: 3, stride, pad: 1 }, true)
+    : e.op(scope, 'Relu', [batchNorm(e, `${scope}.bn2`, custom, width)]);
   y = convBn(e, scope, 'conv3', 'bn3', y, width, { cout, k: 1 }, false);
   let identity = x;
   if (stride !== 1 || cin !== cout) {
@@ -47,7 +64,7 @@ function bottleneck(e: Exporter, scope: string, x: string, cin: number, width: n
   return e.op(scope, 'Relu', [e.op(scope, 'Add', [y, identity])]);
 }
 
-export function buildResNet(cfg: ResNetConfig, name = 'resnet'): BuiltModel {
+export function buildResNet(cfg: ResNetConfig, name = 'resnet', variant: ResNetVariant = {}): BuiltModel {
   const e = new Exporter(name, cfg.seed);
   const input = e.input('input', 'float32', [cfg.batch, 3, cfg.image, cfg.image]);
   let x = conv(e, 'conv1', input, 3, { cout: cfg.width, k: 7, stride: 2, pad: 3 });
@@ -58,12 +75,12 @@ export function buildResNet(cfg: ResNetConfig, name = 'resnet'): BuiltModel {
   cfg.layers.forEach((blocks, stage) => {
     const width = cfg.width * 2 ** stage;
     for (let b = 0; b < blocks; b++) {
-      x = bottleneck(e, `layer${stage + 1}.${b}`, x, cin, width, b === 0 && stage > 0 ? 2 : 1);
+      x = bottleneck(e, `layer${stage + 1}.${b}`, x, cin, width, b === 0 && stage > 0 ? 2 : 1, stage, variant);
       cin = width * EXPANSION;
     }
   });
   x = poolFlatten(e, 'avgpool', x);
   x = gemm(e, 'fc', x, cin, cfg.numClasses);
   e.output(x, 'output', 'float32', [cfg.batch, cfg.numClasses]);
-  return { graph: e.g, opsets: { '': 17 }, dims: dimsOf(cfg.batch) };
+  return { graph: e.g, opsets: variant.opsets ?? { '': 17 }, dims: dimsOf(cfg.batch) };
 }

@@ -5,7 +5,7 @@
  * their shapes.
  */
 import type { ModelGraph } from '../ir/graph.js';
-import { layerBytes } from '../ir/cost.js';
+import { layerBytes, layerFlops } from '../ir/cost.js';
 import { layerKey, sortedAttrs } from '../ir/key.js';
 import type { AttrValue, Layer, TensorType } from '../ir/types.js';
 import type { LayerCase } from '../kernels/types.js';
@@ -42,8 +42,76 @@ function makeLayer(op: string, attrs: Record<string, AttrValue>, inputs: Array<T
   return { key: layerKey(op, a, inputs, outputs, []), op, attrs: a, inputs, outputs, weights: [], flops, bytes: layerBytes(inputs, outputs), params: 0 };
 }
 
+/**
+ * The clamp [lo, hi] that a chain of Relu / Clip / Max(c) / Min(c) applies: each op maps the
+ * running interval's ends through itself (a clamp after a clamp is a clamp), e.g.
+ * Relu → Min(32) is [0, 32], the Sparse DNN Challenge's min(max(y, 0), 32).
+ */
+function clampOf(g: ModelGraph, ids: number[]): { lo: number; hi: number } | undefined {
+  let lo = -Infinity;
+  let hi = Infinity;
+  for (const id of ids) {
+    const n = g.nodes[id];
+    let f: (x: number) => number;
+    if (n.op === 'Relu') f = (x) => Math.max(x, 0);
+    else if (n.op === 'Clip') {
+      const a = activation(g, id);
+      const [a0, a1] = [Number(a.activation_alpha), Number(a.activation_beta)];
+      f = (x) => Math.min(Math.max(x, a0), a1);
+    } else {
+      const c = constScalar(g, id);
+      if (c === undefined) return undefined;
+      f = n.op === 'Max' ? (x) => Math.max(x, c) : (x) => Math.min(x, c);
+    }
+    [lo, hi] = [f(lo), f(hi)];
+  }
+  return { lo, hi };
+}
+
+/** dlprof.SparseLinear for a sparse-linear chain: MatMul/Gemm (sparse B) → bias? → clamps. */
+function sparseCase(g: ModelGraph, f: FusionGroup): LayerCase | undefined {
+  const nodes = f.nodes.map((i) => g.nodes[i]);
+  const layers = nodes.map((n) => g.layers.get(n.key)!);
+  const mm = layers[0];
+  const x = mm.inputs[0]!;
+  const w = mm.inputs[1]!;
+  const wi = mm.weights.find((v) => v.input === 1)!;
+  const isGemm = nodes[0].op === 'Gemm';
+  let bias: TensorType | null = isGemm ? mm.inputs[2] ?? null : null;
+  let rest = nodes.slice(1);
+  if (rest[0]?.op === 'Add') {
+    const j = rest[0].inputs.findIndex((t) => !nodes[0].outputs.includes(t));
+    bias = layers[1].inputs[j] ?? null;
+    rest = rest.slice(1);
+  }
+  const out = layers[layers.length - 1].outputs[0];
+  const N = mm.outputs[0].shape[mm.outputs[0].shape.length - 1];
+  // The bias must be one value per output neuron; other broadcasts are not this layer.
+  if (bias && !(bias.shape[bias.shape.length - 1] === N && bias.shape.slice(0, -1).every((d) => d === 1))) return undefined;
+  if (bias && bias.shape.length !== 1) bias = { dtype: bias.dtype, shape: [N] };
+  if (out.shape.join(',') !== mm.outputs[0].shape.join(',')) return undefined;
+  const clamp = clampOf(g, rest.map((n) => n.id));
+  if (!clamp) return undefined;
+  const act: Record<string, AttrValue> = clamp.lo === -Infinity && clamp.hi === Infinity ? { activation: 'none' }
+    : clamp.lo === 0 && clamp.hi === Infinity ? { activation: 'Relu' }
+      : { activation: 'Clip', clip_min: clamp.lo, clip_max: clamp.hi };
+  // Three decimals: the recorded sparsity of a sampled weight is an estimate; finer digits would
+  // split equal layers (the layer key buckets it to 1%).
+  const sparsity = Math.round((wi.sparsity ?? 0) * 1000) / 1000;
+  const attrs = sortedAttrs({ ...act, sparsity, trans_b: isGemm ? num(mm.attrs.transB, 0) : 0 });
+  const inputs = [x, w, bias];
+  const op = 'dlprof.SparseLinear';
+  const weights = [{ ...wi, sparsity }];
+  const layer: Layer = {
+    key: layerKey(op, attrs, inputs, [out], weights), op, attrs, inputs, outputs: [out], weights,
+    flops: layerFlops(op, attrs, inputs, [out]), bytes: layerBytes(inputs, [out]), params: 0,
+  };
+  return { layer, consts: inputs.map(() => null) };
+}
+
 /** The fused layer case of a group, or undefined when the chain has a shape the fused ops do not cover. */
 export function fusedCase(g: ModelGraph, f: FusionGroup): LayerCase | undefined {
+  if (f.kind === 'sparse-linear') return sparseCase(g, f);
   const nodes = f.nodes.map((i) => g.nodes[i]);
   const layers = nodes.map((n) => g.layers.get(n.key)!);
   const flops = layers.reduce((s, l) => s + l.flops, 0);

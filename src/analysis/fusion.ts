@@ -6,10 +6,28 @@
  *  - gemm-bias-act: MatMul/Gemm → Add (constant bias)? → activation (incl. the exporters' erf GELU
  *    chain Div → Erf → Add → Mul → Mul)?
  *  - attention: MatMul(Q, Kᵀ) → Mul|Div (scale)? → Add (mask)? → Softmax → MatMul(·, V)
+ *  - sparse-linear: MatMul/Gemm whose weight is mostly zeros → Add (constant bias)? → up to two
+ *    clamps (Relu, Clip, Max/Min with a scalar constant): the Sparse DNN Challenge's layer
+ *    min(max(X·W + b, 0), 32). A single sparse MatMul is a group too: a sparse kernel may pay off
+ *    without anything to fuse. It runs as dlprof.SparseLinear, whose `dense` variant is the fused
+ *    dense GEMM, so its best measured variant is the faster of a dense fusion and a sparse kernel.
  */
 import type { GraphNode, ModelGraph } from '../ir/graph.js';
+import { SPARSE_KEY_THRESHOLD } from '../ir/key.js';
 
-export type FusionKind = 'conv-bn-act' | 'gemm-bias-act' | 'attention';
+export type FusionKind = 'conv-bn-act' | 'gemm-bias-act' | 'attention' | 'sparse-linear';
+
+/**
+ * A MatMul/Gemm weight at least this sparse is measured as a sparse layer. 0.5 is the layer key's
+ * threshold (src/ir/key.ts: from there on the sparsity is part of what the layer is), and below
+ * it no sparse format can win: CSR/ELL store an index beside every non-zero, so at 50% zeros the
+ * sparse weight is already as many bytes as the dense one, and each stored entry costs a gather
+ * where the dense GEMM streams. Above it, the measurement decides (dense is one of the variants).
+ */
+export const SPARSE_WEIGHT_THRESHOLD = SPARSE_KEY_THRESHOLD;
+
+/** Clamping ops a sparse layer's epilogue absorbs (each maps to a clamp to [lo, hi]). */
+const CLAMPS = new Set(['Relu', 'Clip', 'Max', 'Min']);
 
 export interface FusionGroup {
   kind: FusionKind;
@@ -52,6 +70,61 @@ function geluChain(g: ModelGraph, start: GraphNode, producer: GraphNode): number
   return [div.id, erf.id, add.id, mul.id, mul2.id];
 }
 
+/** Whether input i of node n is a constant with one element (a Min/Max bound). */
+function isConstScalar(g: ModelGraph, n: GraphNode, i: number): boolean {
+  const t = g.layers.get(n.key)?.inputs[i];
+  return isConst(g, n, i) && !!t && t.shape.reduce((a, b) => a * b, 1) === 1;
+}
+
+/**
+ * A MatMul/Gemm the sparse layer can replace: constant 2-D weight B with recorded sparsity ≥
+ * SPARSE_WEIGHT_THRESHOLD, non-constant A; for Gemm no transposed A, alpha = beta = 1 and C a
+ * bias of N values (SparseLinear has neither scale nor a 2-D C).
+ */
+function isSparseAnchor(g: ModelGraph, n: GraphNode): boolean {
+  if (n.op !== 'MatMul' && n.op !== 'Gemm') return false;
+  const l = g.layers.get(n.key);
+  const w = l?.weights.find((x) => x.input === 1);
+  if (!l || !w || (w.sparsity ?? 0) < SPARSE_WEIGHT_THRESHOLD || isConst(g, n, 0)) return false;
+  if (l.inputs[1]?.shape.length !== 2) return false;
+  if (n.op === 'Gemm') {
+    const a = l.attrs;
+    if ((a.transA ?? 0) !== 0 || (a.alpha ?? 1) !== 1 || (a.beta ?? 1) !== 1) return false;
+    const c = l.inputs[2];
+    const N = l.outputs[0].shape[1];
+    if (c && !(c.shape.length === 1 ? c.shape[0] === N : c.shape.length === 2 && c.shape[0] === 1 && c.shape[1] === N)) return false;
+  }
+  return true;
+}
+
+/** Whether Add node `add`'s constant operand is one value per output neuron of `mm` ([N], [1, …, 1, N]). */
+function isBiasOf(g: ModelGraph, add: GraphNode, mm: GraphNode): boolean {
+  const j = add.inputs.findIndex((t) => !mm.outputs.includes(t));
+  const b = g.layers.get(add.key)?.inputs[j];
+  const y = g.layers.get(mm.key)?.outputs[0];
+  if (!b || !y) return false;
+  return b.shape.length > 0 && b.shape[b.shape.length - 1] === y.shape[y.shape.length - 1] && b.shape.slice(0, -1).every((d) => d === 1);
+}
+
+/** The sparse-linear chain from a sparse anchor: bias Add (when the anchor has none), then ≤ 2 clamps. */
+function sparseChain(g: ModelGraph, n: GraphNode): number[] {
+  const ids = [n.id];
+  let last: GraphNode = n;
+  let cur = soleConsumer(g, n);
+  const hasC = n.op === 'Gemm' && !!g.layers.get(n.key)?.inputs[2];
+  if (!hasC && cur?.op === 'Add' && otherInputIsConst(g, cur, n) && isBiasOf(g, cur, n)) { ids.push(cur.id); last = cur; cur = soleConsumer(g, cur); }
+  for (let k = 0; k < 2 && cur && CLAMPS.has(cur.op); k++) {
+    const ok = cur.op === 'Relu'
+      || (cur.op === 'Clip' && cur.inputs.slice(1).every((t, i) => !t || isConst(g, cur!, i + 1)))
+      || ((cur.op === 'Max' || cur.op === 'Min') && cur.inputs.length === 2 && cur.inputs.some((t, i) => !last.outputs.includes(t) && isConstScalar(g, cur!, i)));
+    if (!ok) break;
+    ids.push(cur.id);
+    last = cur;
+    cur = soleConsumer(g, cur);
+  }
+  return ids;
+}
+
 export function findFusions(g: ModelGraph): FusionGroup[] {
   const used = new Set<number>();
   const groups: FusionGroup[] = [];
@@ -59,12 +132,13 @@ export function findFusions(g: ModelGraph): FusionGroup[] {
     // Chains may meet (a residual Add joins two conv chains): the later one keeps its free prefix.
     const free = ids.findIndex((i) => used.has(i));
     const chain = free === -1 ? ids : ids.slice(0, free);
-    if (chain.length < 2 || (kind === 'attention' && chain.length !== ids.length)) return;
+    if (chain.length < (kind === 'sparse-linear' ? 1 : 2) || (kind === 'attention' && chain.length !== ids.length)) return;
     chain.forEach((i) => used.add(i));
     groups.push({ kind, nodes: chain });
   };
   for (const n of g.nodes) {
     if (used.has(n.id)) continue;
+    if (isSparseAnchor(g, n)) { take('sparse-linear', sparseChain(g, n)); continue; }
     if (n.op === 'MatMul') {
       // Attention: QKᵀ → scale? → mask? → Softmax → ·V
       const ids = [n.id];

@@ -74,8 +74,26 @@ export function suggest(x: SuggestInputs): Suggestion[] {
     }
   }
 
+  // Sparse layers (fusion kind 'sparse-linear') whose best kernel is a sparse one: one suggestion
+  // per kernel over all such layers. Their `dense` variant is the fused dense GEMM, so a sparse
+  // layer that is best dense is an ordinary fusion opportunity below.
+  const sparse = new Map<string, { saving: number; ids: number[]; layers: number }>();
   for (const f of x.fusions ?? []) {
-    if (f.unfusedMs <= f.fusedMs) continue;
+    if (f.kind !== 'sparse-linear' || f.variant === 'dense' || f.unfusedMs <= f.fusedMs) continue;
+    const e = sparse.get(f.variant) ?? { saving: 0, ids: [], layers: 0 };
+    e.saving += f.unfusedMs - f.fusedMs;
+    e.ids.push(...f.nodes);
+    e.layers++;
+    sparse.set(f.variant, e);
+  }
+  for (const [variant, e] of sparse) {
+    out.push({ kind: 'sparsity', savingMs: e.saving, nodes: names(g, e.ids),
+      message: `Use a sparse kernel ('${variant}') for ${e.layers} layer${e.layers === 1 ? '' : 's'} whose weights are mostly zeros (with the bias and activation fused): saves ${e.saving.toFixed(3)} ms.` });
+  }
+
+  for (const f of x.fusions ?? []) {
+    // A lone sparse MatMul best run dense has nothing to fuse.
+    if (f.unfusedMs <= f.fusedMs || (f.kind === 'sparse-linear' && (f.variant !== 'dense' || f.nodes.length < 2))) continue;
     out.push({ kind: 'fusion', savingMs: f.unfusedMs - f.fusedMs, nodes: names(g, f.nodes),
       message: `Fuse ${f.nodes.map((i) => g.nodes[i].op).join(' → ')} into one kernel ('${f.variant}'): ${f.fusedMs.toFixed(3)} ms instead of ${f.unfusedMs.toFixed(3)} ms.` });
   }

@@ -4,6 +4,7 @@
  * repeated, with timestamp writes for the harness), and read-back.
  */
 import type { TensorType } from '../ir/types.js';
+import { SPARSE_KEY_THRESHOLD } from '../ir/key.js';
 import { floatToHalf } from '../onnx/write.js';
 import { halfToFloat } from '../onnx/tensor.js';
 import type { DType } from '../onnx/dtype.js';
@@ -119,10 +120,13 @@ export class KernelRunner {
     const device = this.device;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
-    const inBufs = c.layer.inputs.map((t, i) => {
-      const host = inputs[i];
-      return t && host ? this.upload(host, this.typeOf(kernel, t), `${label} input ${i}`) : null;
-    });
+    // A plan may bind inputs derived from the layer's (plan.hostInputs): they are built here, untimed.
+    const inBufs = plan.hostInputs
+      ? plan.hostInputs(inputs).map((host, i) => (host ? this.upload(host, this.typeOf(kernel, host), `${label} input ${i}`) : null))
+      : c.layer.inputs.map((t, i) => {
+        const host = inputs[i];
+        return t && host ? this.upload(host, this.typeOf(kernel, t), `${label} input ${i}`) : null;
+      });
     const outBufs = c.layer.outputs.map((t, i) => this.allocate(t, this.typeOf(kernel, t), `${label} output ${i}`));
     const verr = await device.popErrorScope();
     const oerr = await device.popErrorScope();
@@ -131,7 +135,7 @@ export class KernelRunner {
       throw new Error(`${label}: ${(oerr ?? verr)!.message}`);
     }
     try {
-      return await this.bind(kernel, c, plan, inBufs, outBufs, label);
+      return await this.bindPlan(kernel, c, plan, inBufs, outBufs, label);
     } catch (e) {
       for (const b of [...inBufs, ...outBufs]) b?.destroy();
       throw e;
@@ -156,6 +160,12 @@ export class KernelRunner {
    * model's tensors); scratch and uniform buffers are allocated here and owned by the result.
    */
   async bind(kernel: Kernel, c: LayerCase, plan: KernelPlan, inBufs: Array<GPUBuffer | null>, outBufs: GPUBuffer[], label: string): Promise<Prepared> {
+    // Its passes bind buffers made from host data (plan.hostInputs), not the layer's tensors.
+    if (plan.hostInputs) throw new Error(`${label}: this kernel variant prepares its inputs on the host and cannot run over shared tensor buffers`);
+    return this.bindPlan(kernel, c, plan, inBufs, outBufs, label);
+  }
+
+  private async bindPlan(kernel: Kernel, c: LayerCase, plan: KernelPlan, inBufs: Array<GPUBuffer | null>, outBufs: GPUBuffer[], label: string): Promise<Prepared> {
     const device = this.device;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
@@ -269,6 +279,8 @@ export class KernelRunner {
 const INPUT_DOMAIN: Record<string, Record<number, [number, number]>> = {
   BatchNormalization: { 4: [0.5, 1.5] },
   Log: { 0: [0.1, 2] }, Sqrt: { 0: [0, 2] }, Reciprocal: { 0: [0.5, 2] }, Pow: { 0: [0.1, 2] }, Acosh: { 0: [1, 3] },
+  // Requantization scales: positive, and y's large enough that outputs do not all saturate.
+  QLinearMatMul: { 1: [0.01, 0.05], 4: [0.01, 0.05], 6: [0.5, 1] }, QLinearConv: { 1: [0.01, 0.05], 4: [0.01, 0.05], 6: [0.5, 1] },
   Div: { 1: [0.5, 2] }, ReduceLogSum: { 0: [0.1, 1] }, ReduceL2: { 0: [0.1, 1] }, Asin: { 0: [-0.9, 0.9] }, Acos: { 0: [-0.9, 0.9] }, Atanh: { 0: [-0.9, 0.9] },
 };
 
@@ -290,11 +302,80 @@ export function syntheticInputs(c: LayerCase, seed = 1): Array<HostTensor | null
       return { dtype: t.dtype, shape: [...t.shape], data };
     }
     const [lo, hi] = INPUT_DOMAIN[c.layer.op]?.[i] ?? [-1, 1];
-    if (isFloat(t.dtype)) return { dtype: t.dtype, shape: [...t.shape], data: Float32Array.from({ length: n }, () => lo + rand() * (hi - lo)) };
+    if (isFloat(t.dtype)) {
+      const data = Float32Array.from({ length: n }, () => lo + rand() * (hi - lo));
+      const sparsity = weightSparsity(c, i);
+      if (sparsity !== null && sparsity >= SPARSE_KEY_THRESHOLD) sparsify(data, t.shape, sparsity, weightColumns(c, i), rand);
+      return { dtype: t.dtype, shape: [...t.shape], data };
+    }
     if (t.dtype === 'bool') return { dtype: t.dtype, shape: [...t.shape], data: Uint8Array.from({ length: n }, () => (rand() < 0.5 ? 1 : 0)) };
     // Integer data inputs are most often indices: keep them small and non-negative.
     return { dtype: t.dtype, shape: [...t.shape], data: Int32Array.from({ length: n }, () => Math.floor(rand() * 2)) };
   });
+}
+
+/** The recorded sparsity of input i when it is a weight (a SparseLinear's `sparsity` attribute otherwise), else null. */
+function weightSparsity(c: LayerCase, i: number): number | null {
+  const w = c.layer.weights.find((x) => x.input === i);
+  if (w && w.sparsity !== null) return w.sparsity;
+  const a = c.layer.attrs.sparsity;
+  return c.layer.op === 'dlprof.SparseLinear' && i === 1 && typeof a === 'number' ? a : null;
+}
+
+/**
+ * Whether input i is a [K, N] weight consumed by columns (a MatMul/Gemm B without transpose):
+ * its non-zeros are then counted per column (an output neuron's fan-in); otherwise per row of
+ * the leading dimension (an output channel of a convolution, a row of a transposed Gemm B).
+ */
+function weightColumns(c: LayerCase, i: number): boolean {
+  const a = c.layer.attrs;
+  const flag = (k: string): boolean => typeof a[k] === 'number' && a[k] !== 0;
+  switch (c.layer.op) {
+    case 'MatMul': return i === 1;
+    case 'Gemm': case 'dlprof.FusedMatMul': return i === 1 && !flag('transB');
+    case 'dlprof.SparseLinear': return i === 1 && !flag('trans_b');
+    default: return false;
+  }
+}
+
+/**
+ * Zeroes `data` in place to the recorded sparsity s with a fixed fan-in: every group (a column
+ * of the trailing [K, N] matrices when `columns`, else a slab under one index of the first
+ * dimension) keeps exactly round((1 − s)·size) of its elements, at deterministic random
+ * positions — as the Sparse DNN Challenge's weights have a fixed number of connections per
+ * neuron. Timing a sparse layer on dense random data would measure the wrong kernel work.
+ */
+function sparsify(data: Float32Array, shape: readonly number[], s: number, columns: boolean, rand: () => number): void {
+  const n = data.length;
+  if (n === 0) return;
+  let groups: number;
+  let size: number;
+  let at: (g: number, j: number) => number;
+  if (columns && shape.length >= 2) {
+    const K = shape[shape.length - 2];
+    const N = shape[shape.length - 1];
+    size = K;
+    groups = n / K;
+    at = (g, j) => Math.floor(g / N) * K * N + j * N + (g % N);
+  } else {
+    groups = shape.length >= 2 ? shape[0] : 1;
+    size = n / groups;
+    at = (g, j) => g * size + j;
+  }
+  const keep = Math.round((1 - s) * size);
+  const perm = new Int32Array(size);
+  const kept = new Uint8Array(size);
+  for (let g = 0; g < groups; g++) {
+    // Partial Fisher–Yates: the first `keep` slots of a random permutation are the survivors.
+    for (let j = 0; j < size; j++) perm[j] = j;
+    kept.fill(0);
+    for (let j = 0; j < keep; j++) {
+      const r = j + Math.floor(rand() * (size - j));
+      const tmp = perm[j]; perm[j] = perm[r]; perm[r] = tmp;
+      kept[perm[j]] = 1;
+    }
+    for (let j = 0; j < size; j++) if (!kept[j]) data[at(g, j)] = 0;
+  }
 }
 
 function isFloat(d: DType): boolean {

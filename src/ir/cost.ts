@@ -47,15 +47,18 @@ export function layerFlops(op: string, attrs: Record<string, AttrValue>, inputs:
     case 'Conv':
     case 'ConvInteger':
     case 'QLinearConv':
-    case 'DeformConv': {
+    case 'DeformConv':
+    case 'MMCVModulatedDeformConv2d': // mmcv's DCNv2 (layerFlops gets the unqualified op): x, offset, mask, weight, bias
+    case 'mmcv.MMCVModulatedDeformConv2d': {
       // Y[n, m, o…] = Σ_{c < C/group, k…} X · W: 2 · N·M·Π(out) · (C/group)·Π(kernel) FLOPs, + bias.
-      const w = op === 'QLinearConv' ? inputs[3] : inputs[1];
+      const mmcv = op.endsWith('MMCVModulatedDeformConv2d');
+      const w = op === 'QLinearConv' || mmcv ? inputs[3] : inputs[1];
       if (!w || !x) return 0;
       const perOut = w.shape.slice(1).reduce((a, b) => a * b, 1); // C/group · Π kernel
       let f = 2 * outN * perOut;
-      const bias = op === 'QLinearConv' ? inputs[8] : op === 'DeformConv' ? inputs[3] : inputs[2];
+      const bias = op === 'QLinearConv' ? inputs[8] : op === 'DeformConv' ? inputs[3] : mmcv ? inputs[4] : inputs[2];
       if (bias) f += outN;
-      if (op === 'DeformConv') {
+      if (op === 'DeformConv' || mmcv) {
         // Bilinear sampling: 4 taps × (mul + add) + weights ≈ 10 FLOPs per sampled input value,
         // one sample per (output position, input channel, kernel tap); plus the mask multiply.
         f += 10 * (outN / y.shape[1]) * x.shape[1] * w.shape.slice(2).reduce((a, b) => a * b, 1);
@@ -80,6 +83,15 @@ export function layerFlops(op: string, attrs: Record<string, AttrValue>, inputs:
       if (!x) return 0;
       const k = num(attrs.transA, 0) ? x.shape[0] : x.shape[1];
       return 2 * outN * k + (inputs[2] ? 2 * outN : 0); // alpha·AB + beta·C
+    }
+    case 'dlprof.SparseLinear': {
+      // The useful work of a sparse weight, not its dense shape: 2·M·nnz with nnz = (1 − s)·K·N
+      // (attribute `sparsity`), + M·N for the bias; Y's rows M are X's leading dimensions.
+      const w = inputs[1];
+      if (!x || !w) return 0;
+      const k = x.shape.length ? x.shape[x.shape.length - 1] : 1;
+      const nnz = Math.round((1 - num(attrs.sparsity, 0)) * elems(w));
+      return (2 * (k ? elems(x) / k : 0) * nnz) + (inputs[2] ? outN : 0);
     }
     case 'Einsum': {
       // The loop nest runs over every distinct label (and the broadcast '...' dims): one
@@ -127,6 +139,30 @@ export function layerFlops(op: string, attrs: Record<string, AttrValue>, inputs:
       return 6 * elems(x);
     case 'Hardmax':
       return 2 * elems(x);
+    case 'NeighborhoodAttention': // graph.ts passes the unqualified op
+    case 'dlprof.NeighborhoodAttention': {
+      // NATTEN (Hassani et al. 2023): per query, QKᵀ and A·V over its kernel window (2 FLOPs per
+      // multiply-add each) plus the window softmax (6 per score, as Softmax). Causal windows do at
+      // most this much.
+      const win = (numsOf(attrs.kernel_size) ?? [1]).reduce((a, b) => a * b, 1);
+      const d = x ? x.shape[x.shape.length - 1] : 0;
+      const queries = d ? elems(x) / d : 0;
+      return queries * win * (2 * d * 2 + 6);
+    }
+    case 'com.microsoft.MultiHeadAttention':
+    case 'com.microsoft.Attention': {
+      // QKᵀ (2·L·S·Dq) and P·V (2·L·S·Dv) per batch row, plus the softmax (6 per score, as
+      // Softmax); Attention adds its Q/K/V projection GEMM (2·B·L·Din·(Dq+Dk+Dv)).
+      const h = num(attrs.num_heads, 1);
+      if (!x || !inputs[1] || !y) return 0;
+      const [B, L] = x.shape;
+      const proj = op === 'com.microsoft.Attention';
+      const dq = proj ? (numsOf(attrs.qkv_hidden_sizes)?.[0] ?? inputs[1].shape[1] / 3) : x.shape[2];
+      const S = proj ? L : (inputs[1].shape[1] ?? L);
+      const dv = y.shape[2];
+      const attn = B * L * S * (2 * dq + 2 * dv + 6 * h);
+      return attn + (proj ? 2 * B * L * x.shape[2] * inputs[1].shape[1] : 0);
+    }
     case 'LSTM':
     case 'GRU':
     case 'RNN': {

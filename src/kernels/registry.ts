@@ -21,10 +21,24 @@ import { kernels as expand } from './expand.js';
 import { kernels as split } from './split.js';
 import { kernels as fused } from './fused.js';
 import { kernels as misc } from './misc.js';
+import { kernels as recurrent } from './recurrent.js';
+import { kernels as einsum } from './einsum.js';
+import { kernels as quantized } from './quantized.js';
+import { kernels as indexing } from './indexing.js';
+import { kernels as extra } from './extra.js';
+import { kernels as sampling } from './sampling.js';
+import { kernels as signal } from './signal.js';
+import { kernels as rearrange } from './rearrange.js';
+import { kernels as losses } from './losses.js';
+import { kernels as random } from './random.js';
+import { kernels as sparse } from './sparse.js';
+import { kernels as deform } from './deform.js';
+import { kernels as natten } from './natten.js';
 
 export const KERNELS: readonly Kernel[] = [
   ...matmul, ...conv, ...elementwise, ...normalization, ...softmax, ...reduce, ...pool,
-  ...copy, ...transpose, ...concat, ...slice, ...gather, ...pad, ...resize, ...expand, ...split, ...fused, ...misc,
+  ...copy, ...transpose, ...concat, ...slice, ...gather, ...pad, ...resize, ...expand, ...split, ...fused, ...misc, ...sparse, ...deform,
+  ...recurrent, ...einsum, ...quantized, ...indexing, ...extra, ...sampling, ...signal, ...rearrange, ...losses, ...random, ...natten,
 ];
 
 const BY_OP = new Map<string, Kernel>();

@@ -58,6 +58,13 @@ export interface KernelPlan {
   passes: Pass[];
   /** Byte sizes of scratch buffers (im2col matrices, partial sums, attention weights…). */
   scratch: number[];
+  /**
+   * The buffers the passes bind as `input`, made from the layer's host inputs once, before any
+   * timing (a sparse weight's CSR/ELL form, like a sparse library's setup step). Absent: the
+   * layer's inputs are bound as they are. Such a plan needs host data, so it runs on its own
+   * (KernelRunner.prepare), not inside a whole-model run over shared tensor buffers.
+   */
+  hostInputs?(inputs: Array<HostTensor | null>): Array<HostTensor | null>;
 }
 
 export interface Variant {

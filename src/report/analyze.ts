@@ -60,6 +60,11 @@ export interface AnalyzeResult {
 
 const f = (v: number | null | undefined, d = 2): string => (v === null || v === undefined ? '—' : v.toFixed(d));
 
+/** Short name of the output check's reference for the latency table. */
+function refName(reference: string): string {
+  return reference.startsWith('onnxruntime') ? 'onnxruntime' : "dlprof's CPU references";
+}
+
 export function renderAnalyze(r: AnalyzeResult, c: ChalkInstance): string {
   const out: string[] = [];
   const L = r.latency;
@@ -67,7 +72,7 @@ export function renderAnalyze(r: AnalyzeResult, c: ChalkInstance): string {
   out.push(`${printable(r.machine.adapterDescription)} (${r.machine.backend})`);
   const ladder = new Table({ head: ['latency', 'ms', ''].map((h) => c.bold(h)), style: { head: [], border: [] } });
   ladder.push(
-    ['measured end-to-end (default kernels)', f(L.measuredMs), r.correctness ? (r.correctness.ok ? c.green('outputs match onnxruntime') : c.red('OUTPUTS DIFFER FROM ONNXRUNTIME')) : ''],
+    ['measured end-to-end (default kernels)', f(L.measuredMs), r.correctness ? (r.correctness.ok ? c.green(`outputs match ${refName(r.correctness.reference)}`) : c.red(`OUTPUTS DIFFER FROM ${refName(r.correctness.reference).toUpperCase()}`)) : ''],
     ['reconstructed (Σ layer benchmarks)', f(L.reconstructedMs), L.reconstructionError === null ? '' : `error ${(100 * L.reconstructionError).toFixed(1)}%`],
     ['sequential lower bound (best kernels)', f(L.sequentialLowerBoundMs), ''],
     ['parallel lower bound (critical path)', f(L.parallelLowerBoundMs), ''],

@@ -11,8 +11,10 @@ import { tensorOps } from './ops/tensor.js';
 import { reduceOps } from './ops/reduce.js';
 import { controlFlowOps } from './ops/controlflow.js';
 import { miscOps } from './ops/misc.js';
+import { contribOps } from './ops/contrib.js';
+import { nattenOps } from './ops/natten.js';
 
-const FAMILIES: Array<Record<string, OpSpec>> = [elementwiseOps, nnOps, tensorOps, reduceOps, controlFlowOps, miscOps];
+const FAMILIES: Array<Record<string, OpSpec>> = [elementwiseOps, nnOps, tensorOps, reduceOps, controlFlowOps, miscOps, contribOps, nattenOps];
 
 const TABLE = new Map<string, OpSpec>();
 for (const family of FAMILIES) {

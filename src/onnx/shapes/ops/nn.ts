@@ -6,7 +6,7 @@
  */
 import type { Dim } from '../../../ir/types.js';
 import { dtypeFromOnnx, type DType } from '../../dtype.js';
-import type { InferCtx, OpSpec, TensorInfo } from '../types.js';
+import { ShapeError, type InferCtx, type OpSpec, type TensorInfo } from '../types.js';
 import { broadcastShapes, normAxis } from '../util.js';
 import {
   effectiveKernel, intsValue, readWindow, reducedShape, shapeAtLeast, unify, windowOutput,
@@ -147,6 +147,78 @@ const deformConv = convLike({ x: 0, w: 1, bias: 3, dtype: (ctx) => ctx.dtype(0) 
     unify(ctx, ms[1], og * kk, `mask channels (offset_group ${og} × kernel size ${kk})`);
   }
 });
+
+/**
+ * An mmcv-style pair attribute (stride, padding, dilation): the symbolic passes the module's
+ * `_pair`s (INTS of 2), the functional form may pass one INT for both dims. Recorded as the pair.
+ */
+function pairAttr(ctx: InferCtx, name: string, def: number): [number, number] {
+  let v: number[];
+  try {
+    v = ctx.attr.ints(name, [def, def]);
+  } catch (e) {
+    // Not a list: the one-int form (any other type fails again here with the reader's message).
+    if (!(e instanceof ShapeError)) throw e;
+    v = [ctx.attr.int(name)];
+  }
+  if (v.length !== 1 && v.length !== 2) ctx.fail(`attribute '${name}' has ${v.length} values; expected 1 or 2`);
+  const p: [number, number] = [v[0], v[v.length - 1]];
+  ctx.setAttr(name, p);
+  return p;
+}
+
+/**
+ * mmcv's modulated deformable convolution (DCNv2) as mmcv's ONNX symbolic writes it, op
+ * `MMCVModulatedDeformConv2d` in domain `mmcv` (mmdeploy's rewriter: domain `mmdeploy`): inputs
+ * x [N, C, H, W], offset [N, deform_groups·2·kH·kW, oH, oW], mask [N, deform_groups·kH·kW, oH, oW],
+ * weight [M, C/groups, kH, kW], optional bias [M]; attributes stride, padding (symmetric),
+ * dilation, groups, deform_groups. Output [N, M, oH, oW] as a Conv with those attributes.
+ */
+const mmcvModulatedDeformConv: OpSpec = {
+  infer: (ctx) => {
+    const xs = ctx.shape(0);
+    const ws = ctx.shape(3);
+    if (xs.length !== 4) ctx.fail(`input x must be 4-D [N, C, H, W], got [${xs.join(',')}]`);
+    if (ws.length !== 4) ctx.fail(`weight must be 4-D [M, C/groups, kH, kW], got [${ws.join(',')}]`);
+    const stride = pairAttr(ctx, 'stride', 1);
+    const padding = pairAttr(ctx, 'padding', 0);
+    const dilation = pairAttr(ctx, 'dilation', 1);
+    const groups = ctx.attr.int('groups', 1);
+    const dg = ctx.attr.int('deform_groups', 1);
+    if (groups < 1 || dg < 1) ctx.fail(`groups (${groups}) and deform_groups (${dg}) must be ≥ 1`);
+    if ([...stride, ...dilation].some((v) => v < 1) || padding.some((v) => v < 0)) {
+      ctx.fail(`stride [${stride.join(',')}] and dilation [${dilation.join(',')}] must be ≥ 1, padding [${padding.join(',')}] ≥ 0`);
+    }
+    const [c, cw, m] = [xs[1], ws[1], ws[0]];
+    if (typeof c === 'number' && typeof cw === 'number' && c !== groups * cw) {
+      ctx.fail(`channel mismatch: x has ${c} channels but weight [${ws.join(',')}] expects groups (${groups}) × ${cw} = ${groups * cw}`);
+    }
+    if (typeof m === 'number' && m % groups !== 0) ctx.fail(`weight's output channels ${m} are not divisible by groups ${groups}`);
+    if (typeof c === 'number' && c % dg !== 0) ctx.fail(`x's ${c} channels are not divisible by deform_groups ${dg}`);
+    const kernel = ws.slice(2).map((k) => (typeof k === 'number' ? k : ctx.fail('weight must have static kernel dims')));
+    const spatial = windowOutput(ctx, xs.slice(2), {
+      kernel, strides: stride, dilations: dilation, pads: [padding[0], padding[1], padding[0], padding[1]], autoPad: 'NOTSET',
+    });
+    // windowOutput records ONNX-style pads/auto_pad; this op's own `padding` already says it.
+    ctx.dropAttr('pads');
+    ctx.dropAttr('auto_pad');
+    const out: Dim[] = [xs[0], m, ...spatial];
+    const kk = kernel[0] * kernel[1];
+    for (const [slot, what, ch] of [[1, 'offset', dg * 2 * kk], [2, 'mask', dg * kk]] as const) {
+      const s = ctx.shape(slot);
+      if (s.length !== 4) ctx.fail(`${what} must be 4-D, got [${s.join(',')}]`);
+      unify(ctx, s[0], out[0], `${what} batch vs x batch`);
+      unify(ctx, s[1], ch, `${what} channels (deform_groups ${dg} × ${what === 'offset' ? '2 × ' : ''}kernel size ${kk})`);
+      for (let i = 2; i < 4; i++) unify(ctx, s[i], out[i], `${what} spatial dim ${i - 2} vs output`);
+    }
+    if (ctx.has(4)) {
+      const bs = ctx.shape(4);
+      if (bs.length !== 1) ctx.fail(`bias must be 1-D [${m}], got [${bs.join(',')}]`);
+      unify(ctx, bs[0], m, 'bias length vs output channels');
+    }
+    return [{ dtype: ctx.dtype(0), shape: out }];
+  },
+};
 
 // ---------------------------------------------------------------------------------------------
 // Pooling
@@ -585,6 +657,8 @@ export const nnOps: Record<string, OpSpec> = {
   ConvInteger: convLike({ x: 0, w: 1, dtype: () => 'int32' }),
   QLinearConv: convLike({ x: 0, w: 3, bias: 8, dtype: qlinearOut(7, 0) }),
   DeformConv: deformConv,
+  'mmcv:MMCVModulatedDeformConv2d': mmcvModulatedDeformConv,
+  'mmdeploy:MMCVModulatedDeformConv2d': mmcvModulatedDeformConv,
   ConvTranspose: convTranspose,
 
   MaxPool: pool({

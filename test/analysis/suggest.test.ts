@@ -1,0 +1,46 @@
+/**
+ * Suggestions for sparse layers (src/analysis/suggest.ts): measured sparse-linear groups whose best
+ * kernel is sparse become one 'sparsity' suggestion per kernel with the summed measured saving;
+ * those best run dense stay fusion suggestions (a lone MatMul has nothing to fuse).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { toBytes } from '../../models/common.js';
+import { buildSparseDNN, SPARSE_DNN_TINY } from '../../models/sparse-dnn.js';
+import { findFusions } from '../../src/analysis/fusion.js';
+import { suggest } from '../../src/analysis/suggest.js';
+import { processModel } from '../../src/ir/process.js';
+import { tempDir } from '../support/models.js';
+
+describe('sparsity suggestions', () => {
+  const file = path.join(tempDir(), 'suggest-sparse-dnn.onnx');
+  fs.writeFileSync(file, toBytes(buildSparseDNN(SPARSE_DNN_TINY)));
+  const g = processModel(file, { dims: new Map([['batch', 2]]), shapes: new Map() });
+  const groups = findFusions(g);
+  const base = { graph: g, times: new Map(), sequentialLowerBoundMs: 10, parallelLowerBoundMs: 10, criticalPath: g.nodes.map((n) => n.id), measuredMs: 20 };
+
+  it('sum the measured savings of the layers a sparse kernel wins, per kernel', () => {
+    const fusions = groups.map((f, i) => ({ kind: f.kind, nodes: f.nodes, unfusedMs: 3, fusedMs: i < 3 ? 1 : 2.5, variant: i < 3 ? 'ell-fused' : 'dense' }));
+    const s = suggest({ ...base, fusions });
+    const sp = s.filter((x) => x.kind === 'sparsity');
+    expect(sp).toHaveLength(1);
+    expect(sp[0].savingMs).toBeCloseTo(6, 10);
+    expect(sp[0].savingPct).toBeCloseTo(30, 10);
+    expect(sp[0].message).toContain("'ell-fused'");
+    expect(sp[0].message).toContain('3 layers');
+    expect(sp[0].nodes).toHaveLength(12); // 3 chains × 4 nodes
+    // The layer best run dense is a fusion (4 nodes into one kernel), not a sparsity win.
+    const fu = s.filter((x) => x.kind === 'fusion');
+    expect(fu).toHaveLength(1);
+    expect(fu[0].savingMs).toBeCloseTo(0.5, 10);
+    expect(s[0].kind).toBe('sparsity'); // ranked by saving
+  });
+
+  it('suggest nothing when the sparse kernel is slower, or for a lone MatMul best run dense', () => {
+    const slower = groups.map((f) => ({ kind: f.kind, nodes: f.nodes, unfusedMs: 1, fusedMs: 2, variant: 'csr' }));
+    expect(suggest({ ...base, fusions: slower }).filter((x) => x.kind === 'sparsity' || x.kind === 'fusion')).toEqual([]);
+    const lone = [{ kind: 'sparse-linear', nodes: [groups[0].nodes[0]], unfusedMs: 2, fusedMs: 1, variant: 'dense' }];
+    expect(suggest({ ...base, fusions: lone }).filter((x) => x.kind === 'fusion')).toEqual([]);
+  });
+});
