@@ -309,6 +309,12 @@ export function syntheticInputs(c: LayerCase, seed = 1): Array<HostTensor | null
       return { dtype: t.dtype, shape: [...t.shape], data };
     }
     if (t.dtype === 'bool') return { dtype: t.dtype, shape: [...t.shape], data: Uint8Array.from({ length: n }, () => (rand() < 0.5 ? 1 : 0)) };
+    // sequence_lens of the recurrent ops: full-length sequences, what a benchmark of the layer means.
+    if (i === 4 && (c.layer.op === 'LSTM' || c.layer.op === 'GRU' || c.layer.op === 'RNN')) {
+      const x = c.layer.inputs[0]!.shape;
+      const T = c.layer.attrs.layout === 1 ? x[1] : x[0];
+      return { dtype: t.dtype, shape: [...t.shape], data: new Int32Array(n).fill(T) };
+    }
     // Integer data inputs are most often indices: keep them small and non-negative.
     return { dtype: t.dtype, shape: [...t.shape], data: Int32Array.from({ length: n }, () => Math.floor(rand() * 2)) };
   });

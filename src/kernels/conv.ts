@@ -279,7 +279,8 @@ export interface GemmTile { TM: number; TP: number; TK: number; RM: number; RP: 
 
 const GEMM_TILE: GemmTile = { TM: 64, TP: 64, TK: 16, RM: 8, RP: 8 };
 
-interface GemmSpec {
+/** A tiled GEMM whose operand loads and output store the caller writes (implicit GEMM, deformable im2col…). */
+export interface GemmSpec {
   /** Type of the tiles and the products. */
   ct: 'f32' | 'f16';
   M: number;
@@ -300,14 +301,14 @@ interface GemmSpec {
   store(m: string, p: string, v: string): string;
 }
 
-function gemmWorkgroups(s: Pick<GemmSpec, 'M' | 'P' | 'tile'>, batches: number, caps: DeviceCaps): [number, number, number] | null {
+export function gemmWorkgroups(s: Pick<GemmSpec, 'M' | 'P' | 'tile'>, batches: number, caps: DeviceCaps): [number, number, number] | null {
   const x = Math.ceil(s.P / s.tile.TP);
   const y = Math.ceil(s.M / s.tile.TM);
   const lim = caps.maxComputeWorkgroupsPerDimension;
   return x <= lim && y <= lim && batches <= lim ? [x, y, batches] : null;
 }
 
-function gemmWgsl(s: GemmSpec): string {
+export function gemmWgsl(s: GemmSpec): string {
   const { TM, TP, TK, RM, RP } = s.tile;
   const WX = TP / RP;
   const WY = TM / RM;
@@ -337,16 +338,17 @@ function gemmWgsl(s: GemmSpec): string {
   if (s.bColumns) l.push(s.bColumns);
   for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`  var ${acc(r, j)} = vec4<f32>(0.0);`);
   l.push(`  for (var k0 = 0u; k0 < ${s.K}u; k0 += ${TK}u) {`);
-  for (let i = 0; i < aPer; i++) {
-    l.push(`    { let e = lid + ${i * T}u; let am = e / ${TK4}u; let m = m0 + am; let k = k0 + (e % ${TK4}u) * 4u;`);
-    l.push(`      var av = ${v4}(0.0); if (m < ${s.M}u && k < ${s.K}u) {\n${s.loadA4('m', 'k')}\n      }`);
-    l.push(`      As[e] = av; }`);
-  }
-  for (let i = 0; i < bPer; i++) {
-    const row = `brow + ${i * bRowStep}u`;
-    l.push(`    { let k = k0 + ${row}; var bv = ${v4}(0.0); if (k < ${s.K}u) {\n${s.loadB4('k')}\n      }`);
-    l.push(`      Bs[(${row}) * ${TP4}u + bcg] = bv; }`);
-  }
+  // Tile loads as loops, not unrolled: lavapipe compiles every copy of the load code through LLVM
+  // (long for the implicit-GEMM and deformable gathers), and the loads are not the inner loop.
+  l.push(`    for (var i = 0u; i < ${aPer}u; i++) {`);
+  l.push(`      let e = lid + i * ${T}u; let m = m0 + e / ${TK4}u; let k = k0 + (e % ${TK4}u) * 4u;`);
+  l.push(`      var av = ${v4}(0.0); if (m < ${s.M}u && k < ${s.K}u) {\n${s.loadA4('m', 'k')}\n      }`);
+  l.push(`      As[e] = av;`);
+  l.push(`    }`);
+  l.push(`    for (var i = 0u; i < ${bPer}u; i++) {`);
+  l.push(`      let row = brow + i * ${bRowStep}u; let k = k0 + row; var bv = ${v4}(0.0); if (k < ${s.K}u) {\n${s.loadB4('k')}\n      }`);
+  l.push(`      Bs[row * ${TP4}u + bcg] = bv;`);
+  l.push(`    }`);
   l.push(`    workgroupBarrier();`);
   const target = (r: number, j: number): string => (mixed ? `h_${r}_${j}` : acc(r, j));
   if (mixed) for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`    var h_${r}_${j} = vec4<f16>(0.0);`);

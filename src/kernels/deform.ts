@@ -38,6 +38,7 @@ import {
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
 import { dispatch1d, elements, gpuSize, gpuTypeOf, header } from './wgsl.js';
+import { gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './conv.js';
 
 const KERNEL = 'deform';
 
@@ -256,118 +257,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tiled GEMM (im2col-gemm and fused): Y_g[m, p] = Σ_k A_g[m, k] · B_g[k, p] per group g = wid.z
+// Tiled GEMM (im2col-gemm and fused): Y_g[m, p] = Σ_k A_g[m, k] · B_g[k, p] per group g = wid.z,
+// on conv.ts's tiled GEMM generator with deformable loaders.
 
-/**
- * Output tile TM (rows: output channels) × TP (columns: output positions of all images), depth
- * TK per step; each invocation accumulates RM rows × RP columns as RP/4 4-vectors. Tiles live in
- * workgroup memory as 4-vectors (A as [m][k/4], B as [k][p/4]): on lavapipe every load is
- * executed lane by lane, so fewer, wider loads are what makes a GEMM fast; GPUs like them too.
- */
-interface Tile { TM: number; TP: number; TK: number; RM: number; RP: number }
-
-function tileFor(g: DeformGeometry): Tile {
+/** Output tile: TM rows (output channels of a group) × TP columns (output positions of all images). */
+function tileFor(g: DeformGeometry): GemmTile {
   // Narrow groups (≤ 32 output channels) waste less of a 32-row tile.
   return g.Mg <= 32 ? { TM: 32, TP: 64, TK: 16, RM: 4, RP: 8 } : { TM: 64, TP: 64, TK: 16, RM: 8, RP: 8 };
-}
-
-interface GemmSpec {
-  /** Type of the tiles and products. */
-  ct: 'f32' | 'f16';
-  M: number;
-  P: number;
-  K: number;
-  tile: Tile;
-  /** Module scope: enable, bindings, helper functions. */
-  decls: string;
-  /** Per-invocation statements for its 4 B columns bp … bp+3 (bp may be ≥ P), before the K loop. */
-  columns?: string;
-  /** Statements setting `av` (vec4<ct>, preset 0) to A[m, k … k+3]; m < M, k < K, k % 4 = 0; entries ≥ K must stay 0. */
-  loadA4(m: string, k: string): string;
-  /** Statements setting `bv` (vec4<ct>, preset 0) to B[k, bp … bp+3]; k < K; columns ≥ P may hold any finite value. */
-  loadB4(k: string): string;
-  /** Statements storing f32 `v` at (m, p), m < M, p < P. */
-  store(m: string, p: string, v: string): string;
-}
-
-function gemmGrid(s: Pick<GemmSpec, 'M' | 'P' | 'tile'>, groups: number, caps: DeviceCaps): [number, number, number] | null {
-  const x = Math.ceil(s.P / s.tile.TP);
-  const y = Math.ceil(s.M / s.tile.TM);
-  const lim = caps.maxComputeWorkgroupsPerDimension;
-  return x <= lim && y <= lim && groups <= lim ? [x, y, groups] : null;
-}
-
-function gemmWgsl(s: GemmSpec): string {
-  const { TM, TP, TK, RM, RP } = s.tile;
-  const WX = TP / RP;
-  const WY = TM / RM;
-  const T = WX * WY;
-  const TK4 = TK / 4;
-  const TP4 = TP / 4;
-  const RP4 = RP / 4;
-  const v4 = `vec4<${s.ct}>`;
-  const mixed = s.ct === 'f16';
-  // A: element e = lid + i·T of the [TM][TK/4] tile. B: column group lid % TP4, rows lid / TP4 + i·(T / TP4).
-  const aPer = (TM * TK4) / T;
-  const bStep = T / TP4;
-  const bPer = TK / bStep;
-  if (!Number.isInteger(aPer) || !Number.isInteger(bPer)) throw new Error(`${KERNEL}: GEMM tile ${JSON.stringify(s.tile)} does not divide evenly`);
-  const acc = (r: number, j: number): string => `acc_${r}_${j}`;
-  const l: string[] = [];
-  l.push(`  let grp = wid.z;`);
-  l.push(`  let m0 = wid.y * ${TM}u;`);
-  l.push(`  let p0 = wid.x * ${TP}u;`);
-  l.push(`  let tx = lid % ${WX}u;`);
-  l.push(`  let ty = lid / ${WX}u;`);
-  l.push(`  let bcg = lid % ${TP4}u;`);
-  l.push(`  let brow = lid / ${TP4}u;`);
-  l.push(`  let bp = p0 + bcg * 4u;`);
-  if (s.columns) l.push(s.columns);
-  for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`  var ${acc(r, j)} = vec4<f32>(0.0);`);
-  l.push(`  for (var k0 = 0u; k0 < ${s.K}u; k0 += ${TK}u) {`);
-  // Tile loads as loops, not unrolled: lavapipe compiles every copy of the (long, for the fused
-  // variant) load code through LLVM, and the loads are not the inner loop.
-  l.push(`    for (var i = 0u; i < ${aPer}u; i++) {`);
-  l.push(`      let e = lid + i * ${T}u; let m = m0 + e / ${TK4}u; let k = k0 + (e % ${TK4}u) * 4u;`);
-  l.push(`      var av = ${v4}(0.0); if (m < ${s.M}u && k < ${s.K}u) {\n${s.loadA4('m', 'k')}\n      }`);
-  l.push(`      As[e] = av;`);
-  l.push(`    }`);
-  l.push(`    for (var i = 0u; i < ${bPer}u; i++) {`);
-  l.push(`      let row = brow + i * ${bStep}u; let k = k0 + row; var bv = ${v4}(0.0); if (k < ${s.K}u) {\n${s.loadB4('k')}\n      }`);
-  l.push(`      Bs[row * ${TP4}u + bcg] = bv;`);
-  l.push(`    }`);
-  l.push(`    workgroupBarrier();`);
-  const target = (r: number, j: number): string => (mixed ? `h_${r}_${j}` : acc(r, j));
-  if (mixed) for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`    var h_${r}_${j} = vec4<f16>(0.0);`);
-  l.push(`    for (var kq = 0u; kq < ${TK4}u; kq++) {`);
-  for (let r = 0; r < RM; r++) l.push(`      let a${r} = As[(ty + ${r * WY}u) * ${TK4}u + kq];`);
-  for (let q = 0; q < 4; q++) for (let j = 0; j < RP4; j++) l.push(`      let b${q}_${j} = Bs[(kq * 4u + ${q}u) * ${TP4}u + tx + ${j * WX}u];`);
-  for (let q = 0; q < 4; q++) {
-    for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`      ${target(r, j)} = fma(${v4}(a${r}[${q}]), b${q}_${j}, ${target(r, j)});`);
-  }
-  l.push(`    }`);
-  // f16 products are summed in f16 within a K tile and in f32 across tiles (Tensor Core style).
-  if (mixed) for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`    ${acc(r, j)} += vec4<f32>(h_${r}_${j});`);
-  l.push(`    workgroupBarrier();`);
-  l.push(`  }`);
-  for (let r = 0; r < RM; r++) {
-    l.push(`  { let m = m0 + ty + ${r * WY}u; if (m < ${s.M}u) {`);
-    for (let j = 0; j < RP4; j++) {
-      l.push(`    { let pc = p0 + (tx + ${j * WX}u) * 4u;`);
-      for (let e = 0; e < 4; e++) l.push(`      { let p = pc + ${e}u; if (p < ${s.P}u) { ${s.store('m', 'p', `${acc(r, j)}[${e}]`)} } }`);
-      l.push(`    }`);
-  }
-    l.push(`  } }`);
-  }
-  return `${s.decls}
-var<workgroup> As: array<${v4}, ${TM * TK4}>;
-var<workgroup> Bs: array<${v4}, ${TK * TP4}>;
-
-@compute @workgroup_size(${T})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-${l.join('\n')}
-}
-`;
 }
 
 /** Stores GEMM output (row m of group `grp`, column p = n·OH·OW + o) into Y, with the bias. */
@@ -421,7 +317,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   const spec: GemmSpec = {
     ct: 'f32', M: g.Mg, P: g.P, K, tile: tileFor(g),
     decls: `${header([g.st])}${b2.wgsl}`,
-    columns: `  let colBase = grp * ${K * (Pc / 4)}u;`,
+    prelude: '  let grp = bz;',
+    bColumns: `  let colBase = grp * ${K * (Pc / 4)}u;`,
     loadA4: (m, k) => aRowLoad(g, m, k, K, 'f32', (kk) => kk),
     loadB4: (k) => `        bv = Col[colBase + ${k} * ${Pc / 4}u + bp / 4u];`,
     store: yStore(g),
@@ -429,7 +326,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   return {
     passes: [
       { label: `${KERNEL}/${variant} im2col`, wgsl: im2col, workgroups: dispatch1d(total, WG, caps), buffers: b1.buffers },
-      { label: `${KERNEL}/${variant} gemm`, wgsl: gemmWgsl(spec), workgroups: gemmGrid(spec, g.G, caps)!, buffers: b2.buffers },
+      { label: `${KERNEL}/${variant} gemm`, wgsl: gemmWgsl(spec), workgroups: gemmWorkgroups(spec, g.G, caps)!, buffers: b2.buffers },
     ],
     scratch: [colBytes(g)],
   };
@@ -487,13 +384,14 @@ function fusedPlan(g: DeformGeometry, variant: string, ct: 'f32' | 'f16', caps: 
   const spec: GemmSpec = {
     ct, M: g.Mg, P: g.P, K, tile: tileFor(g),
     decls: `${header([g.st, ct])}${b.wgsl}\n\n${tapsFn(g)}`,
-    columns: cols,
+    prelude: '  let grp = bz;',
+    bColumns: cols,
     // W[m, c, kpos] for reduction index kpos·Cg + c.
     loadA4: (m, k) => aRowLoad(g, m, k, K, ct, (kk) => `(${kk} % ${g.Cg}u) * ${g.KK}u + ${kk} / ${g.Cg}u`),
     loadB4: loadB,
     store: yStore(g),
   };
-  return { passes: [{ label: `${KERNEL}/${variant}`, wgsl: gemmWgsl(spec), workgroups: gemmGrid(spec, g.G, caps)!, buffers: b.buffers }], scratch: [] };
+  return { passes: [{ label: `${KERNEL}/${variant}`, wgsl: gemmWgsl(spec), workgroups: gemmWorkgroups(spec, g.G, caps)!, buffers: b.buffers }], scratch: [] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -564,12 +462,12 @@ function supports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
       const r = bindingCheck('column matrix', colBytes(g), caps);
       if (r) return r;
       if (Math.ceil((g.C * g.P) / WG) > lim * lim) return unsupported('the im2col pass exceeds the dispatch limits');
-      return gemmGrid({ M: g.Mg, P: g.P, tile: tileFor(g) }, g.G, caps) ? supported : unsupported('the GEMM grid exceeds the dispatch limits');
+      return gemmWorkgroups({ M: g.Mg, P: g.P, tile: tileFor(g) }, g.G, caps) ? supported : unsupported('the GEMM grid exceeds the dispatch limits');
     }
     case 'fused':
     case 'fused-f16':
       if (variant === 'fused-f16' && !caps.f16) return unsupported('needs the shader-f16 feature');
-      return gemmGrid({ M: g.Mg, P: g.P, tile: tileFor(g) }, g.G, caps) ? supported : unsupported('the GEMM grid exceeds the dispatch limits');
+      return gemmWorkgroups({ M: g.Mg, P: g.P, tile: tileFor(g) }, g.G, caps) ? supported : unsupported('the GEMM grid exceeds the dispatch limits');
     default:
       return unsupported(`unknown variant ${variant}`);
   }

@@ -395,9 +395,11 @@ function scaleIndex(c: LayerCase): { wgsl: string; host: (g: number) => number }
   return { wgsl: `(gid / ${inner}u) % ${len}u`, host: (g) => Math.floor(g / inner) % len };
 }
 
-const Q_RANGE: Partial<Record<DType, [number, number]>> = { uint8: [0, 255], int8: [-128, 127] };
+/** Value range of the 8-bit quantized types. */
+export const Q_RANGE: Partial<Record<DType, [number, number]>> = { uint8: [0, 255], int8: [-128, 127] };
 
-function roundHalfEven(v: number): number {
+/** Rounding as ONNX's QuantizeLinear specifies it (half to even). */
+export function roundHalfEven(v: number): number {
   const f = Math.floor(v);
   const d = v - f;
   if (d > 0.5) return f + 1;

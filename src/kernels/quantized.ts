@@ -30,18 +30,11 @@ import type { TensorType } from '../ir/types.js';
 import { elements, entry1d, header, stridesOf } from './wgsl.js';
 import { WG, attrInts, attrNum, checkTensors, decl, emptyPlan, gt, nz, pass1d, values } from './movement.js';
 import { geometry as matmulGeometry, type Geometry } from './matmul.js';
+import { Q_RANGE, roundHalfEven } from './misc.js';
 
-const Q_RANGE: Partial<Record<DType, [number, number]>> = { uint8: [0, 255], int8: [-128, 127] };
 const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 const f32 = Math.fround;
 
-function roundHalfEven(v: number): number {
-  const f = Math.floor(v);
-  const d = v - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
 
 const is8bit = (t: TensorType | null | undefined): boolean => !!t && !!Q_RANGE[t.dtype];
 const isScalarLike = (t: TensorType | null | undefined): boolean => !!t && elements(t) === 1;

@@ -7,6 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
+import { syntheticInputs } from '../../src/gpu/run.js';
 import type { AttrInput } from '../../src/onnx/write.js';
 import { casesFrom, conformanceCasesFor, gpu, releaseGpu } from '../support/kernels.js';
 import { agree, inputsFor } from './movement-cases.js';
@@ -121,4 +122,14 @@ describe('recurrent ONNX conformance', () => {
     expect(r.skipped).toEqual([]);
     expect(r.passed).toBe(12 * 3);
   }, 180_000);
+});
+
+describe('synthetic inputs of recurrent layers', () => {
+  it('time every sequence at full length (sequence_lens = T in either layout)', () => {
+    for (const layout of [0, 1] as const) {
+      const c = rnnCase('LSTM', { T: 5, N: 3, I: 2, H: 2, lens: true, layout });
+      const lens = syntheticInputs(c)[4]!;
+      expect(Array.from(lens.data)).toEqual([5, 5, 5]);
+    }
+  });
 });
