@@ -18,7 +18,7 @@ export interface CliResult {
 export function dlprof(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), ...args], {
-      cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 590_000,
+      cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 1_190_000,
     });
     let stdout = '';
     let stderr = '';
