@@ -17,7 +17,7 @@ import { kernelFor } from '../../src/kernels/registry.js';
 import type { DeviceCaps, HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { syntheticInputs } from '../../src/gpu/run.js';
 import { onnx } from '../../src/onnx/proto.js';
-import { decodeTensor, tensorDims, tensorDtype } from '../../src/onnx/tensor.js';
+import { readPb } from './op-conformance.js';
 import { CONFORMANCE_DIR } from '../support/conformance.js';
 import { gpu, type ConformanceKernelResult, type VariantCheck } from '../support/kernels.js';
 
@@ -51,18 +51,6 @@ export function mapFloats(f: (x: number) => number): (t: HostTensor) => HostTens
   return (t) => (t.data instanceof Float32Array ? { ...t, data: t.data.map(f) } : t);
 }
 
-function readPb(file: string): HostTensor | null {
-  if (!fs.existsSync(file)) return null;
-  const t = onnx.TensorProto.decode(fs.readFileSync(file));
-  const dtype = tensorDtype(t);
-  const v = decodeTensor(t, undefined, 1 << 24);
-  if (!dtype || !v || dtype === 'string') return null;
-  const nums = v.data as number[];
-  const data = dtype.startsWith('float') ? Float32Array.from(nums)
-    : dtype === 'bool' || dtype === 'uint8' ? Uint8Array.from(nums)
-      : dtype.startsWith('uint') ? Uint32Array.from(nums) : Int32Array.from(nums);
-  return { dtype, shape: tensorDims(t), data };
-}
 
 /**
  * Conformance case `name` with all of its inputs as graph inputs (typed by the test data),

@@ -11,19 +11,14 @@
  *    data (Gather indices) constant. The kernel's reference is checked against the expected
  *    outputs too, so a wrong reference cannot hide a wrong kernel.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { expect } from 'vitest';
 import { compareOutputs } from '../../src/bench/verify.js';
-import { processModel } from '../../src/ir/process.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { DeviceCaps, HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { syntheticInputs } from '../../src/gpu/run.js';
 import { onnx } from '../../src/onnx/proto.js';
-import { decodeTensor, tensorDims, tensorDtype } from '../../src/onnx/tensor.js';
-import { CONFORMANCE_DIR } from '../support/conformance.js';
 import { gpu, type ConformanceKernelResult, type VariantCheck } from '../support/kernels.js';
+import { runOpConformance } from './op-conformance.js';
 
 /**
  * Synthetic inputs with float16 data rounded to multiples of 2⁻¹⁰ (exact in f16). The upload's
@@ -95,82 +90,9 @@ const CONST_SLOTS: Record<string, number[]> = {
   Resize: [1, 2, 3], Upsample: [1], Expand: [1], Tile: [1],
 };
 
-function readPb(file: string): HostTensor | null {
-  if (!fs.existsSync(file)) return null;
-  const t = onnx.TensorProto.decode(fs.readFileSync(file));
-  const dtype = tensorDtype(t);
-  const v = decodeTensor(t, undefined, 1 << 24);
-  if (!dtype || !v || dtype === 'string') return null;
-  const nums = v.data as number[];
-  const data = dtype.startsWith('float') ? Float32Array.from(nums)
-    : dtype === 'bool' || dtype === 'uint8' ? Uint8Array.from(nums)
-      : dtype.startsWith('uint') ? Uint32Array.from(nums) : Int32Array.from(nums);
-  return { dtype, shape: tensorDims(t), data };
-}
-
-export async function runMovementConformance(name: string): Promise<ConformanceKernelResult[]> {
-  const dir = path.join(CONFORMANCE_DIR, name);
-  const proto = onnx.ModelProto.decode(fs.readFileSync(path.join(dir, 'model.onnx')));
-  const g = proto.graph!;
-  const node = g.node![0];
-  const op = node.opType ?? '?';
-  const kernel = kernelFor(op);
-  if (!kernel) return [{ name, op, status: 'skip', reason: 'no kernel' }];
-  const data = path.join(dir, 'test_data_set_0');
-  const slots = CONST_SLOTS[op] ?? [];
-  const constNames = new Set(slots.map((i) => node.input?.[i]).filter((n): n is string => !!n));
-  const byName = new Map<string, HostTensor | null>();
-  const keep: typeof g.input = [];
-  (g.input ?? []).forEach((vi, i) => {
-    const file = path.join(data, `input_${i}.pb`);
-    const t = readPb(file);
-    byName.set(vi.name ?? '', t);
-    if (constNames.has(vi.name ?? '') && fs.existsSync(file)) {
-      const tp = onnx.TensorProto.decode(fs.readFileSync(file));
-      tp.name = vi.name ?? '';
-      g.initializer = [...(g.initializer ?? []), tp];
-    } else {
-      if (t && vi.type?.tensorType) vi.type.tensorType.shape = { dim: t.shape.map((d) => ({ dimValue: d })) };
-      keep.push(vi);
-    }
-  });
-  g.input = keep;
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-km-')), 'model.onnx');
-  fs.writeFileSync(file, onnx.ModelProto.encode(proto).finish());
-  let c: LayerCase;
-  try {
-    const graph = processModel(file, { dims: new Map(), shapes: new Map() });
-    if (graph.nodes.length !== 1) return [{ name, op, status: 'skip', reason: 'folded to a constant or not a layer' }];
-    c = { layer: graph.layers.get(graph.nodes[0].key)!, consts: graph.origins.get(graph.nodes[0].key)!.constValues };
-  } catch (e) {
-    return [{ name, op, status: 'skip', reason: `model processor: ${(e as Error).message}` }];
-  }
-  const expected = (g.output ?? []).map((_, i) => readPb(path.join(data, `output_${i}.pb`))).filter((x): x is HostTensor => !!x);
-  const nodeInputs = (node.input ?? []).map((n) => (n ? byName.get(n) ?? null : null));
-  const results: ConformanceKernelResult[] = [];
-  try {
-    const ref = compareOutputs(kernel.reference(c, nodeInputs), expected);
-    results.push({ name: `${name} [reference]`, op, status: ref.ok ? 'pass' : 'fail', reason: ref.ok ? undefined : JSON.stringify(ref.worst) });
-  } catch (e) {
-    results.push({ name: `${name} [reference]`, op, status: 'fail', reason: (e as Error).message });
-  }
-  const { runner } = await gpu();
-  for (const v of kernel.variants) {
-    const s = kernel.supports(c, v.name, runner.caps);
-    if (!s.ok) { results.push({ name, op, status: 'skip', reason: `${v.name}: ${s.reason}` }); continue; }
-    try {
-      const p = await runner.prepare(kernel, c, kernel.plan(c, v.name, runner.caps), nodeInputs, `${kernel.name}/${v.name} ${name}`);
-      try {
-        const a = compareOutputs((await runner.run(p, c)).slice(0, expected.length), expected);
-        results.push({ name: `${name} [${v.name}]`, op, status: a.ok ? 'pass' : 'fail', reason: a.ok ? undefined : JSON.stringify(a.worst) });
-      } finally {
-        runner.release(p);
-      }
-    } catch (e) {
-      results.push({ name: `${name} [${v.name}]`, op, status: 'fail', reason: (e as Error).message });
-    }
-  }
-  return results;
+/** The op's ONNX conformance case with its shape-like input slots (CONST_SLOTS) made constants. */
+export function runMovementConformance(name: string): Promise<ConformanceKernelResult[]> {
+  return runOpConformance(name, (op) => CONST_SLOTS[op] ?? []);
 }
 
 export interface Tally {

@@ -37,11 +37,11 @@ export function readPb(file: string): HostTensor | null {
 }
 
 /**
- * Runs case `name` with input slots `constSlots` made constants. With `f64AsF32`, float64 data
+ * Runs case `name` with input slots `constSlots` (or `constSlots(op)`) made constants. With `f64AsF32`, float64 data
  * (no GPU element type) is run as float32: declared types and test data are narrowed, and the
  * float32 tolerance judges the result — the cases' values are far inside float32's range.
  */
-export async function runOpConformance(name: string, constSlots: number[] = [], f64AsF32 = false): Promise<ConformanceKernelResult[]> {
+export async function runOpConformance(name: string, constSlots: number[] | ((op: string) => number[]) = [], f64AsF32 = false): Promise<ConformanceKernelResult[]> {
   const dir = path.join(CONFORMANCE_DIR, name);
   const proto = onnx.ModelProto.decode(fs.readFileSync(path.join(dir, 'model.onnx')));
   const g = proto.graph!;
@@ -54,7 +54,8 @@ export async function runOpConformance(name: string, constSlots: number[] = [], 
   if (f64AsF32) {
     for (const vi of [...(g.input ?? []), ...(g.output ?? [])]) if (vi.type?.tensorType?.elemType === 11) vi.type.tensorType.elemType = 1;
   }
-  const constNames = new Set(constSlots.map((i) => node.input?.[i]).filter((n): n is string => !!n));
+  const constIdx = typeof constSlots === 'function' ? constSlots(op) : constSlots;
+  const constNames = new Set(constIdx.map((i) => node.input?.[i]).filter((n): n is string => !!n));
   const byName = new Map<string, HostTensor | null>();
   const keep: typeof g.input = [];
   (g.input ?? []).forEach((vi, i) => {
