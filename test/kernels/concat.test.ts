@@ -7,8 +7,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { DType } from '../../src/onnx/dtype.js';
-import { casesFrom, conformanceCasesFor, gpu, releaseGpu } from '../support/kernels.js';
-import { agree, conformance, printTally } from './movement-cases.js';
+import { agree, casesFrom, gpu, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, runMovementConformance, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -72,7 +72,7 @@ describe('concat', () => {
 
 describe('concat ONNX conformance', () => {
   it('every supported variant passes', async () => {
-    const t = await conformance(conformanceCasesFor(['Concat']));
+    const t = await tallyConformance(conformanceCasesFor(['Concat']), runMovementConformance);
     printTally('concat', t);
     expect(t.failed).toEqual([]);
     expect(t.perOp.get('Concat')!.cases).toBe(12);

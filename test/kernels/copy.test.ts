@@ -6,8 +6,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { DType } from '../../src/onnx/dtype.js';
-import { casesFrom, conformanceCasesFor, releaseGpu } from '../support/kernels.js';
-import { agree, conformance, printTally, reasons } from './movement-cases.js';
+import { agree, casesFrom, reasons, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, runMovementConformance, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -66,7 +66,7 @@ describe('copy', () => {
 
 describe('copy ONNX conformance', () => {
   it('every supported variant passes', async () => {
-    const t = await conformance(conformanceCasesFor(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']));
+    const t = await tallyConformance(conformanceCasesFor(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']), runMovementConformance);
     printTally('copy', t);
     expect(t.failed).toEqual([]);
     expect(t.perOp.get('Reshape')!.pass).toBeGreaterThanOrEqual(10);

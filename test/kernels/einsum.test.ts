@@ -7,9 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { DType } from '../../src/onnx/dtype.js';
-import { casesFrom, conformanceCasesFor, gpu, releaseGpu } from '../support/kernels.js';
-import { agree, reasons } from './movement-cases.js';
-import { runAll } from './op-conformance.js';
+import { agree, casesFrom, gpu, reasons, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, runOpConformance, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -76,11 +75,11 @@ describe('einsum against the reference', () => {
 describe('einsum ONNX conformance', () => {
   it('every case passes (float64 run as float32)', async () => {
     const names = conformanceCasesFor(['Einsum']);
-    const r = await runAll(names, () => [], {}, true);
-    console.log(`einsum conformance: ${r.passed} passed\n  skipped: ${r.skipped.join('\n  ')}\n  failed: ${r.failed.join('\n  ')}`);
+    const t = await tallyConformance(names, (n) => runOpConformance(n, [], { f64AsF32: true }));
+    printTally('einsum', t);
     expect(names.length).toBe(5);
-    expect(r.failed).toEqual([]);
+    expect(t.failed).toEqual([]);
     // Each case: the reference, naive, and batched-gemm where the equation is a matmul (2 cases).
-    expect(r.passed).toBe(5 * 2 + 2);
+    expect(t.passed).toBe(5 * 2 + 2);
   }, 120_000);
 });

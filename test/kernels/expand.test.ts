@@ -5,8 +5,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DType } from '../../src/onnx/dtype.js';
-import { casesFrom, conformanceCasesFor, releaseGpu } from '../support/kernels.js';
-import { agree, conformance, printTally, reasons } from './movement-cases.js';
+import { agree, casesFrom, reasons, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, runMovementConformance, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -50,7 +50,7 @@ describe('expand', () => {
 
 describe('expand ONNX conformance', () => {
   it('every supported variant passes', async () => {
-    const t = await conformance(conformanceCasesFor(['Expand', 'Tile']));
+    const t = await tallyConformance(conformanceCasesFor(['Expand', 'Tile']), runMovementConformance);
     printTally('expand', t);
     expect(t.failed).toEqual([]);
     expect(t.perOp.get('Expand')!.cases).toBe(2);

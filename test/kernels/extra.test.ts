@@ -9,9 +9,8 @@ import { kernelFor } from '../../src/kernels/registry.js';
 import type { DType } from '../../src/onnx/dtype.js';
 import type { AttrInput } from '../../src/onnx/write.js';
 import { MAX_FOLD_ELEMENTS } from '../../src/onnx/tensor.js';
-import { casesFrom, conformanceCasesFor, gpu, releaseGpu } from '../support/kernels.js';
-import { agree, inputsFor } from './movement-cases.js';
-import { rebuiltLayer, runAll } from './op-conformance.js';
+import { agree, casesFrom, gpu, inputsFor, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, rebuiltLayer, runOpConformance, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -137,11 +136,11 @@ describe('extra ONNX conformance', () => {
     const ops = ['LpPool', 'GlobalLpPool', 'MeanVarianceNormalization', 'MaxUnpool', 'ConstantOfShape', 'EyeLike', 'Range'];
     const names = conformanceCasesFor(ops);
     // MaxUnpool's output_shape is a constant in a model.
-    const r = await runAll(names, (n) => (n.startsWith('test_maxunpool') ? [2] : []), {}, true);
-    console.log(`extra conformance: ${r.passed} passed\n  skipped: ${r.skipped.join('\n  ')}\n  failed: ${r.failed.join('\n  ')}`);
-    expect(r.failed).toEqual([]);
+    const t = await tallyConformance(names, (n) => runOpConformance(n, n.startsWith('test_maxunpool') ? [2] : [], { f64AsF32: true }));
+    printTally('extra', t);
+    expect(t.failed).toEqual([]);
     // test_mvn and the two MaxUnpool cases: reference and kernel each; the generator cases fold
     // (no layer) and run rebuilt above.
-    expect(r.passed).toBe(6);
+    expect(t.passed).toBe(6);
   }, 120_000);
 });

@@ -8,8 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { DType } from '../../src/onnx/dtype.js';
-import { casesFrom, conformanceCasesFor, releaseGpu } from '../support/kernels.js';
-import { agree, conformance, inputsFor, printTally, reasons } from './movement-cases.js';
+import { agree, casesFrom, inputsFor, reasons, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, runMovementConformance, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -82,7 +82,7 @@ describe('gather-elements', () => {
 
 describe('gather ONNX conformance', () => {
   it('every supported variant passes', async () => {
-    const t = await conformance(conformanceCasesFor(['Gather', 'GatherElements']));
+    const t = await tallyConformance(conformanceCasesFor(['Gather', 'GatherElements']), runMovementConformance);
     printTally('gather', t);
     expect(t.failed).toEqual([]);
     expect(t.perOp.get('Gather')!.cases).toBe(4);

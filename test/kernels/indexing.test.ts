@@ -9,9 +9,8 @@ import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { DType } from '../../src/onnx/dtype.js';
 import type { AttrInput } from '../../src/onnx/write.js';
-import { casesFrom, conformanceCasesFor, gpu, releaseGpu } from '../support/kernels.js';
-import { agree, inputsFor } from './movement-cases.js';
-import { runAll } from './op-conformance.js';
+import { agree, casesFrom, gpu, inputsFor, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, runOpConformance, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -127,12 +126,13 @@ describe('indexing ONNX conformance', () => {
     const ops = ['TopK', 'GatherND', 'ScatterND', 'ScatterElements', 'Scatter', 'OneHot'];
     const names = conformanceCasesFor(ops);
     const constSlots = (name: string) => (name.startsWith('test_top_k') || name.startsWith('test_onehot') ? [1] : []);
-    const r = await runAll(names, constSlots);
-    console.log(`indexing conformance: ${r.passed} passed\n  skipped: ${r.skipped.join('\n  ')}\n  failed: ${r.failed.join('\n  ')}`);
+    const t = await tallyConformance(names, (n) => runOpConformance(n, constSlots(n)));
+    printTally('indexing', t);
     expect(names.length).toBe(19);
-    expect(r.failed).toEqual([]);
-    expect(r.skipped).toEqual([]);
+    expect(t.failed).toEqual([]);
+    expect(t.skipped).toEqual([]);
+    expect(t.unsupported).toEqual([]);
     // Reference + one variant per case, two variants for the three TopK cases.
-    expect(r.passed).toBe(19 * 2 + 3);
+    expect(t.passed).toBe(19 * 2 + 3);
   }, 120_000);
 });

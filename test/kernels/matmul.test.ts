@@ -15,7 +15,8 @@ import type { LayerCase } from '../../src/kernels/types.js';
 import type { DType } from '../../src/onnx/dtype.js';
 import { geometry } from '../../src/kernels/matmul.js';
 import type { GraphBuilder } from '../../src/onnx/write.js';
-import { casesFrom, conformanceCasesFor, gpu, releaseGpu, runConformanceCase, type VariantCheck } from '../support/kernels.js';
+import { casesFrom, gpu, releaseGpu, type VariantCheck } from '../support/kernels.js';
+import { conformanceCasesFor, runConformanceCase } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 

@@ -14,8 +14,8 @@ import { CONFORMANCE_DIR } from '../support/conformance.js';
 import type { DType } from '../../src/onnx/dtype.js';
 import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import type { AttrInput } from '../../src/onnx/write.js';
-import { casesFrom, checkCase, conformanceCasesFor, releaseGpu, runConformanceCase } from '../support/kernels.js';
-import { agree } from './movement-cases.js';
+import { agree, casesFrom, checkCase, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, runConformanceCase, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -123,19 +123,9 @@ describe('misc ONNX conformance', () => {
   // CumSum cases (float64 data), run above instead.
   it('every supported case passes', async () => {
     const ops = ['DepthToSpace', 'SpaceToDepth', 'Trilu', 'CumSum', 'Hardmax', 'LRN', 'QuantizeLinear', 'DequantizeLinear', 'LpNormalization'];
-    const failed: string[] = [];
-    const skipped: string[] = [];
-    let passed = 0;
-    for (const name of conformanceCasesFor(ops)) {
-      const r = await runConformanceCase(name);
-      for (const x of r) {
-        if (x.status === 'fail') failed.push(`${x.name}: ${x.reason}`);
-        else if (x.status === 'skip') skipped.push(`${x.name}: ${x.reason}`);
-        else passed++;
-      }
-    }
-    console.log(`misc conformance: ${passed} passed\n  skipped: ${skipped.join('\n  ')}\n  failed: ${failed.join('\n  ')}`);
-    expect(failed).toEqual([]);
-    expect(passed).toBe(19);
+    const t = await tallyConformance(conformanceCasesFor(ops), runConformanceCase);
+    printTally('misc', t);
+    expect(t.failed).toEqual([]);
+    expect(t.passed).toBe(19);
   }, 120_000);
 });

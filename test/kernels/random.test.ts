@@ -9,8 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { AttrInput } from '../../src/onnx/write.js';
-import { casesFrom, releaseGpu } from '../support/kernels.js';
-import { agree, inputsFor } from './movement-cases.js';
+import { agree, casesFrom, inputsFor, releaseGpu } from '../support/kernels.js';
 
 afterAll(releaseGpu);
 

@@ -9,9 +9,8 @@ import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import { syntheticInputs } from '../../src/gpu/run.js';
 import type { AttrInput } from '../../src/onnx/write.js';
-import { casesFrom, conformanceCasesFor, gpu, releaseGpu } from '../support/kernels.js';
-import { agree, inputsFor } from './movement-cases.js';
-import { runAll } from './op-conformance.js';
+import { agree, casesFrom, gpu, inputsFor, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, runOpConformance, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -115,12 +114,13 @@ describe('recurrent kernels against the reference', () => {
 describe('recurrent ONNX conformance', () => {
   it('every case passes (reference and both variants)', async () => {
     const names = conformanceCasesFor(['RNN', 'GRU', 'LSTM']);
-    const r = await runAll(names);
-    console.log(`recurrent conformance: ${r.passed} passed\n  skipped: ${r.skipped.join('\n  ')}\n  failed: ${r.failed.join('\n  ')}`);
+    const t = await tallyConformance(names);
+    printTally('recurrent', t);
     expect(names.length).toBe(12);
-    expect(r.failed).toEqual([]);
-    expect(r.skipped).toEqual([]);
-    expect(r.passed).toBe(12 * 3);
+    expect(t.failed).toEqual([]);
+    expect(t.skipped).toEqual([]);
+    expect(t.unsupported).toEqual([]);
+    expect(t.passed).toBe(12 * 3);
   }, 180_000);
 });
 

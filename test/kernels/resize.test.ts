@@ -7,8 +7,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DType } from '../../src/onnx/dtype.js';
-import { casesFrom, conformanceCasesFor, releaseGpu } from '../support/kernels.js';
-import { agree, conformance, printTally, reasons } from './movement-cases.js';
+import { agree, casesFrom, reasons, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, runMovementConformance, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -104,7 +104,7 @@ describe('resize', () => {
 
 describe('resize ONNX conformance', () => {
   it('every supported variant passes', async () => {
-    const t = await conformance(conformanceCasesFor(['Resize', 'Upsample']));
+    const t = await tallyConformance(conformanceCasesFor(['Resize', 'Upsample']), runMovementConformance);
     printTally('resize', t);
     expect(t.failed).toEqual([]);
     expect(t.perOp.get('Resize')!.skip).toBe(0);

@@ -9,9 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { AttrInput } from '../../src/onnx/write.js';
 import { MAX_FOLD_ELEMENTS } from '../../src/onnx/tensor.js';
-import { casesFrom, conformanceCasesFor, releaseGpu } from '../support/kernels.js';
-import { agree } from './movement-cases.js';
-import { rebuiltLayer, runAll } from './op-conformance.js';
+import { agree, casesFrom, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, rebuiltLayer, runOpConformance, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -65,12 +64,13 @@ describe('signal kernels against the reference', () => {
 describe('signal ONNX conformance', () => {
   it('DFT and STFT cases pass; windows rebuilt as layers pass', async () => {
     const names = conformanceCasesFor(['DFT', 'STFT']);
-    const r = await runAll(names, (n) => (n.startsWith('test_stft') ? [1, 3] : [1, 2]));
-    console.log(`signal conformance: ${r.passed} passed\n  skipped: ${r.skipped.join('\n  ')}\n  failed: ${r.failed.join('\n  ')}`);
+    const t = await tallyConformance(names, (n) => runOpConformance(n, n.startsWith('test_stft') ? [1, 3] : [1, 2]));
+    printTally('signal', t);
     expect(names.length).toBe(5);
-    expect(r.failed).toEqual([]);
-    expect(r.skipped).toEqual([]);
-    expect(r.passed).toBe(10);
+    expect(t.failed).toEqual([]);
+    expect(t.skipped).toEqual([]);
+    expect(t.unsupported).toEqual([]);
+    expect(t.passed).toBe(10);
     const windows = conformanceCasesFor(['HannWindow', 'HammingWindow', 'BlackmanWindow', 'MelWeightMatrix']);
     for (const name of windows) await rebuiltLayer(name);
     expect(windows.length).toBe(7);

@@ -6,8 +6,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DType } from '../../src/onnx/dtype.js';
-import { casesFrom, conformanceCasesFor, releaseGpu } from '../support/kernels.js';
-import { agree, conformance, printTally, reasons } from './movement-cases.js';
+import { agree, casesFrom, reasons, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, runMovementConformance, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -60,7 +60,7 @@ describe('slice', () => {
 
 describe('slice ONNX conformance', () => {
   it('every supported variant passes', async () => {
-    const t = await conformance(conformanceCasesFor(['Slice']));
+    const t = await tallyConformance(conformanceCasesFor(['Slice']), runMovementConformance);
     printTally('slice', t);
     expect(t.failed).toEqual([]);
     expect(t.perOp.get('Slice')!.cases).toBeGreaterThanOrEqual(8);

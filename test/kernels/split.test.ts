@@ -7,8 +7,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { DType } from '../../src/onnx/dtype.js';
-import { casesFrom, conformanceCasesFor, gpu, releaseGpu } from '../support/kernels.js';
-import { agree, conformance, printTally, reasons } from './movement-cases.js';
+import { agree, casesFrom, gpu, reasons, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, runMovementConformance, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -61,7 +61,7 @@ describe('split', () => {
 
 describe('split ONNX conformance', () => {
   it('every supported variant passes', async () => {
-    const t = await conformance(conformanceCasesFor(['Split']));
+    const t = await tallyConformance(conformanceCasesFor(['Split']), runMovementConformance);
     printTally('split', t);
     expect(t.failed).toEqual([]);
     expect(t.perOp.get('Split')!.cases).toBeGreaterThanOrEqual(7);

@@ -6,8 +6,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { simplify } from '../../src/kernels/transpose.js';
 import type { DType } from '../../src/onnx/dtype.js';
-import { casesFrom, conformanceCasesFor, releaseGpu } from '../support/kernels.js';
-import { agree, conformance, printTally, reasons } from './movement-cases.js';
+import { agree, casesFrom, reasons, releaseGpu } from '../support/kernels.js';
+import { conformanceCasesFor, printTally, runMovementConformance, tallyConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -58,7 +58,7 @@ describe('transpose', () => {
 
 describe('transpose ONNX conformance', () => {
   it('every supported variant passes', async () => {
-    const t = await conformance(conformanceCasesFor(['Transpose']));
+    const t = await tallyConformance(conformanceCasesFor(['Transpose']), runMovementConformance);
     printTally('transpose', t);
     expect(t.failed).toEqual([]);
     expect(t.perOp.get('Transpose')!.cases).toBe(7);
