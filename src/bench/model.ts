@@ -23,6 +23,8 @@ export interface ModelRun {
   layers: Array<{ variant: string; ms: number; startMs: number }>;
   /** First layer's start to last layer's end (median over repeats), ms. */
   totalMs: number;
+  /** Every repeat's first-start-to-last-end time, in run order, ms. */
+  totalsMs: number[];
   /** Submit to completion, median, ms. */
   wallMs: number;
   repeats: number;
@@ -213,6 +215,7 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
       outputs,
       layers: g.nodes.map((_, i) => ({ variant: variants[i], ms: summarize(layerSamples[i]).median || 0, startMs: summarize(startSamples[i]).median || 0 })),
       totalMs: summarize(totals).median,
+      totalsMs: totals,
       wallMs: summarize(walls).median,
       repeats,
     };

@@ -9,6 +9,7 @@ import { latencies, longestPath, type LayerTime } from '../analysis/latency.js';
 import { roofline } from '../analysis/roofline.js';
 import { suggest } from '../analysis/suggest.js';
 import { DEFAULT_TIMING } from '../bench/harness.js';
+import { relativeSpread } from '../bench/stats.js';
 import { canRun, referenceRun, runModel, type ModelRun } from '../bench/model.js';
 import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
 import { ensureProbe, machineInfo, measureCases, openSession, recordModels } from '../bench/session.js';
@@ -70,7 +71,7 @@ export default class Analyze extends DlprofCommand {
     html: Flags.string({ description: 'Write a self-contained HTML report to this file.' }),
     trace: Flags.string({ description: 'Write the measured run as a Chrome trace (Perfetto, chrome://tracing) to this file.' }),
     force: Flags.boolean({ description: 'Re-measure layers this machine already has results for.' }),
-    runs: Flags.integer({ description: 'Timed end-to-end runs (after one warm-up).', default: 5, min: 1 }),
+    runs: Flags.integer({ description: 'Timed end-to-end runs (after one warm-up); the median is reported, with the spread.', default: 10, min: 1 }),
     'budget-ms': Flags.integer({ description: 'Time budget per variant measurement, in ms.', default: 1000, min: 50 }),
     framework: Flags.boolean({ description: "Measure onnxruntime's WebGPU execution provider on the same model.", default: true, allowNo: true }),
     probe: Flags.boolean({ description: "Re-measure the machine's peak compute and bandwidth.", allowNo: true }),
@@ -245,6 +246,11 @@ export default class Analyze extends DlprofCommand {
         hostShapeMs: framework ? framework.nodes.filter((x) => ['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Slice', 'Squeeze', 'Cast', 'Range', 'ConstantOfShape', 'Equal', 'Where'].includes(x.op)
           && !layers.some((l) => x.name.startsWith(l.node))).reduce((a, x) => a + x.ms, 0) : undefined,
       });
+      const measuredSpread = run ? relativeSpread(run.totalsMs) : null;
+      const reconstructionError = measuredMs ? (lat.reconstructedMs - measuredMs) / measuredMs : null;
+      if (measuredSpread !== null && reconstructionError !== null && Math.abs(reconstructionError) > 0.05 && Math.abs(reconstructionError) <= measuredSpread / 2) {
+        notes.push(`the reconstruction error (${(100 * reconstructionError).toFixed(1)}%) is within this machine's run-to-run noise (measured runs spread ±${(50 * measuredSpread).toFixed(0)}% around the median): more --runs, or a quieter machine, narrow it`);
+      }
       if (measuredMs !== null) {
         if (measuredMs < lat.sequentialLowerBoundMs) notes.push(`measured (${measuredMs.toFixed(3)} ms) is below the sequential lower bound (${lat.sequentialLowerBoundMs.toFixed(3)} ms): inside one submission the GPU overlaps consecutive layers and caches stay warm, which isolated micro-benchmarks do not see`);
       }
@@ -253,8 +259,7 @@ export default class Analyze extends DlprofCommand {
         model: { path: g.path, name: g.name, layerCount: g.nodes.length, uniqueLayerCount: g.layers.size, flops: g.flops, params: g.params, inputs: g.inputs, outputs: g.outputs },
         machine,
         latency: {
-          measuredMs, reconstructedMs: lat.reconstructedMs,
-          reconstructionError: measuredMs ? (lat.reconstructedMs - measuredMs) / measuredMs : null,
+          measuredMs, measuredSpread, reconstructedMs: lat.reconstructedMs, reconstructionError,
           sequentialLowerBoundMs: lat.sequentialLowerBoundMs, parallelLowerBoundMs: lat.parallelLowerBoundMs, idealMs: ideal.length,
           frameworkMs: framework?.medianMs ?? null,
         },

@@ -41,6 +41,8 @@ export interface AnalyzeResult {
   machine: MachineInfo;
   latency: {
     measuredMs: number | null;
+    /** (p90 − p10) / median of the measured end-to-end runs: the run-to-run noise of this machine. */
+    measuredSpread: number | null;
     reconstructedMs: number;
     /** (reconstructed − measured) / measured. */
     reconstructionError: number | null;
@@ -72,7 +74,7 @@ export function renderAnalyze(r: AnalyzeResult, c: ChalkInstance): string {
   out.push(`${printable(r.machine.adapterDescription)} (${r.machine.backend})`);
   const ladder = new Table({ head: ['latency', 'ms', ''].map((h) => c.bold(h)), style: { head: [], border: [] } });
   ladder.push(
-    ['measured end-to-end (default kernels)', f(L.measuredMs), r.correctness ? (r.correctness.ok ? c.green(`outputs match ${refName(r.correctness.reference)}`) : c.red(`OUTPUTS DIFFER FROM ${refName(r.correctness.reference).toUpperCase()}`)) : ''],
+    ['measured end-to-end (default kernels)', L.measuredSpread === null ? f(L.measuredMs) : `${f(L.measuredMs)} ±${(50 * L.measuredSpread).toFixed(0)}%`, r.correctness ? (r.correctness.ok ? c.green(`outputs match ${refName(r.correctness.reference)}`) : c.red(`OUTPUTS DIFFER FROM ${refName(r.correctness.reference).toUpperCase()}`)) : ''],
     ['reconstructed (Σ layer benchmarks)', f(L.reconstructedMs), L.reconstructionError === null ? '' : `error ${(100 * L.reconstructionError).toFixed(1)}%`],
     ['sequential lower bound (best kernels)', f(L.sequentialLowerBoundMs), ''],
     ['parallel lower bound (critical path)', f(L.parallelLowerBoundMs), ''],

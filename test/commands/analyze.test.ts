@@ -27,6 +27,7 @@ describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
     const L = doc.latency;
     expect(doc.correctness.ok).toBe(true);
     expect(L.measuredMs).toBeGreaterThan(0);
+    expect(L.measuredSpread).toBeGreaterThanOrEqual(0); // a number: (p90 − p10) / median of the runs
     expect(L.reconstructedMs).toBeGreaterThan(0);
     expect(Math.abs(L.reconstructionError)).toBeLessThan(1); // a sanity bound; bench:accuracy measures it properly
     expect(L.sequentialLowerBoundMs).toBeLessThanOrEqual(L.reconstructedMs + 1e-9);
