@@ -79,7 +79,7 @@ for (const m of models) {
   rows.push(row);
   process.stderr.write(`${head.map((h, i) => `${h}: ${row[i] ?? ''}`).filter((_, i) => row[i] !== undefined).join(' · ')}\n`);
 }
-console.log(`adapter: ${adapter ?? '—'}; LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? 'unset'}; ${runs} end-to-end runs per model (median; run spread = ±(p90 − p10) / 2 / median)`);
+console.log(`adapter: ${adapter ?? '—'}; LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? 'unset'}; end-to-end: at least ${runs} runs, then on to analyze's --run-budget-ms; median, run spread = ±(p90 − p10) / 2 / median`);
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
 console.log(head.map((h, i) => h.padEnd(widths[i])).join('  '));
 for (const r of rows) console.log(r.map((x, i) => (x ?? '').padEnd(widths[i])).join('  '));

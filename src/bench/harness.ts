@@ -21,8 +21,14 @@ export interface TimingOptions {
   warmup: number;
   minSamples: number;
   maxSamples: number;
-  /** Stop once (p90 − p10) / median is at most this. */
+  /** Stop once (p90 − p10) / median is at most this… */
   targetSpread: number;
+  /**
+   * …and the samples span at least this many ms of wall time (or maxSamples are taken): samples
+   * taken within a few ms can all fall in one burst of interference (lavapipe's thread hand-offs
+   * on a busy VM) and agree with each other while being far from the usual time.
+   */
+  minTimeMs: number;
   /** Time budget per measurement, in ms of wall time (including warm-up). */
   budgetMs: number;
   /** A pass shorter than this (µs) is repeated `batch` times per sample to reach it. */
@@ -36,6 +42,7 @@ export const DEFAULT_TIMING: TimingOptions = {
   minSamples: 5,
   maxSamples: 100,
   targetSpread: 0.05,
+  minTimeMs: 100,
   budgetMs: 2000,
   minPassUs: 1000,
   maxBatch: 64,
@@ -109,12 +116,13 @@ export class Timer {
       const batch = Math.max(1, Math.min(opts.maxBatch, Math.ceil((opts.minPassUs / 1000) / Math.max(single, 1e-6))));
       const samplesMs: number[] = [];
       const wallMs: number[] = [];
+      const sampledFrom = performance.now();
       let stoppedBy: 'spread' | 'samples' | 'budget' = 'samples';
       while (samplesMs.length < opts.maxSamples) {
         const [g, w] = await this.sample(p, batch, opts.cacheFlush);
         samplesMs.push(g);
         wallMs.push(w);
-        if (samplesMs.length >= opts.minSamples && relativeSpread(samplesMs) <= opts.targetSpread) { stoppedBy = 'spread'; break; }
+        if (samplesMs.length >= opts.minSamples && relativeSpread(samplesMs) <= opts.targetSpread && performance.now() - sampledFrom >= opts.minTimeMs) { stoppedBy = 'spread'; break; }
         if (samplesMs.length >= Math.min(3, opts.minSamples) && performance.now() - start > opts.budgetMs) { stoppedBy = 'budget'; break; }
       }
       return { status: 'completed', samplesMs, wallMs, batch, source: this.querySet ? 'timestamp' : 'wall', stoppedBy };

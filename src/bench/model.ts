@@ -27,6 +27,7 @@ export interface ModelRun {
   totalsMs: number[];
   /** Submit to completion, median, ms. */
   wallMs: number;
+  /** Timed runs made. */
   repeats: number;
 }
 
@@ -113,12 +114,21 @@ export async function referenceRun(g: ModelGraph, inputs: Map<string, HostTensor
   return new Map(g.outputs.map((o) => [o.name, valueOf(o.name)]));
 }
 
+/** How many timed runs: at least `repeats`; more, up to `maxRepeats`, while under `budgetMs` of wall time. */
+export interface RunCount {
+  repeats: number;
+  /** Wall time (ms, after the warm-up) to keep repeating past `repeats`: a fast model gets many runs, so its median is stable. */
+  budgetMs?: number;
+  maxRepeats?: number;
+}
+
 /**
- * Runs the model `repeats` times (after one warm-up) and returns its outputs and timings.
+ * Runs the model (after one warm-up) as often as `count` says and returns its outputs and timings.
  * @throws Error when a layer cannot be planned or bound (call canRun first).
  */
 export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<string, HostTensor>, choose: VariantChooser,
-  repeats = 5, onProgress?: (what: string) => void): Promise<ModelRun> {
+  count: RunCount = { repeats: 5 }, onProgress?: (what: string) => void): Promise<ModelRun> {
+  const { repeats, budgetMs = 0, maxRepeats = 200 } = count;
   const device = runner.device;
   const buffers = new Map<string, { buf: GPUBuffer; type: TensorType; gt: GpuType }>();
   const owned: GPUBuffer[] = [];
@@ -175,8 +185,11 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
         return ts;
       };
     };
-    for (let r = 0; r <= repeats; r++) {
-      onProgress?.(r === 0 ? 'warm-up' : `run ${r}/${repeats}`);
+    let timedFrom = 0;
+    const more = (done: number): boolean => done < repeats || (done < maxRepeats && performance.now() - timedFrom < budgetMs);
+    for (let r = 0; r === 0 || more(r - 1); r++) {
+      if (r === 1) timedFrom = performance.now();
+      onProgress?.(r === 0 ? 'warm-up' : `run ${r}${budgetMs > 0 ? '' : `/${repeats}`}`);
       // The end-to-end time: every layer's dispatches in one compute pass, as a runtime would
       // record them, timestamps at its start and end only.
       const enc = device.createCommandEncoder({ label: `${g.name} run` });
@@ -217,7 +230,7 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
       totalMs: summarize(totals).median,
       totalsMs: totals,
       wallMs: summarize(walls).median,
-      repeats,
+      repeats: totals.length,
     };
   } finally {
     for (const p of prepared) runner.releaseBound(p);

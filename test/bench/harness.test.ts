@@ -74,6 +74,27 @@ describe('timing harness', () => {
     expect(out.status === 'completed' && out.stoppedBy).toBe('budget');
   });
 
+  it('stops on a settled spread only once the samples span minTimeMs', async () => {
+    const { runner } = await gpu();
+    const timer = new Timer(runner);
+    const { kernel, c } = spin(256, 1);
+    const p = await runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [256], data: new Float32Array(256) }], 'spin');
+    // Any spread counts as settled: without a floor it stops at minSamples, with one it samples on.
+    const settled = { ...DEFAULT_TIMING, targetSpread: Infinity, minSamples: 3, maxSamples: 10_000, budgetMs: 5000, minPassUs: 0 };
+    const quick = await timer.time(p, { ...settled, minTimeMs: 0 });
+    const t0 = performance.now();
+    const floored = await timer.time(p, { ...settled, minTimeMs: 300 });
+    const took = performance.now() - t0;
+    runner.release(p);
+    timer.destroy();
+    if (quick.status !== 'completed' || floored.status !== 'completed') throw new Error('timing failed');
+    expect(quick.stoppedBy).toBe('spread');
+    expect(quick.samplesMs).toHaveLength(3);
+    expect(floored.stoppedBy).toBe('spread');
+    expect(took).toBeGreaterThanOrEqual(300);
+    expect(floored.samplesMs.length).toBeGreaterThan(3);
+  });
+
   it('probes peak compute and bandwidth', async () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);

@@ -1,14 +1,15 @@
 /**
  * The CPU reference run (the output check for models onnxruntime cannot run) agrees with
- * onnxruntime on bundled fixtures.
+ * onnxruntime on bundled fixtures; the whole-model GPU run repeats as its run count says.
  */
-import { describe, expect, it } from 'vitest';
-import { referenceRun } from '../../src/bench/model.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { referenceRun, runModel } from '../../src/bench/model.js';
 import { ortOutputs } from '../../src/bench/ort.js';
 import { MODEL_TOLERANCE, compareOutputs } from '../../src/bench/verify.js';
 import { syntheticInputs } from '../../src/gpu/run.js';
 import { processModel } from '../../src/ir/process.js';
-import type { HostTensor } from '../../src/kernels/types.js';
+import type { HostTensor, Kernel, LayerCase } from '../../src/kernels/types.js';
+import { gpu, releaseGpu } from '../support/kernels.js';
 import { fixture } from '../support/models.js';
 
 function inputsOf(g: ReturnType<typeof processModel>): Map<string, HostTensor> {
@@ -35,4 +36,25 @@ describe('referenceRun', () => {
       }
     });
   }
+});
+
+describe('runModel', () => {
+  afterAll(releaseGpu);
+
+  it('repeats at least `repeats` times, then on until the wall-time budget, and reports every run', async () => {
+    const { runner } = await gpu();
+    const g = processModel(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
+    const inputs = inputsOf(g);
+    const choose = (c: LayerCase, k: Kernel): string => k.defaultVariant(c);
+    const fixed = await runModel(runner, g, inputs, choose, { repeats: 3 });
+    expect(fixed.repeats).toBe(3);
+    expect(fixed.totalsMs).toHaveLength(3);
+    expect(fixed.totalsMs.every((t) => t > 0)).toBe(true);
+    expect(fixed.layers).toHaveLength(g.nodes.length);
+    // A run of this model takes a few ms (≤ ~100 ms even on a loaded lavapipe), so 1.5 s holds many.
+    const budgeted = await runModel(runner, g, inputs, choose, { repeats: 3, budgetMs: 1500, maxRepeats: 12 });
+    expect(budgeted.repeats).toBeGreaterThan(3);
+    expect(budgeted.repeats).toBeLessThanOrEqual(12);
+    expect(budgeted.totalsMs).toHaveLength(budgeted.repeats);
+  });
 });

@@ -11,7 +11,7 @@ import { dlprof } from '../support/cli.js';
 import { fixture, ROOT, tempDir } from '../support/models.js';
 import { schemaErrors } from '../support/schema.js';
 
-const FAST = ['--budget-ms', '80', '--runs', '3', '--no-probe'];
+const FAST = ['--budget-ms', '80', '--runs', '3', '--run-budget-ms', '0', '--no-probe'];
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
