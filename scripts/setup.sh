@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-system.sh
 export ONNXRUNTIME_NODE_INSTALL=skip
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # npm ci refuses lockfiles whose optional platform packages (rollup's, esbuild's) the registry
-  # mirror does not list; npm install then installs the same locked versions.
+  # The lockfile lists rollup's other-platform optional packages by version, os and cpu only (the
+  # registry mirror it was made against has no tarballs for them), so `npm ci` accepts it and skips
+  # them here; npm install stays as the fallback for a lockfile out of step with package.json.
   npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 fi
 npm run build --silent
