@@ -25,10 +25,6 @@ export interface ModelRun {
   totalMs: number;
   /** Every repeat's first-start-to-last-end time, in run order, ms. */
   totalsMs: number[];
-  /** Submit to completion, median, ms. */
-  wallMs: number;
-  /** Timed runs made. */
-  repeats: number;
 }
 
 export type RunPlan = { ok: true } | { ok: false; reason: string };
@@ -171,20 +167,26 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
     const layerSamples: number[][] = g.nodes.map(() => []);
     const startSamples: number[][] = g.nodes.map(() => []);
     const totals: number[] = [];
-    const walls: number[] = [];
-    const readTimestamps = (enc: GPUCommandEncoder, set: GPUQuerySet, count: number): (() => Promise<BigUint64Array>) => {
+    /** Resolve-and-read buffers for a query set, made once and reused by every run. */
+    const timestampReader = (set: GPUQuerySet, count: number): { encode(enc: GPUCommandEncoder): void; read(): Promise<BigUint64Array> } => {
       const resolve = device.createBuffer({ size: 8 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
       const read = device.createBuffer({ size: 8 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-      enc.resolveQuerySet(set, 0, count, resolve, 0);
-      enc.copyBufferToBuffer(resolve, 0, read, 0, 8 * count);
       owned.push(resolve, read);
-      return async () => {
-        await read.mapAsync(GPUMapMode.READ);
-        const ts = new BigUint64Array(read.getMappedRange().slice(0));
-        read.unmap();
-        return ts;
+      return {
+        encode(enc) {
+          enc.resolveQuerySet(set, 0, count, resolve, 0);
+          enc.copyBufferToBuffer(resolve, 0, read, 0, 8 * count);
+        },
+        async read() {
+          await read.mapAsync(GPUMapMode.READ);
+          const ts = new BigUint64Array(read.getMappedRange().slice(0));
+          read.unmap();
+          return ts;
+        },
       };
     };
+    const totalReader = totalSet ? timestampReader(totalSet, 2) : undefined;
+    const layerReader = querySet ? timestampReader(querySet, 2 * g.nodes.length) : undefined;
     let timedFrom = 0;
     const more = (done: number): boolean => done < repeats || (done < maxRepeats && performance.now() - timedFrom < budgetMs);
     for (let r = 0; r === 0 || more(r - 1); r++) {
@@ -194,26 +196,25 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
       // record them, timestamps at its start and end only.
       const enc = device.createCommandEncoder({ label: `${g.name} run` });
       runner.encodeAll(prepared, enc, totalSet ? { querySet: totalSet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } : undefined, `${g.name} end-to-end`);
-      const total = totalSet ? readTimestamps(enc, totalSet, 2) : undefined;
+      totalReader?.encode(enc);
       const t0 = performance.now();
       device.queue.submit([enc.finish()]);
       await device.queue.onSubmittedWorkDone();
       const wall = performance.now() - t0;
       if (runner.ctx.lost) throw new Error(`device lost: ${runner.ctx.lost}`);
       if (r > 0) {
-        walls.push(wall);
-        if (total) { const ts = await total(); totals.push(Number(ts[1] - ts[0]) / 1e6); } else totals.push(wall);
+        if (totalReader) { const ts = await totalReader.read(); totals.push(Number(ts[1] - ts[0]) / 1e6); } else totals.push(wall);
       }
       // Each layer's time in context: one pass per layer with its own timestamps (this adds a
       // little per-pass overhead, so it is a separate run from the end-to-end one).
-      if (!querySet) continue;
+      if (!querySet || !layerReader) continue;
       const enc2 = device.createCommandEncoder({ label: `${g.name} layer timing` });
       prepared.forEach((p, i) => runner.encode(p, enc2, 1, { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 }));
-      const per = readTimestamps(enc2, querySet, 2 * g.nodes.length);
+      layerReader.encode(enc2);
       device.queue.submit([enc2.finish()]);
       await device.queue.onSubmittedWorkDone();
       if (r === 0) continue;
-      const ts = await per();
+      const ts = await layerReader.read();
       for (let i = 0; i < g.nodes.length; i++) {
         layerSamples[i].push(Number(ts[2 * i + 1] - ts[2 * i]) / 1e6);
         startSamples[i].push(Number(ts[2 * i] - ts[0]) / 1e6);
@@ -229,8 +230,6 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
       layers: g.nodes.map((_, i) => ({ variant: variants[i], ms: summarize(layerSamples[i]).median || 0, startMs: summarize(startSamples[i]).median || 0 })),
       totalMs: summarize(totals).median,
       totalsMs: totals,
-      wallMs: summarize(walls).median,
-      repeats: totals.length,
     };
   } finally {
     for (const p of prepared) runner.releaseBound(p);

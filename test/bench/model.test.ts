@@ -47,14 +47,12 @@ describe('runModel', () => {
     const inputs = inputsOf(g);
     const choose = (c: LayerCase, k: Kernel): string => k.defaultVariant(c);
     const fixed = await runModel(runner, g, inputs, choose, { repeats: 3 });
-    expect(fixed.repeats).toBe(3);
     expect(fixed.totalsMs).toHaveLength(3);
     expect(fixed.totalsMs.every((t) => t > 0)).toBe(true);
     expect(fixed.layers).toHaveLength(g.nodes.length);
     // A run of this model takes a few ms (≤ ~100 ms even on a loaded lavapipe), so 1.5 s holds many.
     const budgeted = await runModel(runner, g, inputs, choose, { repeats: 3, budgetMs: 1500, maxRepeats: 12 });
-    expect(budgeted.repeats).toBeGreaterThan(3);
-    expect(budgeted.repeats).toBeLessThanOrEqual(12);
-    expect(budgeted.totalsMs).toHaveLength(budgeted.repeats);
+    expect(budgeted.totalsMs.length).toBeGreaterThan(3);
+    expect(budgeted.totalsMs.length).toBeLessThanOrEqual(12);
   });
 });

@@ -10,7 +10,7 @@ import { kernelFor } from '../../src/kernels/registry.js';
 import type { DType } from '../../src/onnx/dtype.js';
 import type { AttrInput } from '../../src/onnx/write.js';
 import { agree, casesFrom, gpu, inputsFor, releaseGpu } from '../support/kernels.js';
-import { conformanceCasesFor, printTally, runOpConformance, tallyConformance } from '../support/conformance-kernels.js';
+import { expectEveryCasePasses, runOpConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -124,15 +124,8 @@ describe('indexing kernels against the reference', () => {
 describe('indexing ONNX conformance', () => {
   it('every case passes (reference and variants)', async () => {
     const ops = ['TopK', 'GatherND', 'ScatterND', 'ScatterElements', 'Scatter', 'OneHot'];
-    const names = conformanceCasesFor(ops);
     const constSlots = (name: string) => (name.startsWith('test_top_k') || name.startsWith('test_onehot') ? [1] : []);
-    const t = await tallyConformance(names, (n) => runOpConformance(n, constSlots(n)));
-    printTally('indexing', t);
-    expect(names.length).toBe(19);
-    expect(t.failed).toEqual([]);
-    expect(t.skipped).toEqual([]);
-    expect(t.unsupported).toEqual([]);
     // Reference + one variant per case, two variants for the three TopK cases.
-    expect(t.passed).toBe(19 * 2 + 3);
+    await expectEveryCasePasses('indexing', ops, { cases: 19, passed: 19 * 2 + 3 }, (n) => runOpConformance(n, constSlots(n)));
   }, 120_000);
 });

@@ -8,7 +8,7 @@ import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { DType } from '../../src/onnx/dtype.js';
 import { agree, casesFrom, gpu, releaseGpu } from '../support/kernels.js';
-import { conformanceCasesFor, printTally, runOpConformance, tallyConformance } from '../support/conformance-kernels.js';
+import { expectEveryCasePasses } from '../support/conformance-kernels.js';
 import type { AttrInput } from '../../src/onnx/write.js';
 
 afterAll(releaseGpu);
@@ -100,13 +100,6 @@ describe('quantized kernels against the reference', () => {
 
 describe('quantized ONNX conformance', () => {
   it('every case passes (reference and kernel)', async () => {
-    const names = conformanceCasesFor(['MatMulInteger', 'QLinearMatMul', 'ConvInteger', 'QLinearConv', 'DynamicQuantizeLinear']);
-    const t = await tallyConformance(names);
-    printTally('quantized', t);
-    expect(names.length).toBe(10);
-    expect(t.failed).toEqual([]);
-    expect(t.skipped).toEqual([]);
-    expect(t.unsupported).toEqual([]);
-    expect(t.passed).toBe(20);
+    await expectEveryCasePasses('quantized', ['MatMulInteger', 'QLinearMatMul', 'ConvInteger', 'QLinearConv', 'DynamicQuantizeLinear'], { cases: 10, passed: 20 });
   }, 120_000);
 });

@@ -7,7 +7,7 @@ import type { HostTensor } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { DType } from '../../src/onnx/dtype.js';
 import { agree, casesFrom, inputsFor, releaseGpu } from '../support/kernels.js';
-import { conformanceCasesFor, printTally, runOpConformance, tallyConformance } from '../support/conformance-kernels.js';
+import { expectEveryCasePasses } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -68,13 +68,6 @@ describe('rearrange kernels against the reference', () => {
 
 describe('rearrange ONNX conformance', () => {
   it('every case passes (reference and kernel)', async () => {
-    const names = conformanceCasesFor(['ReverseSequence', 'Det']);
-    const t = await tallyConformance(names);
-    printTally('rearrange', t);
-    expect(names.length).toBe(4);
-    expect(t.failed).toEqual([]);
-    expect(t.skipped).toEqual([]);
-    expect(t.unsupported).toEqual([]);
-    expect(t.passed).toBe(8);
+    await expectEveryCasePasses('rearrange', ['ReverseSequence', 'Det'], { cases: 4, passed: 8 });
   }, 120_000);
 });

@@ -10,7 +10,7 @@ import { kernelFor } from '../../src/kernels/registry.js';
 import { syntheticInputs } from '../../src/gpu/run.js';
 import type { AttrInput } from '../../src/onnx/write.js';
 import { agree, casesFrom, gpu, inputsFor, releaseGpu } from '../support/kernels.js';
-import { conformanceCasesFor, printTally, runOpConformance, tallyConformance } from '../support/conformance-kernels.js';
+import { expectEveryCasePasses } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -113,14 +113,7 @@ describe('recurrent kernels against the reference', () => {
 
 describe('recurrent ONNX conformance', () => {
   it('every case passes (reference and both variants)', async () => {
-    const names = conformanceCasesFor(['RNN', 'GRU', 'LSTM']);
-    const t = await tallyConformance(names);
-    printTally('recurrent', t);
-    expect(names.length).toBe(12);
-    expect(t.failed).toEqual([]);
-    expect(t.skipped).toEqual([]);
-    expect(t.unsupported).toEqual([]);
-    expect(t.passed).toBe(12 * 3);
+    await expectEveryCasePasses('recurrent', ['RNN', 'GRU', 'LSTM'], { cases: 12, passed: 12 * 3 });
   }, 180_000);
 });
 

@@ -8,7 +8,7 @@ import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { AttrInput } from '../../src/onnx/write.js';
 import { agree, casesFrom, gpu, inputsFor, releaseGpu } from '../support/kernels.js';
-import { conformanceCasesFor, printTally, runOpConformance, tallyConformance } from '../support/conformance-kernels.js';
+import { expectEveryCasePasses } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -126,13 +126,6 @@ describe('sampling kernels against the reference', () => {
 
 describe('sampling ONNX conformance', () => {
   it('every case passes (reference and kernel)', async () => {
-    const names = conformanceCasesFor(['GridSample', 'RoiAlign']);
-    const t = await tallyConformance(names);
-    printTally('sampling', t);
-    expect(names.length).toBe(10);
-    expect(t.failed).toEqual([]);
-    expect(t.skipped).toEqual([]);
-    expect(t.unsupported).toEqual([]);
-    expect(t.passed).toBe(20);
+    await expectEveryCasePasses('sampling', ['GridSample', 'RoiAlign'], { cases: 10, passed: 20 });
   }, 120_000);
 });

@@ -10,7 +10,7 @@ import { kernelFor } from '../../src/kernels/registry.js';
 import type { AttrInput } from '../../src/onnx/write.js';
 import { MAX_FOLD_ELEMENTS } from '../../src/onnx/tensor.js';
 import { agree, casesFrom, releaseGpu } from '../support/kernels.js';
-import { conformanceCasesFor, printTally, rebuiltLayer, runOpConformance, tallyConformance } from '../support/conformance-kernels.js';
+import { conformanceCasesFor, expectEveryCasePasses, rebuiltLayer, runOpConformance } from '../support/conformance-kernels.js';
 
 afterAll(releaseGpu);
 
@@ -63,14 +63,7 @@ describe('signal kernels against the reference', () => {
 
 describe('signal ONNX conformance', () => {
   it('DFT and STFT cases pass; windows rebuilt as layers pass', async () => {
-    const names = conformanceCasesFor(['DFT', 'STFT']);
-    const t = await tallyConformance(names, (n) => runOpConformance(n, n.startsWith('test_stft') ? [1, 3] : [1, 2]));
-    printTally('signal', t);
-    expect(names.length).toBe(5);
-    expect(t.failed).toEqual([]);
-    expect(t.skipped).toEqual([]);
-    expect(t.unsupported).toEqual([]);
-    expect(t.passed).toBe(10);
+    await expectEveryCasePasses('signal', ['DFT', 'STFT'], { cases: 5, passed: 10 }, (n) => runOpConformance(n, n.startsWith('test_stft') ? [1, 3] : [1, 2]));
     const windows = conformanceCasesFor(['HannWindow', 'HammingWindow', 'BlackmanWindow', 'MelWeightMatrix']);
     for (const name of windows) await rebuiltLayer(name);
     expect(windows.length).toBe(7);

@@ -248,6 +248,24 @@ export function printTally(label: string, t: ConformanceTally): void {
 }
 
 /**
+ * Runs every conformance case of `ops` through `run` and asserts that all of them pass: no failure,
+ * no skipped case, no unsupported variant, `cases` cases (when given) and exactly `passed` checks
+ * (a number, or a function of the case count). Returns the tally for further checks.
+ */
+export async function expectEveryCasePasses(label: string, ops: string[], expected: { cases?: number; passed: number | ((cases: number) => number) },
+  run?: (name: string) => Promise<ConformanceKernelResult[]>): Promise<ConformanceTally> {
+  const names = conformanceCasesFor(ops);
+  const t = await tallyConformance(names, run);
+  printTally(label, t);
+  if (expected.cases !== undefined) expect(names.length, `${label} cases`).toBe(expected.cases);
+  expect(t.failed).toEqual([]);
+  expect(t.skipped).toEqual([]);
+  expect(t.unsupported).toEqual([]);
+  expect(t.passed).toBe(typeof expected.passed === 'number' ? expected.passed : expected.passed(names.length));
+  return t;
+}
+
+/**
  * A conformance case the model processor folds to a constant (small generators: ConstantOfShape,
  * EyeLike, Range, the windows…), as a layer: it is assembled from the node (its attributes,
  * ConstantOfShape's value as the summary the processor records, EyeLike's default k, the
