@@ -14,6 +14,6 @@ export default defineConfig({
     // pipeline compiles; two workers overlap the compiles.
     maxWorkers: Math.max(2, os.availableParallelism() - 1),
     minWorkers: 1,
-    setupFiles: ['test/support/stall-guard.ts'],
+    setupFiles: ['test/support/stall-guard.ts', 'test/support/temp-cleanup.ts'],
   },
 });

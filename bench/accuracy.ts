@@ -9,7 +9,9 @@
  *    context (cache state, inputs produced by the previous layer);
  *  - Σ in-context vs measured is what one submission saves or adds over per-layer passes.
  * Options: `-- --tiny` (the small models only), `-- --models a,b` (by name), `-- --db FILE` (reuse a
- * store: layers measured once are not measured again), `-- --runs N` (end-to-end runs, default 10).
+ * store: layers measured once are not measured again), `-- --runs N` (end-to-end runs, default 10),
+ * `-- --conditions C` (analyze's --conditions: how each layer's benchmark starts; default cold-weights),
+ * `-- --out DIR` (keep each model's `analyze --json` document there, for per-layer comparisons).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,6 +26,9 @@ const opt = (name: string): string | undefined => { const i = args.indexOf(name)
 const tiny = args.includes('--tiny');
 const only = opt('--models')?.split(',');
 const runs = opt('--runs') ?? '10';
+const conditions = opt('--conditions') ?? 'cold-weights';
+const outDir = opt('--out');
+if (outDir) fs.mkdirSync(outDir, { recursive: true });
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-accuracy-'));
 const db = opt('--db') ?? path.join(dir, 'accuracy.sqlite');
 const models = only ? MODELS.filter((m) => only.includes(m.name)) : MODELS.filter((x) => x.tiny === tiny);
@@ -54,17 +59,18 @@ for (const m of models) {
   fs.writeFileSync(file, buildModelBytes(m.name));
   process.stderr.write(`analyze ${m.name}…\n`);
   const dims = Object.entries(m.dims).flatMap(([k, v]) => ['--dim', `${k}=${v}`]);
-  const r = await analyze(file, [...dims, '--db', db, '--json', '--no-framework', '--runs', runs]);
+  const r = await analyze(file, [...dims, '--db', db, '--json', '--no-framework', '--runs', runs, '--conditions', conditions]);
   let row: string[];
   try {
     const doc = JSON.parse(r.stdout);
+    if (outDir) fs.writeFileSync(path.join(outDir, `${m.name}.json`), r.stdout);
     if (doc.error) throw new Error(doc.error.message);
     const L = doc.latency;
     const err = L.reconstructionError === null ? NaN : 100 * L.reconstructionError;
     if (Number.isFinite(err)) worst = Math.max(worst, Math.abs(err));
     const inContext = (doc.layers as Array<{ runMs: number | null }>).reduce((a, l) => a + (l.runMs ?? 0), 0);
     const order: string[] = [];
-    if (L.measuredMs !== null && L.measuredMs < L.sequentialLowerBoundMs) order.push('measured < sequential LB: consecutive layers overlap in one submission and caches stay warm');
+    if (L.measuredMs !== null && L.measuredMs < L.sequentialLowerBoundMs) order.push('measured < sequential LB: µs-scale layers, whose micro-benchmarks (one execution per timed pass) carry a pass start-up cost that dispatches following each other in one pass do not pay');
     if (L.sequentialLowerBoundMs < L.parallelLowerBoundMs) order.push('sequential < parallel (impossible: a bug)');
     if (L.parallelLowerBoundMs < L.idealMs) order.push('parallel < ideal (impossible: a bug)');
     const measured = L.measuredMs as number | null;
@@ -79,7 +85,7 @@ for (const m of models) {
   rows.push(row);
   process.stderr.write(`${head.map((h, i) => `${h}: ${row[i] ?? ''}`).filter((_, i) => row[i] !== undefined).join(' · ')}\n`);
 }
-console.log(`adapter: ${adapter ?? '—'}; LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? 'unset'}; end-to-end: at least ${runs} runs, then on to analyze's --run-budget-ms; median, run spread = ±(p90 − p10) / 2 / median`);
+console.log(`adapter: ${adapter ?? '—'}; LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? 'unset'}; layers timed ${conditions}; end-to-end: at least ${runs} runs, then on to analyze's --run-budget-ms; median, run spread = ±(p90 − p10) / 2 / median`);
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
 console.log(head.map((h, i) => h.padEnd(widths[i])).join('  '));
 for (const r of rows) console.log(r.map((x, i) => (x ?? '').padEnd(widths[i])).join('  '));

@@ -3,19 +3,28 @@
  *
  * Method (design.md, Timing):
  *  - warm-up runs first (pipeline creation and the first dispatch are never counted);
- *  - each sample is one compute pass with timestamp writes at its start and end, holding `batch`
- *    back-to-back executions of the plan, so kernels of a few microseconds are timed over a span
- *    long enough for the timer; the sample is the pass time divided by `batch`;
+ *  - a sample is one submission of `batch` executions back to back, enough to span `minPassUs`
+ *    (so the queue — and lavapipe's worker threads — stay busy, as in a model run). With GPU
+ *    timestamps each execution is its own compute pass with its own timestamp writes, as each
+ *    layer runs in a model (after another pass), and the sample is the median of those per-pass
+ *    times: this keeps the per-pass cost a model run pays, which batching executions inside one
+ *    pass hides (on lavapipe 3–6 µs a layer, half a small layer's time in the model), and leaves
+ *    out the start-up of an idle queue, which a single execution per submission adds (on lavapipe
+ *    with its default threads, tens of µs). Without timestamps the executions share one pass and
+ *    the sample is its wall time divided by `batch`;
  *  - the wall time from submit to completion is recorded too (it includes submission overhead);
  *  - samples are taken until their relative spread ((p90 − p10) / median) is below the target
  *    with at least `minSamples`, or `maxSamples` or the time budget is reached;
+ *  - the plan may come as several copies over different input buffers (`Prepared[]`, see
+ *    measure.ts: a layer's weights, copied): successive executions cycle through them, so those
+ *    inputs come from memory, as a model's weights do in an inference, not from the cache;
  *  - optionally a buffer larger than the last-level cache is overwritten before each sample, so
  *    every sample starts cold.
  * Statistics are computed elsewhere (stats.ts) from the returned samples.
  */
 import { performance } from 'node:perf_hooks';
 import type { KernelRunner, Prepared } from '../gpu/run.js';
-import { relativeSpread } from './stats.js';
+import { relativeSpread, summarize } from './stats.js';
 
 export interface TimingOptions {
   warmup: number;
@@ -31,7 +40,7 @@ export interface TimingOptions {
   minTimeMs: number;
   /** Time budget per measurement, in ms of wall time (including warm-up). */
   budgetMs: number;
-  /** A pass shorter than this (µs) is repeated `batch` times per sample to reach it. */
+  /** A sample holds `batch` executions, enough to take at least this many µs. */
   minPassUs: number;
   maxBatch: number;
   cacheFlush: boolean;
@@ -58,20 +67,15 @@ export type Outcome =
 const FLUSH_BYTES = 256 * 2 ** 20;
 
 export class Timer {
-  private readonly querySet?: GPUQuerySet;
-  private readonly resolve?: GPUBuffer;
+  private querySet?: GPUQuerySet;
+  private resolve?: GPUBuffer;
+  private read?: GPUBuffer;
   private flushBuf?: GPUBuffer;
 
-  constructor(private readonly runner: KernelRunner) {
-    const d = runner.device;
-    if (runner.ctx.timestamps) {
-      this.querySet = d.createQuerySet({ type: 'timestamp', count: 2, label: 'dlprof timer' });
-      this.resolve = d.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'dlprof timer resolve' });
-    }
-  }
+  constructor(private readonly runner: KernelRunner) {}
 
   get usesTimestamps(): boolean {
-    return !!this.querySet;
+    return this.runner.ctx.timestamps;
   }
 
   private flush(encoder: GPUCommandEncoder): void {
@@ -80,60 +84,89 @@ export class Timer {
     encoder.clearBuffer(this.flushBuf);
   }
 
-  /** One sample: `batch` executions in one pass; returns [gpuMs per execution, wallMs per execution]. */
-  async sample(p: Prepared, batch: number, cacheFlush: boolean): Promise<[number, number]> {
+  /** Timestamp query set, resolve and read-back buffers for `passes` passes (grown on demand). */
+  private queries(passes: number): { querySet: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer } {
     const d = this.runner.device;
-    const encoder = d.createCommandEncoder({ label: `${p.label} timing` });
-    if (cacheFlush) this.flush(encoder);
-    const tw = this.querySet ? { querySet: this.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } : undefined;
-    this.runner.encode(p, encoder, batch, tw);
-    let read: GPUBuffer | undefined;
-    if (this.querySet && this.resolve) {
-      encoder.resolveQuerySet(this.querySet, 0, 2, this.resolve, 0);
-      read = d.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'dlprof timer read' });
-      encoder.copyBufferToBuffer(this.resolve, 0, read, 0, 16);
+    if (!this.querySet || this.querySet.count < 2 * passes) {
+      this.destroyQueries();
+      this.querySet = d.createQuerySet({ type: 'timestamp', count: 2 * passes, label: 'dlprof timer' });
+      this.resolve = d.createBuffer({ size: 16 * passes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'dlprof timer resolve' });
+      this.read = d.createBuffer({ size: 16 * passes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'dlprof timer read' });
+    }
+    return { querySet: this.querySet, resolve: this.resolve!, read: this.read! };
+  }
+
+  private destroyQueries(): void {
+    this.querySet?.destroy();
+    this.resolve?.destroy();
+    this.read?.destroy();
+  }
+
+  /**
+   * One sample: `batch` executions in one submission, of `ps[first]`, `ps[first + 1]`…
+   * (cyclically), each in its own timed pass (with timestamps; see the module comment); returns
+   * [gpuMs per execution, wallMs per execution]. With `cacheFlush`, the flush precedes every pass.
+   */
+  async sample(ps: Prepared | Prepared[], batch: number, cacheFlush: boolean, first = 0): Promise<[number, number]> {
+    const plans = Array.isArray(ps) ? ps : [ps];
+    const plan = (i: number): Prepared => plans[(first + i) % plans.length];
+    const d = this.runner.device;
+    const encoder = d.createCommandEncoder({ label: `${plans[0].label} timing` });
+    const q = this.usesTimestamps ? this.queries(batch) : undefined;
+    if (q) {
+      for (let i = 0; i < batch; i++) {
+        if (cacheFlush) this.flush(encoder);
+        this.runner.encode(plan(i), encoder, 1, { querySet: q.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
+      }
+      encoder.resolveQuerySet(q.querySet, 0, 2 * batch, q.resolve, 0);
+      encoder.copyBufferToBuffer(q.resolve, 0, q.read, 0, 16 * batch);
+    } else {
+      if (cacheFlush) this.flush(encoder);
+      this.runner.encodeAll(Array.from({ length: batch }, (_, i) => plan(i)), encoder, undefined, plans[0].label);
     }
     const t0 = performance.now();
     d.queue.submit([encoder.finish()]);
     await d.queue.onSubmittedWorkDone();
     const wall = (performance.now() - t0) / batch;
     if (this.runner.ctx.lost) throw new Error(`device lost: ${this.runner.ctx.lost}`);
-    if (!read) return [wall, wall];
-    await read.mapAsync(GPUMapMode.READ);
-    const [begin, end] = new BigUint64Array(read.getMappedRange().slice(0));
-    read.unmap();
-    read.destroy();
-    const gpuMs = Number(end - begin) / 1e6 / batch;
+    if (!q) return [wall, wall];
+    await q.read.mapAsync(GPUMapMode.READ, 0, 16 * batch);
+    const ts = new BigUint64Array(q.read.getMappedRange(0, 16 * batch).slice(0));
+    q.read.unmap();
+    const gpuMs = summarize(Array.from({ length: batch }, (_, i) => Number(ts[2 * i + 1] - ts[2 * i]) / 1e6)).median;
     return [gpuMs > 0 ? gpuMs : wall, wall];
   }
 
-  /** Times a prepared plan (see the module comment for the method). */
-  async time(p: Prepared, opts: TimingOptions = DEFAULT_TIMING): Promise<Outcome> {
+  /** Times a prepared plan, or copies of one taken in turn (see the module comment for the method). */
+  async time(ps: Prepared | Prepared[], opts: TimingOptions = DEFAULT_TIMING): Promise<Outcome> {
     const start = performance.now();
+    const plans = Array.isArray(ps) ? ps : [ps];
+    let next = 0;
     try {
       let single = Infinity;
-      for (let i = 0; i < Math.max(1, opts.warmup); i++) single = Math.min(single, (await this.sample(p, 1, false))[0]);
-      const batch = Math.max(1, Math.min(opts.maxBatch, Math.ceil((opts.minPassUs / 1000) / Math.max(single, 1e-6))));
+      for (let i = 0; i < Math.max(1, opts.warmup); i++) single = Math.min(single, (await this.sample(plans, 1, false, next++))[0]);
+      // A flush per execution would dwarf the kernels it is for: one execution per sample then.
+      const batch = opts.cacheFlush ? 1 : Math.max(1, Math.min(opts.maxBatch, Math.ceil((opts.minPassUs / 1000) / Math.max(single, 1e-6))));
       const samplesMs: number[] = [];
       const wallMs: number[] = [];
       const sampledFrom = performance.now();
       let stoppedBy: 'spread' | 'samples' | 'budget' = 'samples';
       while (samplesMs.length < opts.maxSamples) {
-        const [g, w] = await this.sample(p, batch, opts.cacheFlush);
+        const [g, w] = await this.sample(plans, batch, opts.cacheFlush, next);
+        next += batch;
         samplesMs.push(g);
         wallMs.push(w);
         if (samplesMs.length >= opts.minSamples && relativeSpread(samplesMs) <= opts.targetSpread && performance.now() - sampledFrom >= opts.minTimeMs) { stoppedBy = 'spread'; break; }
         if (samplesMs.length >= Math.min(3, opts.minSamples) && performance.now() - start > opts.budgetMs) { stoppedBy = 'budget'; break; }
       }
-      return { status: 'completed', samplesMs, wallMs, batch, source: this.querySet ? 'timestamp' : 'wall', stoppedBy };
+      return { status: 'completed', samplesMs, wallMs, batch, source: this.usesTimestamps ? 'timestamp' : 'wall', stoppedBy };
     } catch (e) {
       return { status: 'errored', reason: (e as Error).message };
     }
   }
 
   destroy(): void {
-    this.querySet?.destroy();
-    this.resolve?.destroy();
+    this.destroyQueries();
     this.flushBuf?.destroy();
   }
 }

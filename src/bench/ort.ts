@@ -68,9 +68,15 @@ export interface FrameworkResult {
 /** End-to-end latency of the model on an onnxruntime execution provider (median of `runs`). */
 export async function ortLatency(file: string, inputs: Map<string, HostTensor>, provider = 'webgpu', runs = 10): Promise<FrameworkResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-ort-'));
-  const s = await ort.InferenceSession.create(file, {
-    executionProviders: [provider], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'profile'),
-  });
+  let s: ort.InferenceSession;
+  try {
+    s = await ort.InferenceSession.create(file, {
+      executionProviders: [provider], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'profile'),
+    });
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   try {
     const feeds = Object.fromEntries([...inputs].filter(([k]) => s.inputNames.includes(k)).map(([k, v]) => [k, toOrt(v)]));
     for (let i = 0; i < 2; i++) await s.run(feeds);

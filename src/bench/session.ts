@@ -13,7 +13,7 @@ import { benchLayer, variantEntry, type BenchLayer, type MachineInfo, type Varia
 import { fingerprintId, Store, type MeasurementRow } from '../store/db.js';
 import type { Progress } from '../util/progress.js';
 import { DEFAULT_TIMING, Timer, type TimingOptions } from './harness.js';
-import { measureLayer, type VariantResult } from './measure.js';
+import { measureLayer, type Conditions, type VariantResult } from './measure.js';
 import { probeMachine } from './probe.js';
 import { summarize } from './stats.js';
 
@@ -93,6 +93,8 @@ export interface MeasureOptions {
   force?: boolean;
   variants?: string[];
   timing?: TimingOptions;
+  /** The state each execution starts in (default `cold-weights`); results under other conditions are neither reused nor replaced. */
+  conditions?: Conditions;
   counts?: Map<string, number>;
   progress?: Progress;
 }
@@ -107,6 +109,7 @@ export interface MeasureOutcome {
 /** Measures every case on every (selected) variant, reusing stored results unless `force`. */
 export async function measureCases(s: Session, cases: LayerCase[], opts: MeasureOptions = {}): Promise<MeasureOutcome> {
   const { store, machineId } = s;
+  const conditions = opts.conditions ?? 'cold-weights';
   store.upsertLayers(cases.map((c) => c.layer));
   const runId = store.newRunId();
   const startedAt = new Date().toISOString();
@@ -116,13 +119,14 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
   const t0 = performance.now();
   for (const [i, c] of cases.entries()) {
     if (s.interrupted || s.ctx.lost) break;
-    const existing = opts.force ? [] : store.latestForLayer(machineId, c.layer.key);
+    const existing = opts.force ? [] : store.latestForLayer(machineId, c.layer.key, conditions);
     const kernel = kernelFor(c.layer.op);
     const wanted = (kernel?.variants ?? []).map((v) => v.name).filter((v) => !opts.variants || opts.variants.includes(v));
     const toMeasure = wanted.filter((v) => !existing.some((e) => e.variant === v));
     const eta = i > 0 && toMeasure.length ? ` · ETA ${Math.round((((performance.now() - t0) / i) * (cases.length - i)) / 1000)} s` : '';
     const m = await measureLayer(s.runner, s.timer, c, {
       timing: opts.timing ?? DEFAULT_TIMING,
+      conditions,
       only: toMeasure,
       onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v}${eta}`),
     });
@@ -137,7 +141,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
         // A measurement cut short by Ctrl-C is not written.
         if (s.interrupted && v.status !== 'completed') continue;
         store.insertMeasurement({
-          runId, machineId, layerKey: c.layer.key, variant: v.variant, status: v.status, reason: v.reason, medianMs: v.stats?.median,
+          runId, machineId, layerKey: c.layer.key, variant: v.variant, conditions, status: v.status, reason: v.reason, medianMs: v.stats?.median,
           minMs: v.stats?.min, p10Ms: v.stats?.p10, p90Ms: v.stats?.p90, cv: v.stats?.cv, samples: v.stats?.n, batch: v.batch,
           wallMedianMs: v.wallMedianMs, maxAbsError: v.maxAbsError, samplesMs: v.samplesMs,
         });
@@ -148,6 +152,6 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     layers.push(benchLayer(m, c.layer, opts.counts?.get(c.layer.key) ?? 1, entries));
   }
   opts.progress?.done();
-  if (!s.interrupted && !s.ctx.lost) store.finishRun({ id: runId, machineId, startedAt, options: { variants: opts.variants, force: opts.force }, measurements: measured });
+  if (!s.interrupted && !s.ctx.lost) store.finishRun({ id: runId, machineId, startedAt, options: { variants: opts.variants, force: opts.force, conditions }, measurements: measured });
   return { runId, layers, measured, reused };
 }

@@ -4,7 +4,12 @@
  * document on stdout. Unexpected errors (bugs) keep their stack trace.
  */
 import { Command, Errors, type Interfaces } from '@oclif/core';
-import { DlprofError } from '../util/errors.js';
+import { DlprofError, EXIT } from '../util/errors.js';
+
+/** An error oclif raised while parsing the command line (its parse errors exit 2). */
+function isUsageError(err: unknown): boolean {
+  return err instanceof Errors.CLIError && (err as { oclif?: { exit?: number } }).oclif?.exit === EXIT.usage;
+}
 
 export const ERROR_SCHEMA_VERSION = 1;
 
@@ -21,6 +26,13 @@ export abstract class DlprofCommand extends Command {
       const e = new Errors.CLIError(err.message, { exit: err.exit, code: err.code, suggestions: err.suggestions });
       return super.catch(e as Interfaces.CommandError);
     }
+    // oclif's own usage errors (a flag value outside its options, a missing argument) exit 2; under
+    // --json the document says so, and the process exits with the status it reports.
+    if (this.jsonEnabled() && isUsageError(err)) {
+      process.exitCode = EXIT.usage;
+      this.logJson(this.toErrorJson(err));
+      return;
+    }
     return super.catch(err);
   }
 
@@ -29,6 +41,7 @@ export abstract class DlprofCommand extends Command {
       return { schemaVersion: ERROR_SCHEMA_VERSION, error: { code: err.code, message: err.message, exit: err.exit, suggestions: err.suggestions } };
     }
     const e = err as { message?: string; oclif?: { exit?: number }; code?: string };
+    if (isUsageError(err)) return { schemaVersion: ERROR_SCHEMA_VERSION, error: { code: 'E_USAGE', message: e.message ?? String(err), exit: EXIT.usage, suggestions: ['See --help.'] } };
     return { schemaVersion: ERROR_SCHEMA_VERSION, error: { code: e.code ?? 'E_INTERNAL', message: e.message ?? String(err), exit: e.oclif?.exit ?? 1, suggestions: [] } };
   }
 }

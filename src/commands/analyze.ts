@@ -9,6 +9,7 @@ import { latencies, longestPath, type LayerTime } from '../analysis/latency.js';
 import { roofline } from '../analysis/roofline.js';
 import { suggest } from '../analysis/suggest.js';
 import { DEFAULT_TIMING } from '../bench/harness.js';
+import { CONDITIONS, CONDITIONS_HELP, type Conditions } from '../bench/measure.js';
 import { relativeSpread } from '../bench/stats.js';
 import { canRun, referenceRun, runModel, type ModelRun } from '../bench/model.js';
 import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
@@ -74,6 +75,7 @@ export default class Analyze extends DlprofCommand {
     runs: Flags.integer({ description: 'Timed end-to-end runs, at least (after one warm-up); the median is reported, with the spread.', default: 10, min: 1 }),
     'run-budget-ms': Flags.integer({ description: 'Keep repeating the end-to-end run past --runs until this much time has passed (at most 200 runs): a fast model gets a stable median.', default: 2000, min: 0 }),
     'budget-ms': Flags.integer({ description: 'Time budget per variant measurement, in ms.', default: 1000, min: 50 }),
+    conditions: Flags.string({ description: `The state each layer's timed executions start in: ${CONDITIONS_HELP}.`, options: [...CONDITIONS], default: 'cold-weights' }),
     framework: Flags.boolean({ description: "Measure onnxruntime's WebGPU execution provider on the same model.", default: true, allowNo: true }),
     probe: Flags.boolean({ description: "Re-measure the machine's peak compute and bandwidth.", allowNo: true }),
   };
@@ -90,13 +92,15 @@ export default class Analyze extends DlprofCommand {
     if (g.unsupported.length) notes.push(`unsupported ops (not timed): ${g.unsupported.map((u) => `${u.op} ×${u.count}`).join(', ')}`);
     if (g.failed.length) notes.push(`${g.failed.length} nodes without static shapes were not timed`);
     const cases = dedupe([g]).map((u) => ({ layer: u.layer, consts: g.origins.get(u.layer.key)!.constValues }));
+    const conditions = flags.conditions as Conditions;
     const s = await openSession({ adapter: flags.adapter, backend: flags.backend }, flags.db ?? defaultDbPath(), this.config.version);
     try {
       recordModels(s, [g]);
       await ensureProbe(s, flags.probe);
       const counts = new Map<string, number>();
       for (const n of g.nodes) counts.set(n.key, (counts.get(n.key) ?? 0) + 1);
-      const m = await measureCases(s, cases, { force: flags.force, counts, progress, timing: { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'] } });
+      const timing = { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'] };
+      const m = await measureCases(s, cases, { force: flags.force, counts, progress, timing, conditions });
       if (s.interrupted) throw new DlprofError('interrupted; finished layer measurements were kept', 'E_INTERRUPTED', EXIT.interrupted);
       const { times, f16 } = layerTimes(m.layers);
       for (const l of m.layers) {
@@ -186,7 +190,7 @@ export default class Analyze extends DlprofCommand {
       const groups = findFusions(g);
       const fusedCases = groups.map((f) => fusedCase(g, f));
       const uniqueFused = [...new Map(fusedCases.filter((c): c is NonNullable<typeof c> => !!c).map((c) => [c.layer.key, c])).values()];
-      const fm = uniqueFused.length ? await measureCases(s, uniqueFused, { force: flags.force, progress, timing: { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'] } }) : undefined;
+      const fm = uniqueFused.length ? await measureCases(s, uniqueFused, { force: flags.force, progress, timing, conditions }) : undefined;
       const fusedBest = new Map<string, { variant: string; ms: number }>();
       for (const l of fm?.layers ?? []) if (l.bestVariant && l.bestMs !== null) fusedBest.set(l.key, { variant: l.bestVariant, ms: l.bestMs });
       const nodeTime = (id: number): number => {
@@ -259,6 +263,7 @@ export default class Analyze extends DlprofCommand {
         schemaVersion: ANALYZE_SCHEMA_VERSION,
         model: { path: g.path, name: g.name, layerCount: g.nodes.length, uniqueLayerCount: g.layers.size, flops: g.flops, params: g.params, inputs: g.inputs, outputs: g.outputs },
         machine,
+        conditions,
         latency: {
           measuredMs, measuredSpread, reconstructedMs: lat.reconstructedMs, reconstructionError,
           sequentialLowerBoundMs: lat.sequentialLowerBoundMs, parallelLowerBoundMs: lat.parallelLowerBoundMs, idealMs: ideal.length,

@@ -3,6 +3,7 @@ import { DlprofCommand } from '../cli/base.js';
 import { modelFlags, parseBindings } from '../cli/flags.js';
 import { gpuFlags, storeFlags } from '../cli/gpu-flags.js';
 import { DEFAULT_TIMING } from '../bench/harness.js';
+import { CONDITIONS, CONDITIONS_HELP, type Conditions } from '../bench/measure.js';
 import { ensureProbe, machineInfo, measureCases, openSession, recordModels } from '../bench/session.js';
 import { BENCH_SCHEMA_VERSION, renderBench, type BenchResult } from '../report/bench.js';
 import { defaultDbPath } from '../store/db.js';
@@ -35,7 +36,7 @@ export default class Bench extends DlprofCommand {
     variant: Flags.string({ multiple: true, description: 'Only these kernel variants (repeatable).' }),
     'budget-ms': Flags.integer({ description: 'Time budget per variant measurement, in ms.', default: DEFAULT_TIMING.budgetMs, min: 50 }),
     'target-spread': Flags.string({ description: 'Stop sampling once (p90 − p10) / median is at most this.', default: String(DEFAULT_TIMING.targetSpread) }),
-    'cache-flush': Flags.boolean({ description: 'Overwrite a buffer larger than the last-level cache before each sample.' }),
+    conditions: Flags.string({ description: `The state each timed execution starts in: ${CONDITIONS_HELP}. Part of a result's identity in the store.`, options: [...CONDITIONS], default: 'cold-weights' }),
     probe: Flags.boolean({ description: "Measure the machine's peak compute and bandwidth (done automatically the first time).", allowNo: true }),
   };
 
@@ -44,6 +45,7 @@ export default class Bench extends DlprofCommand {
     const spread = Number(flags['target-spread']);
     if (!(spread > 0 && spread < 1)) throw new DlprofError(`--target-spread ${flags['target-spread']}: expected a number between 0 and 1`, 'E_BAD_FLAG', EXIT.usage);
     const bindings = parseBindings(flags.dim, flags.shape);
+    const conditions = flags.conditions as Conditions;
     const progress = new Progress();
     const work = loadWorkload(argv as string[], bindings, (p, i, n) => progress.step(i + 1, n, `loading ${printable(p)}`));
     const cases = flags.op ? work.cases.filter((c) => flags.op!.includes(c.layer.op)) : work.cases;
@@ -54,7 +56,7 @@ export default class Bench extends DlprofCommand {
       await ensureProbe(s, flags.probe);
       const m = await measureCases(s, cases, {
         force: flags.force, variants: flags.variant, counts: work.counts, progress,
-        timing: { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'], targetSpread: spread, cacheFlush: flags['cache-flush'] },
+        timing: { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'], targetSpread: spread }, conditions,
       });
       if (s.ctx.lost) {
         throw new DlprofError(`the GPU device was lost (${s.ctx.lost}) after ${m.layers.length} of ${cases.length} layers; finished measurements are stored in ${dbPath}`,
@@ -62,7 +64,8 @@ export default class Bench extends DlprofCommand {
       }
       const all = m.layers.flatMap((l) => l.variants);
       const result: BenchResult = {
-        schemaVersion: BENCH_SCHEMA_VERSION, db: dbPath, runId: m.runId, machine: machineInfo(s), layers: m.layers,
+        schemaVersion: BENCH_SCHEMA_VERSION, db: dbPath, runId: m.runId, machine: machineInfo(s),
+        conditions, layers: m.layers,
         summary: {
           layers: m.layers.length, measured: m.measured, reused: m.reused, noKernel: m.layers.filter((l) => l.kernel === null).length,
           mismatches: all.filter((v) => v.status === 'mismatch').length, errors: all.filter((v) => v.status === 'errored').length, interrupted: s.interrupted,

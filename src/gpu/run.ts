@@ -165,13 +165,51 @@ export class KernelRunner {
     return this.bindPlan(kernel, c, plan, inBufs, outBufs, label);
   }
 
-  private async bindPlan(kernel: Kernel, c: LayerCase, plan: KernelPlan, inBufs: Array<GPUBuffer | null>, outBufs: GPUBuffer[], label: string): Promise<Prepared> {
+  /**
+   * A copy of prepared `p` (of `plan`) whose inputs at `indices` are new buffers holding the same
+   * data (copied on the device); the other inputs, the outputs and the scratch buffers are `p`'s.
+   * Timing `p` and its copies in turn reads those inputs from memory rather than from the cache.
+   * Release it with releaseCopy, before `p`.
+   */
+  async copyWithFreshInputs(kernel: Kernel, c: LayerCase, plan: KernelPlan, p: Prepared, indices: number[], label: string): Promise<Prepared> {
+    const device = this.device;
+    const encoder = device.createCommandEncoder({ label: `${label} input copies` });
+    device.pushErrorScope('out-of-memory');
+    const inBufs = p.inputs.map((b, i) => {
+      if (!b || !indices.includes(i)) return b;
+      const copy = this.buffer(b.size, storage(), `${label} input ${i}`);
+      encoder.copyBufferToBuffer(b, 0, copy, 0, b.size);
+      return copy;
+    });
+    const oom = await device.popErrorScope();
+    const fresh = (): void => inBufs.forEach((b, i) => { if (b && b !== p.inputs[i]) b.destroy(); });
+    if (oom) {
+      fresh();
+      throw new Error(`${label}: ${oom.message}`);
+    }
+    device.queue.submit([encoder.finish()]);
+    try {
+      return await this.bindPlan(kernel, c, plan, inBufs, p.outputs, label, p.scratch);
+    } catch (e) {
+      fresh();
+      throw e;
+    }
+  }
+
+  /** Frees what copyWithFreshInputs made (the input copies, uniforms), leaving what it shares with the original. */
+  releaseCopy(copy: Prepared, original: Prepared): void {
+    copy.inputs.forEach((b, i) => { if (b && b !== original.inputs[i]) b.destroy(); });
+    for (const b of copy.uniforms) b.destroy();
+  }
+
+  private async bindPlan(kernel: Kernel, c: LayerCase, plan: KernelPlan, inBufs: Array<GPUBuffer | null>, outBufs: GPUBuffer[], label: string,
+    sharedScratch?: GPUBuffer[]): Promise<Prepared> {
     const device = this.device;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     const outputTypes = c.layer.outputs.map((t) => this.typeOf(kernel, t));
     let bytes = [...inBufs, ...outBufs].reduce((s, b) => s + (b?.size ?? 0), 0);
-    const scratch = plan.scratch.map((sz, i) => { bytes += sz; return this.buffer(sz, GPUBufferUsage.STORAGE, `${label} scratch ${i}`); });
+    const scratch = sharedScratch ?? plan.scratch.map((sz, i) => { bytes += sz; return this.buffer(sz, GPUBufferUsage.STORAGE, `${label} scratch ${i}`); });
     const uniforms: GPUBuffer[] = [];
     const pipelines: GPUComputePipeline[] = [];
     const bindGroups: GPUBindGroup[] = [];
@@ -195,13 +233,13 @@ export class KernelRunner {
     } catch (e) {
       await device.popErrorScope();
       await device.popErrorScope();
-      for (const b of [...scratch, ...uniforms]) b.destroy();
+      for (const b of [...(sharedScratch ? [] : scratch), ...uniforms]) b.destroy();
       throw e;
     }
     const verr = await device.popErrorScope();
     const oerr = await device.popErrorScope();
     if (oerr || verr) {
-      for (const b of [...scratch, ...uniforms]) b.destroy();
+      for (const b of [...(sharedScratch ? [] : scratch), ...uniforms]) b.destroy();
       throw new Error(`${label}: ${(oerr ?? verr)!.message}`);
     }
     return { label, pipelines, bindGroups, workgroups: plan.passes.map((p) => p.workgroups), inputs: inBufs, outputs: outBufs, scratch, uniforms, outputTypes, bytes };

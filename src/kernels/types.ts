@@ -62,7 +62,9 @@ export interface KernelPlan {
    * The buffers the passes bind as `input`, made from the layer's host inputs once, before any
    * timing (a sparse weight's CSR/ELL form, like a sparse library's setup step). Absent: the
    * layer's inputs are bound as they are. Such a plan needs host data, so it runs on its own
-   * (KernelRunner.prepare), not inside a whole-model run over shared tensor buffers.
+   * (KernelRunner.prepare), not inside a whole-model run over shared tensor buffers. The layer's
+   * activations (non-constant inputs) keep their index; every other buffer counts as weights
+   * (bench/measure.ts weightInputs).
    */
   hostInputs?(inputs: Array<HostTensor | null>): Array<HostTensor | null>;
 }

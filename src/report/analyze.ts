@@ -6,9 +6,10 @@ import type { TensorDecl } from '../ir/graph.js';
 import type { TensorType } from '../ir/types.js';
 import { printable } from '../util/errors.js';
 import { shape, si } from '../util/format.js';
+import { CONDITIONS_TEXT, type Conditions } from '../bench/measure.js';
 import type { MachineInfo } from './bench.js';
 
-export const ANALYZE_SCHEMA_VERSION = 1;
+export const ANALYZE_SCHEMA_VERSION = 2;
 
 export interface AnalyzeLayer {
   id: number;
@@ -39,6 +40,8 @@ export interface AnalyzeResult {
   schemaVersion: number;
   model: { path: string; name: string; layerCount: number; uniqueLayerCount: number; flops: number; params: number; inputs: TensorDecl[]; outputs: TensorDecl[] };
   machine: MachineInfo;
+  /** The state each layer's timed executions started in (bench/measure.ts CONDITIONS). */
+  conditions: Conditions;
   latency: {
     measuredMs: number | null;
     /** (p90 − p10) / median of the measured end-to-end runs: the run-to-run noise of this machine. */
@@ -71,7 +74,7 @@ export function renderAnalyze(r: AnalyzeResult, c: ChalkInstance): string {
   const out: string[] = [];
   const L = r.latency;
   out.push(`${c.bold(printable(r.model.path))} · ${r.model.layerCount} layers (${r.model.uniqueLayerCount} unique) · ${si(r.model.flops, 'FLOP')} · ${si(r.model.params)} params`);
-  out.push(`${printable(r.machine.adapterDescription)} (${r.machine.backend})`);
+  out.push(`${printable(r.machine.adapterDescription)} (${r.machine.backend}) · layers timed ${r.conditions}: ${CONDITIONS_TEXT[r.conditions]}`);
   const ladder = new Table({ head: ['latency', 'ms', ''].map((h) => c.bold(h)), style: { head: [], border: [] } });
   ladder.push(
     ['measured end-to-end (default kernels)', L.measuredSpread === null ? f(L.measuredMs) : `${f(L.measuredMs)} ±${(50 * L.measuredSpread).toFixed(0)}%`, r.correctness ? (r.correctness.ok ? c.green(`outputs match ${refName(r.correctness.reference)}`) : c.red(`OUTPUTS DIFFER FROM ${refName(r.correctness.reference).toUpperCase()}`)) : ''],

@@ -1,14 +1,14 @@
 /** `dlprof bench` output: the JSON document (schemas/bench.schema.json) and its terminal table. */
 import Table from 'cli-table3';
 import type { ChalkInstance } from 'chalk';
-import type { LayerMeasurement, VariantResult } from '../bench/measure.js';
+import { CONDITIONS_TEXT, type Conditions, type LayerMeasurement, type VariantResult } from '../bench/measure.js';
 import type { Stats } from '../bench/stats.js';
 import type { MachineFingerprint } from '../gpu/device.js';
 import type { TensorType } from '../ir/types.js';
 import { printable } from '../util/errors.js';
 import { shape } from '../util/format.js';
 
-export const BENCH_SCHEMA_VERSION = 1;
+export const BENCH_SCHEMA_VERSION = 2;
 
 export interface MachineInfo extends MachineFingerprint {
   fingerprint: string;
@@ -57,6 +57,8 @@ export interface BenchResult {
   db: string;
   runId: string;
   machine: MachineInfo;
+  /** The state each timed execution started in (bench/measure.ts CONDITIONS). */
+  conditions: Conditions;
   layers: BenchLayer[];
   summary: { layers: number; measured: number; reused: number; noKernel: number; mismatches: number; errors: number; interrupted: boolean };
 }
@@ -95,6 +97,7 @@ export function renderBench(r: BenchResult, c: ChalkInstance): string {
   lines.push(`${c.bold(printable(r.machine.adapterDescription))} (${r.machine.backend}) · ${printable(r.machine.cpu)}`);
   lines.push(`  peaks: ${p.fmaF32GflopS ? `${p.fmaF32GflopS.toFixed(1)} GFLOP/s f32` : '—'}${p.fmaF16GflopS ? `, ${p.fmaF16GflopS.toFixed(1)} GFLOP/s f16` : ''}`
     + `${p.copyGBs ? `, ${p.copyGBs.toFixed(1)} GB/s copy` : ''} · database ${r.db}`);
+  lines.push(`  timed ${r.conditions}: ${CONDITIONS_TEXT[r.conditions]}`);
   const t = new Table({
     head: ['#', 'op', 'inputs → outputs', '×', 'default', 'ms', 'best', 'ms', 'gain', 'GFLOP/s', 'GB/s', 'notes'].map((h) => c.bold(h)),
     style: { head: [], border: [] }, wordWrap: true, colWidths: [5, 14, 30, 5, 16, 9, 16, 9, 7, 9, 8, 26],

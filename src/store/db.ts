@@ -50,6 +50,8 @@ export interface MeasurementRow {
   machineId: number;
   layerKey: string;
   variant: string;
+  /** The state each timed execution started in (bench/measure.ts CONDITIONS). */
+  conditions: string;
   status: 'completed' | 'errored' | 'skipped' | 'mismatch';
   reason?: string | null;
   medianMs?: number | null;
@@ -145,26 +147,27 @@ export class Store {
     })();
   }
 
-  /** The newest measurement of (machine, layer, variant), if any. */
-  latest(machineId: number, layerKey: string, variant: string): MeasurementRow | undefined {
-    const r = this.db.prepare(`SELECT * FROM measurement WHERE machine_id = ? AND layer_key = ? AND variant = ? ORDER BY id DESC LIMIT 1`)
-      .get(machineId, layerKey, variant) as Record<string, unknown> | undefined;
+  /** The newest measurement of (machine, layer, conditions, variant), if any. */
+  latest(machineId: number, layerKey: string, conditions: string, variant: string): MeasurementRow | undefined {
+    const r = this.db.prepare(`SELECT * FROM measurement WHERE machine_id = ? AND layer_key = ? AND conditions = ? AND variant = ? ORDER BY id DESC LIMIT 1`)
+      .get(machineId, layerKey, conditions, variant) as Record<string, unknown> | undefined;
     return r ? rowToMeasurement(r) : undefined;
   }
 
-  /** Every newest measurement of a layer on a machine, one per variant. */
-  latestForLayer(machineId: number, layerKey: string): MeasurementRow[] {
-    const rows = this.db.prepare(`SELECT m.* FROM measurement m WHERE m.machine_id = ? AND m.layer_key = ?
-      AND m.id = (SELECT MAX(id) FROM measurement x WHERE x.machine_id = m.machine_id AND x.layer_key = m.layer_key AND x.variant = m.variant)`)
-      .all(machineId, layerKey) as Array<Record<string, unknown>>;
+  /** Every newest measurement of a layer on a machine under `conditions`, one per variant. */
+  latestForLayer(machineId: number, layerKey: string, conditions: string): MeasurementRow[] {
+    const rows = this.db.prepare(`SELECT m.* FROM measurement m WHERE m.machine_id = ? AND m.layer_key = ? AND m.conditions = ?
+      AND m.id = (SELECT MAX(id) FROM measurement x WHERE x.machine_id = m.machine_id AND x.layer_key = m.layer_key
+        AND x.conditions = m.conditions AND x.variant = m.variant)`)
+      .all(machineId, layerKey, conditions) as Array<Record<string, unknown>>;
     return rows.map(rowToMeasurement);
   }
 
   /** Inserts one measurement in its own transaction (durable when this returns). */
   insertMeasurement(m: MeasurementRow): void {
-    this.db.prepare(`INSERT INTO measurement (run_id, machine_id, layer_key, variant, status, reason, median_ms, min_ms, p10_ms, p90_ms, cv,
-      samples, batch, wall_median_ms, max_abs_error, samples_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(m.runId, m.machineId, m.layerKey, m.variant, m.status, m.reason ?? null, m.medianMs ?? null, m.minMs ?? null, m.p10Ms ?? null,
+    this.db.prepare(`INSERT INTO measurement (run_id, machine_id, layer_key, variant, conditions, status, reason, median_ms, min_ms, p10_ms, p90_ms, cv,
+      samples, batch, wall_median_ms, max_abs_error, samples_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(m.runId, m.machineId, m.layerKey, m.variant, m.conditions, m.status, m.reason ?? null, m.medianMs ?? null, m.minMs ?? null, m.p10Ms ?? null,
         m.p90Ms ?? null, m.cv ?? null, m.samples ?? null, m.batch ?? null, m.wallMedianMs ?? null,
         m.maxAbsError === undefined || m.maxAbsError === null || !Number.isFinite(m.maxAbsError) ? null : m.maxAbsError,
         m.samplesMs ? JSON.stringify(m.samplesMs) : null, m.createdAt ?? new Date().toISOString());
@@ -196,7 +199,7 @@ export class Store {
 function rowToMeasurement(r: Record<string, unknown>): MeasurementRow {
   return {
     runId: String(r.run_id), machineId: Number(r.machine_id), layerKey: String(r.layer_key), variant: String(r.variant),
-    status: r.status as MeasurementRow['status'], reason: (r.reason as string | null) ?? null,
+    conditions: String(r.conditions), status: r.status as MeasurementRow['status'], reason: (r.reason as string | null) ?? null,
     medianMs: r.median_ms as number | null, minMs: r.min_ms as number | null, p10Ms: r.p10_ms as number | null, p90Ms: r.p90_ms as number | null,
     cv: r.cv as number | null, samples: r.samples as number | null, batch: r.batch as number | null, wallMedianMs: r.wall_median_ms as number | null,
     maxAbsError: r.max_abs_error as number | null, samplesMs: r.samples_ms ? JSON.parse(String(r.samples_ms)) : null, createdAt: String(r.created_at),

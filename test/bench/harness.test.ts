@@ -27,23 +27,25 @@ ${entry1d(64, n, `  var a = x[gid];\n  for (var i = 0u; i < ${work}u; i++) { a =
 afterAll(releaseGpu);
 
 describe('timing harness', () => {
-  it('times with GPU timestamps, batching short kernels into longer passes', async () => {
+  it('times with GPU timestamps, each execution its own pass, short kernels several to a submission', async () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);
     expect(timer.usesTimestamps).toBe(true);
     const { kernel, c } = spin(256, 1);
     const p = await runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [256], data: new Float32Array(256) }], 'spin');
-    // A 20 ms pass target: far above one execution of this kernel even on a loaded machine (a 1 ms
+    // A 20 ms target: far above one execution of this kernel even on a loaded machine (a 1 ms
     // target is not: lavapipe's per-pass cost alone approaches it when the cores are busy).
     const out = await timer.time(p, { ...DEFAULT_TIMING, budgetMs: 500, minPassUs: 20_000 });
+    const flushed = await timer.time(p, { ...DEFAULT_TIMING, budgetMs: 500, minPassUs: 20_000, cacheFlush: true });
     runner.release(p);
     timer.destroy();
     expect(out.status).toBe('completed');
     if (out.status !== 'completed') return;
     expect(out.source).toBe('timestamp');
-    expect(out.batch).toBeGreaterThan(1); // microseconds of work: batched
+    expect(out.batch).toBeGreaterThan(1); // microseconds of work: several executions per submission
     expect(out.samplesMs.length).toBeGreaterThanOrEqual(DEFAULT_TIMING.minSamples);
     expect(out.samplesMs.every((s) => s > 0)).toBe(true);
+    expect(flushed.status === 'completed' && flushed.batch).toBe(1); // every execution after its own flush
   });
 
   it('ranks more work as more time (ratio, not absolute)', async () => {

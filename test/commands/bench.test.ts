@@ -45,6 +45,23 @@ describe('dlprof bench', () => {
 
     const human = await dlprof(args.filter((a) => a !== '--json'));
     expect(human.stdout).toContain('reused from earlier runs');
+    expect(human.stdout).toContain('timed cold-weights');
+
+    // Other conditions are other results: measured anew, stored beside the first ones.
+    expect(doc.conditions).toBe('cold-weights');
+    const warm = (await dlprof([...args, '--conditions', 'warm'])).json();
+    expect(warm.conditions).toBe('warm');
+    expect(warm.summary.reused).toBe(0);
+    expect(warm.summary.measured).toBe(doc.summary.measured);
+    expect((await dlprof([...args, '--conditions', 'warm'])).json().summary.reused).toBe(doc.summary.measured);
+    expect((await dlprof(args)).json().summary.reused).toBe(doc.summary.measured);
+    const conn = new Database(file, { readonly: true });
+    expect(conn.prepare('SELECT conditions, COUNT(*) AS n FROM measurement GROUP BY conditions ORDER BY conditions').all())
+      .toEqual([{ conditions: 'cold-weights', n: 2 * doc.summary.measured }, { conditions: 'warm', n: doc.summary.measured }]);
+    conn.close();
+    const bad = await dlprof([...args, '--conditions', 'tepid']);
+    expect(bad.status).toBe(2);
+    expect(bad.json().error.message).toMatch(/--conditions=tepid/);
   });
 
   it('lets two processes write the same database at once', async () => {

@@ -80,6 +80,14 @@ describe('dlprof layers', () => {
   it('rejects malformed flags with a usage error', async () => {
     await expectCleanError(['layers', fixture('resnet-tiny.onnx'), '--dim', 'batch'], 'E_BAD_FLAG', 2, ['NAME=VALUE']);
     await expectCleanError(['layers', fixture('resnet-tiny.onnx'), '--dim', 'batch=-1'], 'E_BAD_FLAG', 2);
+    // oclif's own parse errors: exit 2 too, and under --json a schema-valid E_USAGE document.
+    for (const args of [['layers', fixture('resnet-tiny.onnx'), '--no-such-flag'], ['layers']]) {
+      const r = await dlprof([...args, '--json']);
+      expect(r.status, r.stdout).toBe(2);
+      expect(schemaErrors('error', r.json())).toBe('');
+      expect(r.json().error).toMatchObject({ code: 'E_USAGE', exit: 2 });
+      expect((await dlprof(args)).status).toBe(2);
+    }
   });
 
   describe('bad input files', () => {

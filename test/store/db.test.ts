@@ -24,11 +24,12 @@ describe('results store', () => {
       VALUES ('r', 1, 'k', 'naive', 'completed', 0.5, 5, 't')`).run();
     migrate(db, ':memory:');
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    expect(db.prepare('SELECT variant, median_ms FROM measurement').all()).toEqual([{ variant: 'naive', median_ms: 0.5 }]);
+    // Kept, as `legacy`: timed by the older method, never reused.
+    expect(db.prepare('SELECT variant, median_ms, conditions FROM measurement').all()).toEqual([{ variant: 'naive', median_ms: 0.5, conditions: 'legacy' }]);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'probe'").get()).toEqual({ name: 'probe' });
     // The hot lookups use their indexes, not table scans.
-    const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(1, 'k', 'naive') as Array<{ detail: string }>).map((r) => r.detail).join('; ');
-    expect(plan('SELECT * FROM measurement WHERE machine_id = ? AND layer_key = ? AND variant = ? ORDER BY id DESC LIMIT 1'))
+    const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(1, 'k', 'warm', 'naive') as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+    expect(plan('SELECT * FROM measurement WHERE machine_id = ? AND layer_key = ? AND conditions = ? AND variant = ? ORDER BY id DESC LIMIT 1'))
       .toMatch(/USING (COVERING )?INDEX measurement_lookup/);
     expect((db.prepare('EXPLAIN QUERY PLAN SELECT value FROM probe WHERE machine_id = ? AND kind = ? ORDER BY id DESC LIMIT 1').all(1, 'copy') as Array<{ detail: string }>)
       .map((r) => r.detail).join('; ')).toMatch(/INDEX probe_lookup/);
@@ -62,11 +63,18 @@ describe('results store', () => {
     expect(s.machineId({ ...fp, adapterDevice: 'other' })).not.toBe(id);
     s.upsertLayers([layer]);
     const runId = s.newRunId();
-    s.insertMeasurement({ runId, machineId: id, layerKey: layer.key, variant: 'naive', status: 'completed', medianMs: 1, samplesMs: [1, 1.1, 0.9] });
-    s.insertMeasurement({ runId, machineId: id, layerKey: layer.key, variant: 'vec4', status: 'mismatch', reason: 'disagrees' });
-    s.insertMeasurement({ runId, machineId: id, layerKey: layer.key, variant: 'naive', status: 'completed', medianMs: 2, samplesMs: [2] });
-    expect(s.latest(id, layer.key, 'naive')?.medianMs).toBe(2);
-    expect(s.latestForLayer(id, layer.key).map((m) => [m.variant, m.status]).sort()).toEqual([['naive', 'completed'], ['vec4', 'mismatch']]);
+    const row = { runId, machineId: id, layerKey: layer.key, conditions: 'cold-weights' };
+    s.insertMeasurement({ ...row, variant: 'naive', status: 'completed', medianMs: 1, samplesMs: [1, 1.1, 0.9] });
+    s.insertMeasurement({ ...row, variant: 'vec4', status: 'mismatch', reason: 'disagrees' });
+    s.insertMeasurement({ ...row, variant: 'naive', status: 'completed', medianMs: 2, samplesMs: [2] });
+    // Under other conditions: a result of its own, replacing neither.
+    s.insertMeasurement({ ...row, conditions: 'warm', variant: 'naive', status: 'completed', medianMs: 0.5, samplesMs: [0.5] });
+    expect(s.latest(id, layer.key, 'cold-weights', 'naive')?.medianMs).toBe(2);
+    expect(s.latest(id, layer.key, 'warm', 'naive')?.medianMs).toBe(0.5);
+    expect(s.latest(id, layer.key, 'cold', 'naive')).toBeUndefined();
+    expect(s.latestForLayer(id, layer.key, 'cold-weights').map((m) => [m.variant, m.status, m.conditions]).sort())
+      .toEqual([['naive', 'completed', 'cold-weights'], ['vec4', 'mismatch', 'cold-weights']]);
+    expect(s.latestForLayer(id, layer.key, 'warm').map((m) => m.medianMs)).toEqual([0.5]);
     expect(s.runs()).toEqual([]);
     s.finishRun({ id: runId, machineId: id, startedAt: new Date().toISOString(), options: {}, measurements: 3 });
     expect(s.runs().map((r) => r.id)).toEqual([runId]);

@@ -129,6 +129,8 @@ export async function runOpConformance(name: string, constSlots: ConstSlots = []
     c = { layer: graph.layers.get(graph.nodes[0].key)!, consts: graph.origins.get(graph.nodes[0].key)!.constValues };
   } catch (e) {
     return [{ name, op, status: 'skip', reason: `model processor: ${(e as Error).message}` }];
+  } finally {
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
   }
   // Expected outputs, each with the position of the node output it checks.
   const slots: number[] = [];

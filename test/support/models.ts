@@ -1,22 +1,17 @@
 /** Test helpers: build a model with GraphBuilder, save it to a temp dir, process it. */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { GraphBuilder } from '../../src/onnx/write.js';
 import { processModel } from '../../src/ir/process.js';
 import type { ModelGraph } from '../../src/ir/graph.js';
 import { loadModel } from '../../src/onnx/load.js';
 import { inferModel, type InferenceResult } from '../../src/onnx/shapes/engine.js';
+import { tempDir } from './tmp.js';
+
+export { tempDir };
 
 export const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 export const FIXTURES = path.join(ROOT, 'fixtures');
 export const fixture = (name: string): string => path.join(FIXTURES, name);
-
-let tmp: string | undefined;
-export function tempDir(): string {
-  tmp ??= fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-test-'));
-  return tmp;
-}
 
 let n = 0;
 export function saveModel(build: (g: GraphBuilder) => void, opsets: Record<string, number> = { '': 17 }): string {

@@ -4,6 +4,7 @@
  */
 import { m0001 } from './0001-initial.js';
 import { m0002 } from './0002-probe.js';
+import { m0003 } from './0003-conditions.js';
 
 export interface Migration {
   version: number;
@@ -11,5 +12,5 @@ export interface Migration {
   up: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,0 +1,97 @@
+/**
+ * Measurement conditions (src/bench/measure.ts): which inputs are a layer's weights, the copies
+ * `cold-weights` times in turn (each computes what the original does), and the harness cycling
+ * through them.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_TIMING, Timer } from '../../src/bench/harness.js';
+import { COLD_SPAN, rotation, weightInputs } from '../../src/bench/measure.js';
+import { syntheticInputs } from '../../src/gpu/run.js';
+import { kernelFor } from '../../src/kernels/registry.js';
+import type { LayerCase } from '../../src/kernels/types.js';
+import { casesFrom, gpu, releaseGpu } from '../support/kernels.js';
+
+afterAll(releaseGpu);
+
+/** MatMul x[8, K] · W[K, N] with W an initializer. */
+function matmul(K: number, N: number): LayerCase {
+  const [c] = casesFrom((b) => {
+    const x = b.input('x', 'float32', [8, K]);
+    const w = b.init('w', 'float32', [K, N], Float32Array.from({ length: K * N }, (_, i) => ((i * 13) % 17) / 17 - 0.5));
+    b.output(b.op('MatMul', [x, w]));
+  });
+  return c;
+}
+
+describe('measurement conditions', () => {
+  it('cold-weights times copies of the weights, each computing what the original does; warm times the original alone', async () => {
+    const { runner } = await gpu();
+    const c = matmul(256, 1024); // a 1 MiB weight
+    const kernel = kernelFor(c.layer.op)!;
+    const plan = kernel.plan(c, kernel.defaultVariant(c), runner.caps);
+    const p = await runner.prepare(kernel, c, plan, syntheticInputs(c, 1), 'matmul');
+    expect(weightInputs(c, plan, p)).toEqual([1]);
+    expect((await rotation(runner, kernel, c, plan, p, 'warm')).plans).toEqual([p]);
+    expect((await rotation(runner, kernel, c, plan, p, 'cold')).plans).toEqual([p]);
+
+    const cold = await rotation(runner, kernel, c, plan, p, 'cold-weights');
+    expect(cold.plans.length).toBe(COLD_SPAN / 2 ** 20);
+    expect(cold.plans[0]).toBe(p);
+    for (const q of cold.plans.slice(1)) {
+      expect(q.inputs[0]).toBe(p.inputs[0]); // activations shared (hot)
+      expect(q.outputs).toEqual(p.outputs);
+      expect(q.inputs[1]).not.toBe(p.inputs[1]); // weights: a buffer of its own
+    }
+    const want = await runner.run(p, c);
+    for (const q of [cold.plans[1], cold.plans[cold.plans.length - 1]]) {
+      expect(Array.from((await runner.run(q, c))[0].data)).toEqual(Array.from(want[0].data));
+    }
+    const timer = new Timer(runner);
+    const out = await timer.time(cold.plans, { ...DEFAULT_TIMING, budgetMs: 300 });
+    timer.destroy();
+    expect(out.status).toBe('completed');
+    cold.release();
+    // The original is intact after the copies are gone.
+    expect(Array.from((await runner.run(p, c))[0].data)).toEqual(Array.from(want[0].data));
+    runner.release(p);
+  });
+
+  it('leaves small weights alone, and counts a host-built plan\'s derived buffers as weights', async () => {
+    const { runner } = await gpu();
+    const small = matmul(16, 16); // 1 KiB: stays in the cache in any model
+    const k = kernelFor(small.layer.op)!;
+    const plan = k.plan(small, k.defaultVariant(small), runner.caps);
+    const p = await runner.prepare(k, small, plan, syntheticInputs(small, 1), 'small');
+    expect((await rotation(runner, k, small, plan, p, 'cold-weights')).plans).toEqual([p]);
+    runner.release(p);
+
+    const f32 = (...shape: number[]) => ({ dtype: 'float32' as const, shape });
+    const weight = { sparsity: 0, sparsityExact: true, sparseInitializer: false };
+    // A weight of COLD_SPAN or more: one copy besides the original (re-read every sample, it measured faster than in a model).
+    const huge: LayerCase = {
+      layer: { key: 'huge', op: 'MatMul', attrs: {}, inputs: [f32(1, 4096), f32(4096, 4096)], outputs: [f32(1, 4096)], weights: [{ input: 1, ...weight }], flops: 0, bytes: 0, params: 0 },
+      consts: [null, null],
+    };
+    const hp = kernelFor('MatMul')!.plan(huge, kernelFor('MatMul')!.defaultVariant(huge), runner.caps);
+    const hpp = await runner.prepare(kernelFor('MatMul')!, huge, hp, syntheticInputs(huge, 1), 'huge');
+    expect(hpp.inputs[1]!.size).toBe(COLD_SPAN);
+    const two = await rotation(runner, kernelFor('MatMul')!, huge, hp, hpp, 'cold-weights');
+    expect(two.plans.length).toBe(2);
+    two.release();
+    runner.release(hpp);
+
+    // CSR built on the host: [X, rowPtr, col, val, bias] from the layer's [X, W, bias].
+    const inputs = [f32(4, 64), f32(64, 32), f32(32)];
+    const sparse: LayerCase = {
+      layer: { key: 'sparse', op: 'dlprof.SparseLinear', attrs: { activation: 'Relu', sparsity: 0.9, trans_b: 0 }, inputs, outputs: [f32(4, 32)],
+        weights: [{ input: 1, ...weight, sparsity: 0.9 }, { input: 2, ...weight }],
+        flops: 0, bytes: 0, params: 0 },
+      consts: [null, null, null],
+    };
+    const sk = kernelFor(sparse.layer.op)!;
+    const csr = sk.plan(sparse, 'csr', runner.caps);
+    const sp = await runner.prepare(sk, sparse, csr, syntheticInputs(sparse, 1), 'csr');
+    expect(weightInputs(sparse, csr, sp)).toEqual([1, 2, 3, 4]);
+    runner.release(sp);
+  });
+});
