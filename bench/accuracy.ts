@@ -21,6 +21,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildModelBytes, MODELS } from '../models/index.js';
+import { DEFAULT_CONDITIONS } from '../src/bench/measure.js';
+import { summarize } from '../src/bench/stats.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -28,7 +30,7 @@ const opt = (name: string): string | undefined => { const i = args.indexOf(name)
 const tiny = args.includes('--tiny');
 const only = opt('--models')?.split(',');
 const runs = opt('--runs') ?? '10';
-const conditions = opt('--conditions') ?? 'cold-weights';
+const conditions = opt('--conditions') ?? DEFAULT_CONDITIONS;
 const rounds = Math.max(1, Number(opt('--rounds') ?? 1));
 const outDir = opt('--out');
 if (outDir) fs.mkdirSync(outDir, { recursive: true });
@@ -93,10 +95,9 @@ console.log(`adapter: ${adapter ?? '—'}; LP_NUM_THREADS=${process.env.LP_NUM_T
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
 console.log(head.map((h, i) => h.padEnd(widths[i])).join('  '));
 for (const r of rows) console.log(r.map((x, i) => (x ?? '').padEnd(widths[i])).join('  '));
-const median = (xs: number[]): number => { const v = [...xs].sort((a, b) => a - b); return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2; };
 if (rounds > 1) {
-  for (const [name, es] of errors) if (es.length) console.log(`${name}: errors ${es.map((e) => `${e.toFixed(1)}%`).join(', ')}; median ${median(es).toFixed(1)}%`);
+  for (const [name, es] of errors) if (es.length) console.log(`${name}: errors ${es.map((e) => `${e.toFixed(1)}%`).join(', ')}; median ${summarize(es).median.toFixed(1)}%`);
 }
-const judged = [...errors.values()].filter((es) => es.length).map((es) => Math.abs(median(es)));
+const judged = [...errors.values()].filter((es) => es.length).map((es) => Math.abs(summarize(es).median));
 console.log(`worst ${rounds > 1 ? 'median ' : ''}reconstruction error: ${judged.length ? Math.max(...judged).toFixed(1) : '—'}% (target ≤ 5%)`);
 fs.rmSync(dir, { recursive: true, force: true });

@@ -24,6 +24,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { KernelRunner, Prepared } from '../gpu/run.js';
+import { PassTimestamps } from '../gpu/timestamps.js';
 import { relativeSpread, summarize } from './stats.js';
 
 export interface TimingOptions {
@@ -67,9 +68,7 @@ export type Outcome =
 const FLUSH_BYTES = 256 * 2 ** 20;
 
 export class Timer {
-  private querySet?: GPUQuerySet;
-  private resolve?: GPUBuffer;
-  private read?: GPUBuffer;
+  private stamps?: PassTimestamps;
   private flushBuf?: GPUBuffer;
 
   constructor(private readonly runner: KernelRunner) {}
@@ -84,22 +83,13 @@ export class Timer {
     encoder.clearBuffer(this.flushBuf);
   }
 
-  /** Timestamp query set, resolve and read-back buffers for `passes` passes (grown on demand). */
-  private queries(passes: number): { querySet: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer } {
-    const d = this.runner.device;
-    if (!this.querySet || this.querySet.count < 2 * passes) {
-      this.destroyQueries();
-      this.querySet = d.createQuerySet({ type: 'timestamp', count: 2 * passes, label: 'dlprof timer' });
-      this.resolve = d.createBuffer({ size: 16 * passes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'dlprof timer resolve' });
-      this.read = d.createBuffer({ size: 16 * passes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'dlprof timer read' });
+  /** Timestamps for at least `passes` passes (grown on demand, reused otherwise). */
+  private timestamps(passes: number): PassTimestamps {
+    if (!this.stamps || this.stamps.passes < passes) {
+      this.stamps?.destroy();
+      this.stamps = new PassTimestamps(this.runner.device, passes, 'dlprof timer');
     }
-    return { querySet: this.querySet, resolve: this.resolve!, read: this.read! };
-  }
-
-  private destroyQueries(): void {
-    this.querySet?.destroy();
-    this.resolve?.destroy();
-    this.read?.destroy();
+    return this.stamps;
   }
 
   /**
@@ -112,14 +102,13 @@ export class Timer {
     const plan = (i: number): Prepared => plans[(first + i) % plans.length];
     const d = this.runner.device;
     const encoder = d.createCommandEncoder({ label: `${plans[0].label} timing` });
-    const q = this.usesTimestamps ? this.queries(batch) : undefined;
-    if (q) {
+    const stamps = this.usesTimestamps ? this.timestamps(batch) : undefined;
+    if (stamps) {
       for (let i = 0; i < batch; i++) {
         if (cacheFlush) this.flush(encoder);
-        this.runner.encode(plan(i), encoder, 1, { querySet: q.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
+        this.runner.encode(plan(i), encoder, stamps.writes(i));
       }
-      encoder.resolveQuerySet(q.querySet, 0, 2 * batch, q.resolve, 0);
-      encoder.copyBufferToBuffer(q.resolve, 0, q.read, 0, 16 * batch);
+      stamps.encodeResolve(encoder, batch);
     } else {
       if (cacheFlush) this.flush(encoder);
       this.runner.encodeAll(Array.from({ length: batch }, (_, i) => plan(i)), encoder, undefined, plans[0].label);
@@ -129,11 +118,8 @@ export class Timer {
     await d.queue.onSubmittedWorkDone();
     const wall = (performance.now() - t0) / batch;
     if (this.runner.ctx.lost) throw new Error(`device lost: ${this.runner.ctx.lost}`);
-    if (!q) return [wall, wall];
-    await q.read.mapAsync(GPUMapMode.READ, 0, 16 * batch);
-    const ts = new BigUint64Array(q.read.getMappedRange(0, 16 * batch).slice(0));
-    q.read.unmap();
-    const gpuMs = summarize(Array.from({ length: batch }, (_, i) => Number(ts[2 * i + 1] - ts[2 * i]) / 1e6)).median;
+    if (!stamps) return [wall, wall];
+    const gpuMs = summarize((await stamps.read(batch)).map(([begin, end]) => end - begin)).median;
     return [gpuMs > 0 ? gpuMs : wall, wall];
   }
 
@@ -166,7 +152,7 @@ export class Timer {
   }
 
   destroy(): void {
-    this.destroyQueries();
+    this.stamps?.destroy();
     this.flushBuf?.destroy();
   }
 }

@@ -23,6 +23,7 @@ import { compareOutputs } from './verify.js';
  */
 export const CONDITIONS = ['cold-weights', 'warm', 'cold'] as const;
 export type Conditions = (typeof CONDITIONS)[number];
+export const DEFAULT_CONDITIONS: Conditions = 'cold-weights';
 /** One line per conditions, for reports. */
 export const CONDITIONS_TEXT: Record<Conditions, string> = {
   'cold-weights': 'weights cycle through copies larger than the cache, activations hot, as in an inference',
@@ -100,7 +101,7 @@ function toleranceDtype(variant: string, c: LayerCase): string | undefined {
 }
 
 export async function measureVariant(runner: KernelRunner, timer: Timer, kernel: Kernel, c: LayerCase, variant: string,
-  inputs: Array<HostTensor | null>, want: () => HostTensor[], timing: TimingOptions = DEFAULT_TIMING, conditions: Conditions = 'cold-weights'): Promise<VariantResult> {
+  inputs: Array<HostTensor | null>, want: () => HostTensor[], timing: TimingOptions = DEFAULT_TIMING, conditions: Conditions = DEFAULT_CONDITIONS): Promise<VariantResult> {
   const s = kernel.supports(c, variant, runner.caps);
   if (!s.ok) return { variant, status: 'skipped', reason: s.reason };
   if (runner.ctx.lost) return { variant, status: 'errored', reason: `device lost: ${runner.ctx.lost}` };
@@ -121,7 +122,7 @@ export async function measureVariant(runner: KernelRunner, timer: Timer, kernel:
         reason: `disagrees with the reference${w ? ` at output ${w.output}[${w.index}]: ${w.got} vs ${w.want}` : ''} (rtol ${agreement.tolerance.rtol})` };
     }
     copies = await rotation(runner, kernel, c, plan, prepared, conditions);
-    const outcome = await timer.time(copies.plans, { ...timing, cacheFlush: timing.cacheFlush || conditions === 'cold' });
+    const outcome = await timer.time(copies.plans, { ...timing, cacheFlush: conditions === 'cold' });
     if (outcome.status !== 'completed') return { variant, status: outcome.status, reason: outcome.reason, maxAbsError: agreement.maxAbsError };
     return {
       variant, status: 'completed', stats: summarize(outcome.samplesMs), wallMedianMs: summarize(outcome.wallMs).median,

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { ModelGraph } from '../ir/graph.js';
 import type { TensorType } from '../ir/types.js';
 import type { KernelRunner, Prepared } from '../gpu/run.js';
+import { PassTimestamps } from '../gpu/timestamps.js';
 import { kernelFor } from '../kernels/registry.js';
 import type { GpuType, HostTensor, Kernel, LayerCase } from '../kernels/types.js';
 import { gpuTypeOf } from '../kernels/wgsl.js';
@@ -130,8 +131,8 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
   const owned: GPUBuffer[] = [];
   const prepared: Prepared[] = [];
   const variants: string[] = [];
-  const querySet = runner.ctx.timestamps ? device.createQuerySet({ type: 'timestamp', count: 2 * g.nodes.length, label: `${g.name} layers` }) : undefined;
-  const totalSet = runner.ctx.timestamps ? device.createQuerySet({ type: 'timestamp', count: 2, label: `${g.name} total` }) : undefined;
+  const layerStamps = runner.ctx.timestamps ? new PassTimestamps(device, g.nodes.length, `${g.name} layers`) : undefined;
+  const totalStamps = runner.ctx.timestamps ? new PassTimestamps(device, 1, `${g.name} total`) : undefined;
   try {
     const tensorBuffer = (name: string, type: TensorType): GPUBuffer => {
       const have = buffers.get(name);
@@ -167,26 +168,6 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
     const layerSamples: number[][] = g.nodes.map(() => []);
     const startSamples: number[][] = g.nodes.map(() => []);
     const totals: number[] = [];
-    /** Resolve-and-read buffers for a query set, made once and reused by every run. */
-    const timestampReader = (set: GPUQuerySet, count: number): { encode(enc: GPUCommandEncoder): void; read(): Promise<BigUint64Array> } => {
-      const resolve = device.createBuffer({ size: 8 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-      const read = device.createBuffer({ size: 8 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-      owned.push(resolve, read);
-      return {
-        encode(enc) {
-          enc.resolveQuerySet(set, 0, count, resolve, 0);
-          enc.copyBufferToBuffer(resolve, 0, read, 0, 8 * count);
-        },
-        async read() {
-          await read.mapAsync(GPUMapMode.READ);
-          const ts = new BigUint64Array(read.getMappedRange().slice(0));
-          read.unmap();
-          return ts;
-        },
-      };
-    };
-    const totalReader = totalSet ? timestampReader(totalSet, 2) : undefined;
-    const layerReader = querySet ? timestampReader(querySet, 2 * g.nodes.length) : undefined;
     let timedFrom = 0;
     const more = (done: number): boolean => done < repeats || (done < maxRepeats && performance.now() - timedFrom < budgetMs);
     for (let r = 0; r === 0 || more(r - 1); r++) {
@@ -195,30 +176,29 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
       // The end-to-end time: every layer's dispatches in one compute pass, as a runtime would
       // record them, timestamps at its start and end only.
       const enc = device.createCommandEncoder({ label: `${g.name} run` });
-      runner.encodeAll(prepared, enc, totalSet ? { querySet: totalSet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } : undefined, `${g.name} end-to-end`);
-      totalReader?.encode(enc);
+      runner.encodeAll(prepared, enc, totalStamps?.writes(0), `${g.name} end-to-end`);
+      totalStamps?.encodeResolve(enc);
       const t0 = performance.now();
       device.queue.submit([enc.finish()]);
       await device.queue.onSubmittedWorkDone();
       const wall = performance.now() - t0;
       if (runner.ctx.lost) throw new Error(`device lost: ${runner.ctx.lost}`);
       if (r > 0) {
-        if (totalReader) { const ts = await totalReader.read(); totals.push(Number(ts[1] - ts[0]) / 1e6); } else totals.push(wall);
+        totals.push(totalStamps ? (await totalStamps.read())[0][1] : wall);
       }
       // Each layer's time in context: one pass per layer with its own timestamps (this adds a
       // little per-pass overhead, so it is a separate run from the end-to-end one).
-      if (!querySet || !layerReader) continue;
+      if (!layerStamps) continue;
       const enc2 = device.createCommandEncoder({ label: `${g.name} layer timing` });
-      prepared.forEach((p, i) => runner.encode(p, enc2, 1, { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 }));
-      layerReader.encode(enc2);
+      prepared.forEach((p, i) => runner.encode(p, enc2, layerStamps.writes(i)));
+      layerStamps.encodeResolve(enc2);
       device.queue.submit([enc2.finish()]);
       await device.queue.onSubmittedWorkDone();
       if (r === 0) continue;
-      const ts = await layerReader.read();
-      for (let i = 0; i < g.nodes.length; i++) {
-        layerSamples[i].push(Number(ts[2 * i + 1] - ts[2 * i]) / 1e6);
-        startSamples[i].push(Number(ts[2 * i] - ts[0]) / 1e6);
-      }
+      (await layerStamps.read()).forEach(([begin, end], i) => {
+        layerSamples[i].push(end - begin);
+        startSamples[i].push(begin);
+      });
     }
     const outputs = new Map<string, HostTensor>();
     for (const o of g.outputs) {
@@ -234,7 +214,7 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
   } finally {
     for (const p of prepared) runner.releaseBound(p);
     for (const b of owned) b.destroy();
-    querySet?.destroy();
-    totalSet?.destroy();
+    layerStamps?.destroy();
+    totalStamps?.destroy();
   }
 }

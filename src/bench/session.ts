@@ -13,7 +13,7 @@ import { benchLayer, variantEntry, type BenchLayer, type MachineInfo, type Varia
 import { fingerprintId, Store, type MeasurementRow } from '../store/db.js';
 import type { Progress } from '../util/progress.js';
 import { DEFAULT_TIMING, Timer, type TimingOptions } from './harness.js';
-import { measureLayer, type Conditions, type VariantResult } from './measure.js';
+import { DEFAULT_CONDITIONS, measureLayer, type Conditions, type VariantResult } from './measure.js';
 import { probeMachine } from './probe.js';
 import { summarize } from './stats.js';
 
@@ -109,7 +109,7 @@ export interface MeasureOutcome {
 /** Measures every case on every (selected) variant, reusing stored results unless `force`. */
 export async function measureCases(s: Session, cases: LayerCase[], opts: MeasureOptions = {}): Promise<MeasureOutcome> {
   const { store, machineId } = s;
-  const conditions = opts.conditions ?? 'cold-weights';
+  const conditions = opts.conditions ?? DEFAULT_CONDITIONS;
   store.upsertLayers(cases.map((c) => c.layer));
   const runId = store.newRunId();
   const startedAt = new Date().toISOString();

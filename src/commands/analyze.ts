@@ -9,7 +9,7 @@ import { latencies, longestPath, type LayerTime } from '../analysis/latency.js';
 import { roofline } from '../analysis/roofline.js';
 import { suggest } from '../analysis/suggest.js';
 import { DEFAULT_TIMING } from '../bench/harness.js';
-import { CONDITIONS, CONDITIONS_HELP, type Conditions } from '../bench/measure.js';
+import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, type Conditions } from '../bench/measure.js';
 import { relativeSpread } from '../bench/stats.js';
 import { canRun, referenceRun, runModel, type ModelRun } from '../bench/model.js';
 import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
@@ -75,7 +75,7 @@ export default class Analyze extends DlprofCommand {
     runs: Flags.integer({ description: 'Timed end-to-end runs, at least (after one warm-up); the median is reported, with the spread.', default: 10, min: 1 }),
     'run-budget-ms': Flags.integer({ description: 'Keep repeating the end-to-end run past --runs until this much time has passed (at most 200 runs): a fast model gets a stable median.', default: 2000, min: 0 }),
     'budget-ms': Flags.integer({ description: 'Time budget per variant measurement, in ms.', default: 1000, min: 50 }),
-    conditions: Flags.string({ description: `The state each layer's timed executions start in: ${CONDITIONS_HELP}.`, options: [...CONDITIONS], default: 'cold-weights' }),
+    conditions: Flags.string({ description: `The state each layer's timed executions start in: ${CONDITIONS_HELP}.`, options: [...CONDITIONS], default: DEFAULT_CONDITIONS }),
     framework: Flags.boolean({ description: "Measure onnxruntime's WebGPU execution provider on the same model.", default: true, allowNo: true }),
     probe: Flags.boolean({ description: "Re-measure the machine's peak compute and bandwidth.", allowNo: true }),
   };

@@ -3,7 +3,7 @@ import { DlprofCommand } from '../cli/base.js';
 import { modelFlags, parseBindings } from '../cli/flags.js';
 import { gpuFlags, storeFlags } from '../cli/gpu-flags.js';
 import { DEFAULT_TIMING } from '../bench/harness.js';
-import { CONDITIONS, CONDITIONS_HELP, type Conditions } from '../bench/measure.js';
+import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, type Conditions } from '../bench/measure.js';
 import { ensureProbe, machineInfo, measureCases, openSession, recordModels } from '../bench/session.js';
 import { BENCH_SCHEMA_VERSION, renderBench, type BenchResult } from '../report/bench.js';
 import { defaultDbPath } from '../store/db.js';
@@ -36,7 +36,7 @@ export default class Bench extends DlprofCommand {
     variant: Flags.string({ multiple: true, description: 'Only these kernel variants (repeatable).' }),
     'budget-ms': Flags.integer({ description: 'Time budget per variant measurement, in ms.', default: DEFAULT_TIMING.budgetMs, min: 50 }),
     'target-spread': Flags.string({ description: 'Stop sampling once (p90 − p10) / median is at most this.', default: String(DEFAULT_TIMING.targetSpread) }),
-    conditions: Flags.string({ description: `The state each timed execution starts in: ${CONDITIONS_HELP}. Part of a result's identity in the store.`, options: [...CONDITIONS], default: 'cold-weights' }),
+    conditions: Flags.string({ description: `The state each timed execution starts in: ${CONDITIONS_HELP}. Part of a result's identity in the store.`, options: [...CONDITIONS], default: DEFAULT_CONDITIONS }),
     probe: Flags.boolean({ description: "Measure the machine's peak compute and bandwidth (done automatically the first time).", allowNo: true }),
   };
 

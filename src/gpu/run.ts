@@ -1,7 +1,7 @@
 /**
  * Executing a KernelPlan on the device: buffers (labelled with kernel and layer), pipelines (cached
- * by WGSL source), uploads with the host↔GPU type conversions, encoding of the passes (optionally
- * repeated, with timestamp writes for the harness), and read-back.
+ * by WGSL source), uploads with the host↔GPU type conversions, encoding of the passes (with
+ * timestamp writes for the harness), and read-back.
  */
 import type { TensorType } from '../ir/types.js';
 import { SPARSE_KEY_THRESHOLD } from '../ir/key.js';
@@ -67,6 +67,11 @@ export interface Prepared {
   outputTypes: GpuType[];
   /** Bytes of device memory the plan holds. */
   bytes: number;
+}
+
+/** Destroys the buffers of `bufs` that are not the same object as in `original` (a copy's own inputs). */
+function destroyCopies(bufs: Array<GPUBuffer | null>, original: Array<GPUBuffer | null>): void {
+  bufs.forEach((b, i) => { if (b && b !== original[i]) b.destroy(); });
 }
 
 /** Storage buffers are also copy sources and destinations (uploads, read-back). Read lazily: the WebGPU globals exist once a device is opened. */
@@ -182,23 +187,22 @@ export class KernelRunner {
       return copy;
     });
     const oom = await device.popErrorScope();
-    const fresh = (): void => inBufs.forEach((b, i) => { if (b && b !== p.inputs[i]) b.destroy(); });
     if (oom) {
-      fresh();
+      destroyCopies(inBufs, p.inputs);
       throw new Error(`${label}: ${oom.message}`);
     }
     device.queue.submit([encoder.finish()]);
     try {
       return await this.bindPlan(kernel, c, plan, inBufs, p.outputs, label, p.scratch);
     } catch (e) {
-      fresh();
+      destroyCopies(inBufs, p.inputs);
       throw e;
     }
   }
 
   /** Frees what copyWithFreshInputs made (the input copies, uniforms), leaving what it shares with the original. */
   releaseCopy(copy: Prepared, original: Prepared): void {
-    copy.inputs.forEach((b, i) => { if (b && b !== original.inputs[i]) b.destroy(); });
+    destroyCopies(copy.inputs, original.inputs);
     for (const b of copy.uniforms) b.destroy();
   }
 
@@ -245,9 +249,9 @@ export class KernelRunner {
     return { label, pipelines, bindGroups, workgroups: plan.passes.map((p) => p.workgroups), inputs: inBufs, outputs: outBufs, scratch, uniforms, outputTypes, bytes };
   }
 
-  /** Records every pass of the plan `repeat` times into one compute pass. */
-  encode(p: Prepared, encoder: GPUCommandEncoder, repeat = 1, timestampWrites?: GPUComputePassTimestampWrites): void {
-    this.encodeAll(Array.from({ length: repeat }, () => p), encoder, timestampWrites, p.label);
+  /** Records every pass of the plan into one compute pass. */
+  encode(p: Prepared, encoder: GPUCommandEncoder, timestampWrites?: GPUComputePassTimestampWrites): void {
+    this.encodeAll([p], encoder, timestampWrites, p.label);
   }
 
   /** Records several plans, in order, into one compute pass (a whole model's layers). */
