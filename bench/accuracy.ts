@@ -3,11 +3,16 @@
  * latency (DLBricks' accuracy: reconstruction error within 5%) and the ordering measured ≥
  * sequential lower bound ≥ parallel lower bound ≥ ideal, with any violation explained.
  *
+ * Each model is analyzed on an empty store, so analyze runs it end to end before and after the
+ * layer benchmarks; measured is the mean of the two medians and drift how far they differ (how far
+ * the machine's speed moved meanwhile: an error smaller than the drift is not significant).
+ *
  * The error is split in two so a miss can be traced: Σ in-context is the sum of each layer's time
  * inside the model run (one pass per layer, the run's real buffers), so
  *  - reconstructed vs Σ in-context is the isolated micro-benchmark against the same kernel in
  *    context (cache state, inputs produced by the previous layer);
- *  - Σ in-context vs measured is what one submission saves or adds over per-layer passes.
+ *  - Σ in-context vs measured (the same runs, after the benchmarks) is what one submission saves
+ *    or adds over per-layer passes.
  * Options: `-- --tiny` (the small models only), `-- --models a,b` (by name), `-- --db FILE` (reuse a
  * store: layers measured once are not measured again), `-- --runs N` (end-to-end runs, default 10),
  * `-- --conditions C` (analyze's --conditions: how each layer's benchmark starts; default cold-weights),
@@ -54,7 +59,7 @@ function analyze(file: string, extra: string[]): Promise<{ code: number | null; 
 }
 
 const pct = (a: number, b: number): string => `${(100 * (a - b) / b).toFixed(1)}%`;
-const head = ['model', 'layers', 'measured ms', 'run spread', 'reconstructed ms', 'error', 'Σ in-context ms', 'isolated vs context', 'context vs measured',
+const head = ['model', 'layers', 'measured ms', 'before / after ms', 'drift', 'run spread', 'reconstructed ms', 'error', 'Σ in-context ms', 'isolated vs context', 'context vs measured',
   'seq LB ms', 'par LB ms', 'ideal ms', 'outputs', 'ordering'];
 const rows: string[][] = [];
 let adapter: string | undefined;
@@ -81,8 +86,9 @@ for (let round = 1; round <= rounds; round++) for (const m of models) {
     if (L.parallelLowerBoundMs < L.idealMs) order.push('parallel < ideal (impossible: a bug)');
     const measured = L.measuredMs as number | null;
     adapter ??= `${doc.machine.adapterDescription} (${doc.machine.backend})`;
-    row = [rounds > 1 ? `${m.name} #${round}` : m.name, String(doc.model.layerCount), measured?.toFixed(2) ?? '—', L.measuredSpread === null ? '—' : `±${(50 * L.measuredSpread).toFixed(0)}%`, L.reconstructedMs.toFixed(2), Number.isFinite(err) ? `${err.toFixed(1)}%` : '—',
-      measured !== null ? inContext.toFixed(2) : '—', measured !== null ? pct(L.reconstructedMs, inContext) : '—', measured !== null ? pct(inContext, measured) : '—',
+    row = [rounds > 1 ? `${m.name} #${round}` : m.name, String(doc.model.layerCount), measured?.toFixed(2) ?? '—',
+      L.measuredBeforeMs === null ? '—' : `${L.measuredBeforeMs.toFixed(2)} / ${L.measuredAfterMs.toFixed(2)}`, L.drift === null ? '—' : `${(100 * L.drift).toFixed(1)}%`, L.measuredSpread === null ? '—' : `±${(50 * L.measuredSpread).toFixed(0)}%`, L.reconstructedMs.toFixed(2), Number.isFinite(err) ? `${err.toFixed(1)}%` : '—',
+      measured !== null ? inContext.toFixed(2) : '—', measured !== null ? pct(L.reconstructedMs, inContext) : '—', measured !== null ? pct(inContext, L.measuredAfterMs) : '—',
       L.sequentialLowerBoundMs.toFixed(2), L.parallelLowerBoundMs.toFixed(2), L.idealMs.toFixed(2),
       doc.correctness ? (doc.correctness.ok ? 'ok' : 'MISMATCH') : 'unchecked', order.join('; ') || 'measured ≥ seq ≥ par ≥ ideal'];
   } catch (e) {

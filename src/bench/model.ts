@@ -20,7 +20,7 @@ import { summarize } from './stats.js';
 export interface ModelRun {
   /** Graph outputs by name. */
   outputs: Map<string, HostTensor>;
-  /** Per layer node (graph.nodes order): variant run and median GPU time in ms. */
+  /** Per layer node (graph.nodes order): variant run and median GPU time in ms (0 without RunCount.perLayer). */
   layers: Array<{ variant: string; ms: number; startMs: number }>;
   /** First layer's start to last layer's end (median over repeats), ms. */
   totalMs: number;
@@ -117,6 +117,8 @@ export interface RunCount {
   /** Wall time (ms, after the warm-up) to keep repeating past `repeats`: a fast model gets many runs, so its median is stable. */
   budgetMs?: number;
   maxRepeats?: number;
+  /** Also time each layer in context (a second submission per repeat, one pass per layer); default true. */
+  perLayer?: boolean;
 }
 
 /**
@@ -125,13 +127,13 @@ export interface RunCount {
  */
 export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<string, HostTensor>, choose: VariantChooser,
   count: RunCount = { repeats: 5 }, onProgress?: (what: string) => void): Promise<ModelRun> {
-  const { repeats, budgetMs = 0, maxRepeats = 200 } = count;
+  const { repeats, budgetMs = 0, maxRepeats = 200, perLayer = true } = count;
   const device = runner.device;
   const buffers = new Map<string, { buf: GPUBuffer; type: TensorType; gt: GpuType }>();
   const owned: GPUBuffer[] = [];
   const prepared: Prepared[] = [];
   const variants: string[] = [];
-  const layerStamps = runner.ctx.timestamps ? new PassTimestamps(device, g.nodes.length, `${g.name} layers`) : undefined;
+  const layerStamps = runner.ctx.timestamps && perLayer ? new PassTimestamps(device, g.nodes.length, `${g.name} layers`) : undefined;
   const totalStamps = runner.ctx.timestamps ? new PassTimestamps(device, 1, `${g.name} total`) : undefined;
   try {
     const tensorBuffer = (name: string, type: TensorType): GPUBuffer => {

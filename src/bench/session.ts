@@ -106,6 +106,18 @@ export interface MeasureOutcome {
   reused: number;
 }
 
+/** A case's (selected) variants, the stored results for them under the conditions, and those still to measure. */
+function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): { existing: MeasurementRow[]; wanted: string[]; toMeasure: string[] } {
+  const existing = opts.force ? [] : s.store.latestForLayer(s.machineId, c.layer.key, opts.conditions ?? DEFAULT_CONDITIONS);
+  const wanted = (kernelFor(c.layer.op)?.variants ?? []).map((v) => v.name).filter((v) => !opts.variants || opts.variants.includes(v));
+  return { existing, wanted, toMeasure: wanted.filter((v) => !existing.some((e) => e.variant === v)) };
+}
+
+/** How many of `cases` measureCases would measure (rather than take from the store). */
+export function pendingCases(s: Session, cases: LayerCase[], opts: MeasureOptions = {}): number {
+  return cases.filter((c) => variantsToMeasure(s, c, opts).toMeasure.length > 0).length;
+}
+
 /** Measures every case on every (selected) variant, reusing stored results unless `force`. */
 export async function measureCases(s: Session, cases: LayerCase[], opts: MeasureOptions = {}): Promise<MeasureOutcome> {
   const { store, machineId } = s;
@@ -119,10 +131,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
   const t0 = performance.now();
   for (const [i, c] of cases.entries()) {
     if (s.interrupted || s.ctx.lost) break;
-    const existing = opts.force ? [] : store.latestForLayer(machineId, c.layer.key, conditions);
-    const kernel = kernelFor(c.layer.op);
-    const wanted = (kernel?.variants ?? []).map((v) => v.name).filter((v) => !opts.variants || opts.variants.includes(v));
-    const toMeasure = wanted.filter((v) => !existing.some((e) => e.variant === v));
+    const { existing, wanted, toMeasure } = variantsToMeasure(s, c, opts);
     const eta = i > 0 && toMeasure.length ? ` · ETA ${Math.round((((performance.now() - t0) / i) * (cases.length - i)) / 1000)} s` : '';
     const m = await measureLayer(s.runner, s.timer, c, {
       timing: opts.timing ?? DEFAULT_TIMING,

@@ -13,12 +13,13 @@ import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, type Conditions } from
 import { relativeSpread } from '../bench/stats.js';
 import { canRun, referenceRun, runModel, type ModelRun } from '../bench/model.js';
 import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
-import { ensureProbe, machineInfo, measureCases, openSession, recordModels } from '../bench/session.js';
+import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, recordModels } from '../bench/session.js';
 import { compareOutputs, MODEL_TOLERANCE } from '../bench/verify.js';
 import { syntheticInputs } from '../gpu/run.js';
 import { dedupe } from '../ir/dedupe.js';
 import { processModel } from '../ir/process.js';
-import type { HostTensor } from '../kernels/types.js';
+import { kernelFor } from '../kernels/registry.js';
+import type { HostTensor, LayerCase } from '../kernels/types.js';
 import { ANALYZE_SCHEMA_VERSION, renderAnalyze, type AnalyzeLayer, type AnalyzeResult } from '../report/analyze.js';
 import type { BenchLayer } from '../report/bench.js';
 import { renderHtml } from '../report/html.js';
@@ -36,6 +37,9 @@ import { Progress } from '../util/progress.js';
 const F16_MODEL_TOLERANCE = { rtol: 5e-2, atol: 5e-2 };
 
 const isF16 = (v: string): boolean => v.endsWith('-f16');
+
+/** A change of the end-to-end time across the layer benchmarks beyond this is reported: the reconstruction target is 5 %. */
+const DRIFT_NOTE = 0.05;
 
 function layerTimes(layers: BenchLayer[]): { times: Map<string, LayerTime>; f16: Map<string, { variant: string; ms: number }> } {
   const times = new Map<string, LayerTime>();
@@ -100,6 +104,24 @@ export default class Analyze extends DlprofCommand {
       const counts = new Map<string, number>();
       for (const n of g.nodes) counts.set(n.key, (counts.get(n.key) ?? 0) + 1);
       const timing = { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'] };
+      const inputs = new Map<string, HostTensor>();
+      g.inputs.forEach((inp, i) => {
+        const t = { dtype: inp.dtype as HostTensor['dtype'], shape: inp.shape as number[] };
+        const [host] = syntheticInputs({ layer: { key: '', op: '', attrs: {}, inputs: [t], outputs: [], weights: [], flops: 0, bytes: 0, params: 0 }, consts: [null] }, 101 + i);
+        inputs.set(inp.name, host!);
+      });
+      const chooseDefault = (c: LayerCase): string => kernelFor(c.layer.op)?.defaultVariant(c) ?? '';
+      const can = canRun(s.runner, g, chooseDefault);
+      const endToEnd = { repeats: flags.runs, budgetMs: flags['run-budget-ms'] };
+      // When layers are benchmarked now, the model also runs before them, so that the measured
+      // time covers the same period as the benchmarks: on a machine whose speed drifts (a shared
+      // VM: 6–22 % within an hour on ours) a measurement taken only after them compares with a
+      // different machine state. The measured time is the mean of the two medians.
+      let before: ModelRun | null = null;
+      if (can.ok && pendingCases(s, cases, { force: flags.force, conditions }) > 0) {
+        before = await runModel(s.runner, g, inputs, chooseDefault, { ...endToEnd, perLayer: false }, (w) => progress.step(1, 1, `end-to-end run before the layer benchmarks: ${w}`));
+        progress.done();
+      }
       const m = await measureCases(s, cases, { force: flags.force, counts, progress, timing, conditions });
       if (s.interrupted) throw new DlprofError('interrupted; finished layer measurements were kept', 'E_INTERRUPTED', EXIT.interrupted);
       const { times, f16 } = layerTimes(m.layers);
@@ -109,21 +131,12 @@ export default class Analyze extends DlprofCommand {
       }
 
       // The measured end-to-end run, on default variants, checked against onnxruntime.
-      const inputs = new Map<string, HostTensor>();
-      g.inputs.forEach((inp, i) => {
-        const t = { dtype: inp.dtype as HostTensor['dtype'], shape: inp.shape as number[] };
-        const [host] = syntheticInputs({ layer: { key: '', op: '', attrs: {}, inputs: [t], outputs: [], weights: [], flops: 0, bytes: 0, params: 0 }, consts: [null] }, 101 + i);
-        inputs.set(inp.name, host!);
-      });
-      const byKey = new Map(m.layers.map((l) => [l.key, l]));
-      const chooseDefault = (c: { layer: { key: string } }): string => byKey.get(c.layer.key)?.defaultVariant ?? '';
       let run: ModelRun | null = null;
       let correctness: AnalyzeResult['correctness'] = null;
       let reference: Map<string, HostTensor> | undefined;
-      const can = canRun(s.runner, g, chooseDefault);
       if (!can.ok) notes.push(`the whole model cannot run on dlprof's kernels: ${can.reason}`);
       else {
-        run = await runModel(s.runner, g, inputs, chooseDefault, { repeats: flags.runs, budgetMs: flags['run-budget-ms'] }, (w) => progress.step(1, 1, `end-to-end run: ${w}`));
+        run = await runModel(s.runner, g, inputs, chooseDefault, endToEnd, (w) => progress.step(1, 1, `end-to-end run: ${w}`));
         progress.done();
         let referenceName = 'onnxruntime-node (CPU execution provider)';
         try {
@@ -162,7 +175,7 @@ export default class Analyze extends DlprofCommand {
       let f16Reason = s.ctx.f16 ? 'no f16 kernel variant is faster' : 'the adapter has no shader-f16';
       const faster = new Map([...f16].filter(([k, h]) => h.ms < (times.get(k)?.bestMs ?? Infinity)));
       if (faster.size && reference && run) {
-        const choose = (c: { layer: { key: string } }): string => faster.get(c.layer.key)?.variant ?? times.get(c.layer.key)?.bestVariant ?? chooseDefault(c);
+        const choose = (c: LayerCase): string => faster.get(c.layer.key)?.variant ?? times.get(c.layer.key)?.bestVariant ?? chooseDefault(c);
         const half = canRun(s.runner, g, choose).ok ? await runModel(s.runner, g, inputs, choose, { repeats: 1 }) : null;
         const ok = !!half && g.outputs.every((o) => {
           const got = half.outputs.get(o.name);
@@ -214,7 +227,8 @@ export default class Analyze extends DlprofCommand {
       const ideal = longestPath(g, (id) => fusedWeight.get(id) ?? nodeTime(id));
       const unmeasured = groups.length - fusions.length;
       if (unmeasured) notes.push(`${unmeasured} of ${groups.length} fusable chains have no measured fused kernel (no kernel for that shape, or it failed its check); the ideal latency leaves them unfused`);
-      const measuredMs = run?.totalMs ?? null;
+      const measuredMs = run ? (before ? (before.totalMs + run.totalMs) / 2 : run.totalMs) : null;
+      const drift = before && run ? (run.totalMs - before.totalMs) / before.totalMs : null;
       const machine = machineInfo(s);
       const peaks = machine.peaks.fmaF32GflopS && machine.peaks.copyGBs ? { gflops: machine.peaks.fmaF32GflopS, gbps: machine.peaks.copyGBs } : undefined;
       const onPath = new Set(lat.criticalPath);
@@ -251,8 +265,11 @@ export default class Analyze extends DlprofCommand {
         hostShapeMs: framework ? framework.nodes.filter((x) => ['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Slice', 'Squeeze', 'Cast', 'Range', 'ConstantOfShape', 'Equal', 'Where'].includes(x.op)
           && !layers.some((l) => x.name.startsWith(l.node))).reduce((a, x) => a + x.ms, 0) : undefined,
       });
-      const measuredSpread = run ? relativeSpread(run.totalsMs) : null;
+      const measuredSpread = run ? relativeSpread([...(before?.totalsMs ?? []), ...run.totalsMs]) : null;
       const reconstructionError = measuredMs ? (lat.reconstructedMs - measuredMs) / measuredMs : null;
+      if (drift !== null && Math.abs(drift) > DRIFT_NOTE) {
+        notes.push(`the end-to-end time moved ${(100 * drift).toFixed(1)}% while the layers were benchmarked (${before!.totalMs.toFixed(3)} ms before, ${run!.totalMs.toFixed(3)} ms after): this machine's speed is not steady, so the reconstruction error is uncertain by about as much; measure on an idle machine`);
+      }
       if (measuredSpread !== null && reconstructionError !== null && Math.abs(reconstructionError) > 0.05 && Math.abs(reconstructionError) <= measuredSpread / 2) {
         notes.push(`the reconstruction error (${(100 * reconstructionError).toFixed(1)}%) is within this machine's run-to-run noise (measured runs spread ±${(50 * measuredSpread).toFixed(0)}% around the median): on this machine the comparison is limited by the noise, not by the reconstruction`);
       }
@@ -265,7 +282,8 @@ export default class Analyze extends DlprofCommand {
         machine,
         conditions,
         latency: {
-          measuredMs, measuredSpread, reconstructedMs: lat.reconstructedMs, reconstructionError,
+          measuredMs, measuredSpread, measuredBeforeMs: before?.totalMs ?? null, measuredAfterMs: run?.totalMs ?? null, drift,
+          reconstructedMs: lat.reconstructedMs, reconstructionError,
           sequentialLowerBoundMs: lat.sequentialLowerBoundMs, parallelLowerBoundMs: lat.parallelLowerBoundMs, idealMs: ideal.length,
           frameworkMs: framework?.medianMs ?? null,
         },

@@ -9,7 +9,7 @@ import { shape, si } from '../util/format.js';
 import { CONDITIONS_TEXT, type Conditions } from '../bench/measure.js';
 import type { MachineInfo } from './bench.js';
 
-export const ANALYZE_SCHEMA_VERSION = 2;
+export const ANALYZE_SCHEMA_VERSION = 3;
 
 export interface AnalyzeLayer {
   id: number;
@@ -43,7 +43,16 @@ export interface AnalyzeResult {
   /** The state each layer's timed executions started in (bench/measure.ts CONDITIONS). */
   conditions: Conditions;
   latency: {
+    /**
+     * Median end-to-end time; when layers were benchmarked in this run, the mean of the medians
+     * measured before and after them (so it covers the same period as the benchmarks).
+     */
     measuredMs: number | null;
+    /** Median of the runs before the layer benchmarks (null when none were benchmarked in this run) and after them. */
+    measuredBeforeMs: number | null;
+    measuredAfterMs: number | null;
+    /** (after − before) / before: how far this machine's speed moved while the layers were benchmarked. */
+    drift: number | null;
     /** (p90 − p10) / median of the measured end-to-end runs: the run-to-run noise of this machine. */
     measuredSpread: number | null;
     reconstructedMs: number;
@@ -77,7 +86,8 @@ export function renderAnalyze(r: AnalyzeResult, c: ChalkInstance): string {
   out.push(`${printable(r.machine.adapterDescription)} (${r.machine.backend}) · layers timed ${r.conditions}: ${CONDITIONS_TEXT[r.conditions]}`);
   const ladder = new Table({ head: ['latency', 'ms', ''].map((h) => c.bold(h)), style: { head: [], border: [] } });
   ladder.push(
-    ['measured end-to-end (default kernels)', L.measuredSpread === null ? f(L.measuredMs) : `${f(L.measuredMs)} ±${(50 * L.measuredSpread).toFixed(0)}%`, r.correctness ? (r.correctness.ok ? c.green(`outputs match ${refName(r.correctness.reference)}`) : c.red(`OUTPUTS DIFFER FROM ${refName(r.correctness.reference).toUpperCase()}`)) : ''],
+    ['measured end-to-end (default kernels)', L.measuredSpread === null ? f(L.measuredMs) : `${f(L.measuredMs)} ±${(50 * L.measuredSpread).toFixed(0)}%`,
+      [L.drift === null ? '' : `${f(L.measuredBeforeMs)} before, ${f(L.measuredAfterMs)} after the layer benchmarks`, r.correctness ? (r.correctness.ok ? c.green(`outputs match ${refName(r.correctness.reference)}`) : c.red(`OUTPUTS DIFFER FROM ${refName(r.correctness.reference).toUpperCase()}`)) : ''].filter(Boolean).join('; ')],
     ['reconstructed (Σ layer benchmarks)', f(L.reconstructedMs), L.reconstructionError === null ? '' : `error ${(100 * L.reconstructionError).toFixed(1)}%`],
     ['sequential lower bound (best kernels)', f(L.sequentialLowerBoundMs), ''],
     ['parallel lower bound (critical path)', f(L.parallelLowerBoundMs), ''],

@@ -29,6 +29,11 @@ describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
     expect(doc.conditions).toBe('cold-weights');
     expect(L.measuredMs).toBeGreaterThan(0);
     expect(L.measuredSpread).toBeGreaterThanOrEqual(0); // a number: (p90 − p10) / median of the runs
+    // Layers were benchmarked (empty store): the model ran before and after them.
+    expect(L.measuredBeforeMs).toBeGreaterThan(0);
+    expect(L.measuredAfterMs).toBeGreaterThan(0);
+    expect(L.measuredMs).toBeCloseTo((L.measuredBeforeMs + L.measuredAfterMs) / 2, 9);
+    expect(L.drift).toBeCloseTo((L.measuredAfterMs - L.measuredBeforeMs) / L.measuredBeforeMs, 9);
     expect(L.reconstructedMs).toBeGreaterThan(0);
     expect(Math.abs(L.reconstructionError)).toBeLessThan(1); // a sanity bound; bench:accuracy measures it properly
     expect(L.sequentialLowerBoundMs).toBeLessThanOrEqual(L.reconstructedMs + 1e-9);
@@ -46,6 +51,17 @@ describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
     expect(events[0].args.op).toBeTruthy();
     expect(events[0].args.variant).toBeTruthy();
     expect(fs.readFileSync(html, 'utf8')).toContain('<svg');
+  });
+
+  it('runs the model only after the benchmarks when every layer comes from the store', async () => {
+    const r = await dlprof(['analyze', fixture('resnet-tiny.onnx'), '--db', db, ...FAST, '--no-framework', '--json']);
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const L = r.json().latency;
+    expect(r.stderr).not.toContain('before the layer benchmarks');
+    expect(L.measuredBeforeMs).toBeNull();
+    expect(L.drift).toBeNull();
+    expect(L.measuredAfterMs).toBeGreaterThan(0);
+    expect(L.measuredMs).toBe(L.measuredAfterMs);
   });
 
   it('renders the HTML report in headless Chromium without console errors', async () => {
