@@ -8,11 +8,12 @@
  * the machine's speed moved meanwhile: an error smaller than the drift is not significant).
  *
  * The error is split in two so a miss can be traced: Σ in-context is the sum of each layer's time
- * inside the model run (one pass per layer, the run's real buffers), so
- *  - reconstructed vs Σ in-context is the isolated micro-benchmark against the same kernel in
- *    context (cache state, inputs produced by the previous layer);
- *  - Σ in-context vs measured (the same runs, after the benchmarks) is what one submission saves
- *    or adds over per-layer passes.
+ * inside the model run (one timed pass per layer, the run's real buffers), so
+ *  - reconstructed vs Σ in-context is the micro-benchmarks against the same kernels in context
+ *    (cache state, inputs produced by the previous layer), less the probed pass overhead, which
+ *    the reconstruction subtracts and Σ in-context still holds;
+ *  - Σ in-context vs measured (the same runs, after the benchmarks) is what one pass for the
+ *    whole model saves over a timed pass per layer: about that pass overhead per layer.
  * Options: `-- --tiny` (the small models only), `-- --models a,b` (by name), `-- --db FILE` (reuse a
  * store: layers measured once are not measured again), `-- --runs N` (end-to-end runs, default 10),
  * `-- --conditions C` (analyze's --conditions: how each layer's benchmark starts; default cold-weights),

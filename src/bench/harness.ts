@@ -19,7 +19,10 @@
  *    measure.ts: a layer's weights, copied): successive executions cycle through them, so those
  *    inputs come from memory, as a model's weights do in an inference, not from the cache;
  *  - optionally a buffer larger than the last-level cache is overwritten before each sample, so
- *    every sample starts cold.
+ *    every sample starts cold;
+ *  - or several plans are timed together in rounds (`timeRounds`, the `inference` conditions):
+ *    each round runs every plan once, in turn, each in its own timed pass, so a plan's
+ *    executions are separated by the others' as a layer's are by the rest of a model.
  * Statistics are computed elsewhere (stats.ts) from the returned samples.
  */
 import { performance } from 'node:perf_hooks';
@@ -63,6 +66,15 @@ export type Outcome =
   | { status: 'completed'; samplesMs: number[]; wallMs: number[]; batch: number; source: 'timestamp' | 'wall'; stoppedBy: 'spread' | 'samples' | 'budget' }
   | { status: 'errored'; reason: string }
   | { status: 'skipped'; reason: string };
+
+/** Timed passes per submission at most: a query set holds at most 4096 timestamps. */
+const MAX_PASSES = 2048;
+
+/** A plan timed in rounds (Timer.timeRounds): its copies, taken in turn, and buffer copies to make right before each execution. */
+export interface RoundItem {
+  plans: Prepared[];
+  before?: Array<{ source: GPUBuffer; target: GPUBuffer }>;
+}
 
 /** Bytes of the cache-flush buffer: larger than any CPU's or GPU's last-level cache. */
 const FLUSH_BYTES = 256 * 2 ** 20;
@@ -148,6 +160,92 @@ export class Timer {
       return { status: 'completed', samplesMs, wallMs, batch, source: this.usesTimestamps ? 'timestamp' : 'wall', stoppedBy };
     } catch (e) {
       return { status: 'errored', reason: (e as Error).message };
+    }
+  }
+
+  /**
+   * Times several plans together, in rounds (the `inference` conditions, measure.ts): a round runs
+   * every plan once, in turn, each in its own timed pass, right after its `before` copies (its
+   * activations re-written, untimed). So between two executions of a plan all the others run, as
+   * the other layers of a model do between two inferences: its weights, code and outputs were last
+   * touched a round ago, its inputs just now. A submission holds enough rounds to span
+   * `minPassUs`; a plan's sample is the median of its passes in one submission. Each plan stops on
+   * its own rule (as `time`); one that stopped on spread or sample count keeps running, untimed in
+   * effect, so the others' rounds stay the same, while one past its budget (`budgetMs` of its own
+   * GPU time, or the rounds past n × `budgetMs` of wall time: what timing the n plans one by one
+   * may take) leaves the rounds. Requires timestamps (call `time` per plan without them).
+   */
+  async timeRounds(items: RoundItem[], opts: TimingOptions = DEFAULT_TIMING,
+    hooks: { stop?: () => boolean; onProgress?: (stopped: number, total: number) => void } = {}): Promise<Outcome[]> {
+    const n = items.length;
+    const outcomes: Outcome[] = new Array(n);
+    if (!this.usesTimestamps) throw new Error('timing in rounds needs GPU timestamps');
+    if (n > MAX_PASSES) throw new Error(`timing in rounds: ${n} plans, at most ${MAX_PASSES} at a time`);
+    const samples: number[][] = items.map(() => []);
+    const walls: number[][] = items.map(() => []);
+    const spent = new Array<number>(n).fill(0);
+    const firstAt = new Array<number>(n).fill(0);
+    const next = new Array<number>(n).fill(0);
+    const running = new Set(items.keys());
+    const d = this.runner.device;
+    const start = performance.now();
+    try {
+      const submit = async (rounds: number, timed: number[]): Promise<Array<[number, number]>> => {
+        const encoder = d.createCommandEncoder({ label: 'dlprof rounds' });
+        const stamps = this.timestamps(rounds * timed.length);
+        let q = 0;
+        for (let r = 0; r < rounds; r++) {
+          for (const i of timed) {
+            const it = items[i];
+            for (const c of it.before ?? []) encoder.copyBufferToBuffer(c.source, 0, c.target, 0, c.target.size);
+            this.runner.encode(it.plans[next[i]++ % it.plans.length], encoder, stamps.writes(q++));
+          }
+        }
+        stamps.encodeResolve(encoder, q);
+        d.queue.submit([encoder.finish()]);
+        await d.queue.onSubmittedWorkDone();
+        if (this.runner.ctx.lost) throw new Error(`device lost: ${this.runner.ctx.lost}`);
+        return stamps.read(q);
+      };
+      let roundMs = 0;
+      for (let w = 0; w < Math.max(1, opts.warmup); w++) {
+        const order = [...running];
+        const t = await submit(1, order);
+        roundMs = t.reduce((a, [b, e]) => a + (e - b), 0);
+      }
+      // At most MAX_PASSES timed passes per submission (the query set's size).
+      const rounds = Math.max(1, Math.min(opts.maxBatch, Math.floor(MAX_PASSES / n), Math.ceil((opts.minPassUs / 1000) / Math.max(roundMs, 1e-6))));
+      const open = new Set(items.keys());
+      while (open.size) {
+        if (hooks.stop?.()) throw new Error('interrupted');
+        hooks.onProgress?.(n - open.size, n);
+        const order = [...running];
+        const t0 = performance.now();
+        const t = await submit(rounds, order);
+        const now = performance.now();
+        const wallPerPass = (now - t0) / t.length;
+        order.forEach((i, k) => {
+          const mine = Array.from({ length: rounds }, (_, r) => t[r * order.length + k][1] - t[r * order.length + k][0]);
+          spent[i] += mine.reduce((a, b) => a + b, 0);
+          if (!open.has(i)) return;
+          if (samples[i].length === 0) firstAt[i] = now;
+          samples[i].push(summarize(mine).median);
+          walls[i].push(wallPerPass);
+          const m = samples[i].length;
+          let stoppedBy: 'spread' | 'samples' | 'budget' | undefined;
+          if (m >= opts.minSamples && relativeSpread(samples[i]) <= opts.targetSpread && now - firstAt[i] >= opts.minTimeMs) stoppedBy = 'spread';
+          else if (m >= opts.maxSamples) stoppedBy = 'samples';
+          else if (m >= Math.min(3, opts.minSamples) && (spent[i] > opts.budgetMs || now - start > n * opts.budgetMs)) stoppedBy = 'budget';
+          if (!stoppedBy) return;
+          outcomes[i] = { status: 'completed', samplesMs: samples[i], wallMs: walls[i], batch: rounds, source: 'timestamp', stoppedBy };
+          open.delete(i);
+          if (stoppedBy === 'budget') running.delete(i);
+        });
+      }
+      return outcomes;
+    } catch (e) {
+      const reason = (e as Error).message;
+      return items.map((_, i) => outcomes[i] ?? { status: 'errored', reason });
     }
   }
 

@@ -1,21 +1,28 @@
 /**
- * The machine's measured peaks, for the roofline (probed, not taken from a spec sheet):
+ * The machine's measured peaks, for the roofline (probed, not taken from a spec sheet), and the
+ * cost of the harness's own timing:
  *  - compute: a kernel of independent vec4 FMA chains (no memory traffic in the loop), f32 and,
  *    where the device has shader-f16, f16;
- *  - bandwidth: a vec4 copy of a buffer far larger than any cache (read + write bytes counted).
+ *  - bandwidth: a vec4 copy of a buffer far larger than any cache (read + write bytes counted);
+ *  - pass overhead: what a small kernel costs more in its own timed compute pass (as the harness
+ *    times each execution) than among others in one pass (as a model run records its layers).
  */
+import { PassTimestamps } from '../gpu/timestamps.js';
 import type { Layer } from '../ir/types.js';
-import type { KernelRunner } from '../gpu/run.js';
+import type { KernelRunner, Prepared } from '../gpu/run.js';
 import type { Kernel, LayerCase } from '../kernels/types.js';
 import { bindings, dispatch1d, entry1d, header } from '../kernels/wgsl.js';
 import { DEFAULT_TIMING, type Timer } from './harness.js';
 import { summarize } from './stats.js';
 
+export const PROBE_KINDS = ['fma-f32', 'fma-f16', 'copy', 'pass-overhead'] as const;
+export type ProbeKind = (typeof PROBE_KINDS)[number];
+
 export interface ProbeResult {
-  kind: 'fma-f32' | 'fma-f16' | 'copy';
-  /** GFLOP/s for fma-*, GB/s for copy. */
+  kind: ProbeKind;
+  /** GFLOP/s for fma-*, GB/s for copy, ms for pass-overhead. */
   value: number;
-  unit: 'GFLOP/s' | 'GB/s';
+  unit: 'GFLOP/s' | 'GB/s' | 'ms';
   medianMs: number;
 }
 
@@ -95,8 +102,64 @@ ${entry1d(256, vecs, '  y[gid] = x[gid];')}`;
   }
 }
 
+/**
+ * The pass overhead: two small elementwise kernels (different pipelines, as consecutive layers
+ * are) executed alternately, 2 × PASSES times each in its own timed pass, and as many times in one
+ * timed pass; the overhead is the median per-pass time less the one pass's time per execution
+ * (median over repeats, at least 0). On lavapipe it is the timestamp writes and the flush they
+ * force, a few µs: most of a µs-scale layer's time, which a model run, timing only its start and
+ * end, does not pay.
+ */
+async function passOverhead(runner: KernelRunner): Promise<ProbeResult> {
+  const n = 256;
+  const plans: Prepared[] = [];
+  // Ping-pong: each reads what the other wrote, so every execution waits for the one before, as
+  // a layer waits for its input.
+  for (const [name, expr] of [['scale', 'x[gid] * 0.5'], ['shift', 'x[gid] + 1.0']]) {
+    const wgsl = `${bindings([{ name: 'x', type: 'f32', access: 'read' }, { name: 'y', type: 'f32', access: 'read_write' }])}
+${entry1d(WG, n, `  y[gid] = ${expr};`)}`;
+    const c = fakeCase(name, [n], n);
+    const k = probeKernel(`probe/pass-${name}`, wgsl, dispatch1d(n, WG, runner.caps), true);
+    const plan = k.plan(c, 'probe', runner.caps);
+    plans.push(plans.length === 0
+      ? await runner.prepare(k, c, plan, [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], k.name)
+      : await runner.bind(k, c, plan, [plans[0].outputs[0]], [plans[0].inputs[0]!], k.name));
+  }
+  const PASSES = 32;
+  const d = runner.device;
+  const stamps = new PassTimestamps(d, 2 * PASSES, 'probe pass overhead');
+  const seq = Array.from({ length: 2 * PASSES }, (_, i) => plans[i % 2]);
+  const submit = async (own: boolean): Promise<Array<[number, number]>> => {
+    const enc = d.createCommandEncoder({ label: 'probe pass overhead' });
+    if (own) seq.forEach((p, i) => runner.encode(p, enc, stamps.writes(i)));
+    else runner.encodeAll(seq, enc, stamps.writes(0), 'probe pass overhead');
+    const passes = own ? seq.length : 1;
+    stamps.encodeResolve(enc, passes);
+    d.queue.submit([enc.finish()]);
+    await d.queue.onSubmittedWorkDone();
+    return stamps.read(passes);
+  };
+  try {
+    const diffs: number[] = [];
+    const perPass: number[] = [];
+    for (let r = 0; r < 43; r++) {
+      const own = summarize((await submit(true)).map(([b, e]) => e - b)).median;
+      const [[b, e]] = await submit(false);
+      if (r < 3) continue; // warm-up
+      diffs.push(own - (e - b) / seq.length);
+      perPass.push(own);
+    }
+    return { kind: 'pass-overhead', value: Math.max(0, summarize(diffs).median), unit: 'ms', medianMs: summarize(perPass).median };
+  } finally {
+    stamps.destroy();
+    if (plans[1]) runner.releaseBound(plans[1]);
+    if (plans[0]) runner.release(plans[0]);
+  }
+}
+
 export async function probeMachine(runner: KernelRunner, timer: Timer): Promise<ProbeResult[]> {
   const out = [await fma(runner, timer, false), await copy(runner, timer)];
   if (runner.caps.f16) out.push(await fma(runner, timer, true));
+  if (runner.ctx.timestamps) out.push(await passOverhead(runner));
   return out;
 }

@@ -5,15 +5,15 @@
  */
 import { performance } from 'node:perf_hooks';
 import { closeGpu, fingerprint, openGpu, type AdapterSelection, type GpuContext, type MachineFingerprint } from '../gpu/device.js';
-import { KernelRunner } from '../gpu/run.js';
+import { KernelRunner, syntheticInputs } from '../gpu/run.js';
 import type { ModelGraph } from '../ir/graph.js';
 import { kernelFor } from '../kernels/registry.js';
-import type { LayerCase } from '../kernels/types.js';
+import type { HostTensor, LayerCase } from '../kernels/types.js';
 import { benchLayer, variantEntry, type BenchLayer, type MachineInfo, type VariantEntry } from '../report/bench.js';
 import { fingerprintId, Store, type MeasurementRow } from '../store/db.js';
 import type { Progress } from '../util/progress.js';
-import { DEFAULT_TIMING, Timer, type TimingOptions } from './harness.js';
-import { DEFAULT_CONDITIONS, measureLayer, type Conditions, type VariantResult } from './measure.js';
+import { DEFAULT_TIMING, Timer, type Outcome, type TimingOptions } from './harness.js';
+import { DEFAULT_CONDITIONS, measureLayer, prepareVariant, variantResult, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from './measure.js';
 import { probeMachine } from './probe.js';
 import { summarize } from './stats.js';
 
@@ -60,17 +60,18 @@ export async function openSession(sel: AdapterSelection, dbPath: string, version
   return s;
 }
 
-/** Probes peaks when asked, or when this machine has none stored yet. */
+/** Probes peaks and the pass overhead when asked, or when this machine has not all of them stored yet. */
 export async function ensureProbe(s: Session, force: boolean | undefined): Promise<void> {
-  if (force || (force === undefined && !s.store.latestProbe(s.machineId, 'fma-f32'))) {
-    process.stderr.write('probing peak compute and bandwidth…\n');
+  const kinds = s.ctx.timestamps ? ['fma-f32', 'pass-overhead'] : ['fma-f32'];
+  if (force || (force === undefined && kinds.some((k) => !s.store.latestProbe(s.machineId, k)))) {
+    process.stderr.write('probing peak compute, bandwidth and timing overhead…\n');
     for (const p of await probeMachine(s.runner, s.timer)) s.store.saveProbe(s.machineId, p.kind, p.value, p.unit, p.medianMs);
   }
 }
 
 export function machineInfo(s: Session): MachineInfo {
   const peak = (k: string): number | undefined => s.store.latestProbe(s.machineId, k)?.value;
-  return { ...s.fp, fingerprint: fingerprintId(s.fp), peaks: { fmaF32GflopS: peak('fma-f32'), fmaF16GflopS: peak('fma-f16'), copyGBs: peak('copy') } };
+  return { ...s.fp, fingerprint: fingerprintId(s.fp), peaks: { fmaF32GflopS: peak('fma-f32'), fmaF16GflopS: peak('fma-f16'), copyGBs: peak('copy'), passOverheadMs: peak('pass-overhead') } };
 }
 
 export function recordModels(s: Session, graphs: ModelGraph[]): void {
@@ -118,10 +119,20 @@ export function pendingCases(s: Session, cases: LayerCase[], opts: MeasureOption
   return cases.filter((c) => variantsToMeasure(s, c, opts).toMeasure.length > 0).length;
 }
 
+/**
+ * Under `inference`, the variants timed together in rounds are prepared up to this much device
+ * memory (or CHUNK_ITEMS of them) at a time: beyond any last-level cache, so rounds over a large
+ * model read its weights from memory as its inferences do, while the whole of a small model's
+ * layers share one set of rounds.
+ */
+const CHUNK_BYTES = 256 * 2 ** 20;
+const CHUNK_ITEMS = 512;
+
 /** Measures every case on every (selected) variant, reusing stored results unless `force`. */
 export async function measureCases(s: Session, cases: LayerCase[], opts: MeasureOptions = {}): Promise<MeasureOutcome> {
   const { store, machineId } = s;
   const conditions = opts.conditions ?? DEFAULT_CONDITIONS;
+  const timing = opts.timing ?? DEFAULT_TIMING;
   store.upsertLayers(cases.map((c) => c.layer));
   const runId = store.newRunId();
   const startedAt = new Date().toISOString();
@@ -129,16 +140,10 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
   let measured = 0;
   let reused = 0;
   const t0 = performance.now();
-  for (const [i, c] of cases.entries()) {
-    if (s.interrupted || s.ctx.lost) break;
-    const { existing, wanted, toMeasure } = variantsToMeasure(s, c, opts);
-    const eta = i > 0 && toMeasure.length ? ` · ETA ${Math.round((((performance.now() - t0) / i) * (cases.length - i)) / 1000)} s` : '';
-    const m = await measureLayer(s.runner, s.timer, c, {
-      timing: opts.timing ?? DEFAULT_TIMING,
-      conditions,
-      only: toMeasure,
-      onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v}${eta}`),
-    });
+  const eta = (i: number): string => (i > 0 ? ` · ETA ${Math.round((((performance.now() - t0) / i) * (cases.length - i)) / 1000)} s` : '');
+
+  /** Stores what was measured for a case, and adds it (with what the store had) to `layers`. */
+  const record = (c: LayerCase, m: LayerMeasurement, existing: MeasurementRow[], wanted: string[]): void => {
     const entries: VariantEntry[] = [];
     for (const name of wanted) {
       const v = m.variants.find((x) => x.variant === name);
@@ -159,6 +164,72 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
       }
     }
     layers.push(benchLayer(m, c.layer, opts.counts?.get(c.layer.key) ?? 1, entries));
+  };
+
+  // `inference`: every pending variant prepared and checked first, then timed together in rounds.
+  if (conditions === 'inference' && s.timer.usesTimestamps) {
+    type Pending = { c: LayerCase; m: LayerMeasurement; existing: MeasurementRow[]; wanted: string[]; ready: ReadyVariant[] };
+    let chunk: Pending[] = [];
+    let bytes = 0;
+    // The default variants (what the model runs) in rounds of their own, so their rounds hold what
+    // an inference does, then the other variants in theirs.
+    const timeChunk = async (done: number): Promise<void> => {
+      const ready = chunk.flatMap((p) => p.ready);
+      try {
+        const outcomes = new Map<ReadyVariant, Outcome>();
+        const defaults = chunk.flatMap((p) => p.ready.filter((r) => r.variant === p.m.defaultVariant));
+        for (const [what, group] of [['default', defaults], ['other', ready.filter((r) => !defaults.includes(r))]] as const) {
+          if (!group.length) continue;
+          const out = await s.timer.timeRounds(group.map((r) => r.item), timing, {
+            stop: () => s.interrupted || !!s.ctx.lost,
+            onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `timing ${n} ${what} variants of ${chunk.length} layers in rounds: ${stopped}/${n} settled`),
+          });
+          group.forEach((r, k) => outcomes.set(r, out[k]));
+        }
+        for (const p of chunk) {
+          for (const r of p.ready) p.m.variants.push(variantResult(r, outcomes.get(r)!));
+          record(p.c, p.m, p.existing, p.wanted);
+        }
+      } finally {
+        for (const r of ready) r.release();
+        chunk = [];
+        bytes = 0;
+      }
+    };
+    for (const [i, c] of cases.entries()) {
+      if (s.interrupted || s.ctx.lost) break;
+      const { existing, wanted, toMeasure } = variantsToMeasure(s, c, opts);
+      const kernel = kernelFor(c.layer.op);
+      const m: LayerMeasurement = { key: c.layer.key, op: c.layer.op, kernel: kernel?.name, defaultVariant: kernel?.defaultVariant(c), variants: [] };
+      const ready: ReadyVariant[] = [];
+      if (kernel && toMeasure.length) {
+        const inputs = syntheticInputs(c, 1);
+        let reference: HostTensor[] | undefined;
+        for (const v of toMeasure) {
+          opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`);
+          const r = await prepareVariant(s.runner, kernel, c, v, inputs, () => (reference ??= kernel.reference(c, inputs)), conditions);
+          if ('item' in r) {
+            ready.push(r);
+            bytes += r.bytes;
+          } else m.variants.push(r);
+        }
+      }
+      chunk.push({ c, m, existing, wanted, ready });
+      if (bytes >= CHUNK_BYTES || chunk.reduce((a, p) => a + p.ready.length, 0) >= CHUNK_ITEMS) await timeChunk(i + 1);
+    }
+    if (chunk.length) await timeChunk(cases.length);
+  } else {
+    for (const [i, c] of cases.entries()) {
+      if (s.interrupted || s.ctx.lost) break;
+      const { existing, wanted, toMeasure } = variantsToMeasure(s, c, opts);
+      const m = await measureLayer(s.runner, s.timer, c, {
+        timing,
+        conditions,
+        only: toMeasure,
+        onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v}${toMeasure.length ? eta(i) : ''}`),
+      });
+      record(c, m, existing, wanted);
+    }
   }
   opts.progress?.done();
   if (!s.interrupted && !s.ctx.lost) store.finishRun({ id: runId, machineId, startedAt, options: { variants: opts.variants, force: opts.force, conditions }, measurements: measured });

@@ -41,11 +41,18 @@ const isF16 = (v: string): boolean => v.endsWith('-f16');
 /** A change of the end-to-end time across the layer benchmarks beyond this is reported: the reconstruction target is 5 %. */
 const DRIFT_NOTE = 0.05;
 
-function layerTimes(layers: BenchLayer[]): { times: Map<string, LayerTime>; f16: Map<string, { variant: string; ms: number }> } {
+/**
+ * A layer benchmark's time as a layer of a model run: less the probed overhead of timing it in its
+ * own pass (probe.ts), since a model run records its layers in one pass; at least a tenth of it.
+ */
+const inRun = (ms: number, passOverheadMs: number): number => Math.max(ms - passOverheadMs, ms / 10);
+
+function layerTimes(layers: BenchLayer[], passOverheadMs: number): { times: Map<string, LayerTime>; f16: Map<string, { variant: string; ms: number }> } {
   const times = new Map<string, LayerTime>();
   const f16 = new Map<string, { variant: string; ms: number }>();
   for (const l of layers) {
-    const done = l.variants.filter((v) => v.status === 'completed' && v.medianMs !== undefined);
+    const done = l.variants.filter((v) => v.status === 'completed' && v.medianMs !== undefined)
+      .map((v) => ({ ...v, medianMs: inRun(v.medianMs!, passOverheadMs) }));
     const full = done.filter((v) => !isF16(v.variant)).sort((a, b) => a.medianMs! - b.medianMs!);
     const def = done.find((v) => v.variant === l.defaultVariant);
     if (def && full.length) times.set(l.key, { defaultVariant: def.variant, defaultMs: def.medianMs!, bestVariant: full[0].variant, bestMs: full[0].medianMs! });
@@ -124,7 +131,8 @@ export default class Analyze extends DlprofCommand {
       }
       const m = await measureCases(s, cases, { force: flags.force, counts, progress, timing, conditions });
       if (s.interrupted) throw new DlprofError('interrupted; finished layer measurements were kept', 'E_INTERRUPTED', EXIT.interrupted);
-      const { times, f16 } = layerTimes(m.layers);
+      const passOverheadMs = s.store.latestProbe(s.machineId, 'pass-overhead')?.value ?? 0;
+      const { times, f16 } = layerTimes(m.layers, passOverheadMs);
       for (const l of m.layers) {
         if (!times.has(l.key)) notes.push(`layer ${l.op} ${l.key} has no usable measurement${l.kernel ? '' : ' (no kernel for this op)'}`);
         for (const v of l.variants) if (v.status === 'mismatch') notes.push(`kernel variant ${l.op}/${v.variant} disagrees with its reference and was not timed: ${v.reason}`);
@@ -205,7 +213,7 @@ export default class Analyze extends DlprofCommand {
       const uniqueFused = [...new Map(fusedCases.filter((c): c is NonNullable<typeof c> => !!c).map((c) => [c.layer.key, c])).values()];
       const fm = uniqueFused.length ? await measureCases(s, uniqueFused, { force: flags.force, progress, timing, conditions }) : undefined;
       const fusedBest = new Map<string, { variant: string; ms: number }>();
-      for (const l of fm?.layers ?? []) if (l.bestVariant && l.bestMs !== null) fusedBest.set(l.key, { variant: l.bestVariant, ms: l.bestMs });
+      for (const l of fm?.layers ?? []) if (l.bestVariant && l.bestMs !== null) fusedBest.set(l.key, { variant: l.bestVariant, ms: inRun(l.bestMs, passOverheadMs) });
       const nodeTime = (id: number): number => {
         const key = g.nodes[id].key;
         const t = times.get(key)?.bestMs ?? 0;

@@ -8,11 +8,12 @@ import type { TensorType } from '../ir/types.js';
 import { printable } from '../util/errors.js';
 import { shape } from '../util/format.js';
 
-export const BENCH_SCHEMA_VERSION = 2;
+export const BENCH_SCHEMA_VERSION = 3;
 
 export interface MachineInfo extends MachineFingerprint {
   fingerprint: string;
-  peaks: { fmaF32GflopS?: number; fmaF16GflopS?: number; copyGBs?: number };
+  /** Probed peaks, and the timing harness's pass overhead (ms; analyze subtracts it from each layer benchmark). */
+  peaks: { fmaF32GflopS?: number; fmaF16GflopS?: number; copyGBs?: number; passOverheadMs?: number };
 }
 
 export interface VariantEntry {
@@ -96,7 +97,7 @@ export function renderBench(r: BenchResult, c: ChalkInstance): string {
   const p = r.machine.peaks;
   lines.push(`${c.bold(printable(r.machine.adapterDescription))} (${r.machine.backend}) · ${printable(r.machine.cpu)}`);
   lines.push(`  peaks: ${p.fmaF32GflopS ? `${p.fmaF32GflopS.toFixed(1)} GFLOP/s f32` : '—'}${p.fmaF16GflopS ? `, ${p.fmaF16GflopS.toFixed(1)} GFLOP/s f16` : ''}`
-    + `${p.copyGBs ? `, ${p.copyGBs.toFixed(1)} GB/s copy` : ''} · database ${r.db}`);
+    + `${p.copyGBs ? `, ${p.copyGBs.toFixed(1)} GB/s copy` : ''}${p.passOverheadMs !== undefined ? ` · ${(1000 * p.passOverheadMs).toFixed(1)} µs per timed pass` : ''} · database ${r.db}`);
   lines.push(`  timed ${r.conditions}: ${CONDITIONS_TEXT[r.conditions]}`);
   const t = new Table({
     head: ['#', 'op', 'inputs → outputs', '×', 'default', 'ms', 'best', 'ms', 'gain', 'GFLOP/s', 'GB/s', 'notes'].map((h) => c.bold(h)),

@@ -184,7 +184,7 @@ export class Store {
       .map((r) => ({ id: String(r.id), machineId: Number(r.machine_id), startedAt: String(r.started_at), finishedAt: String(r.finished_at), measurements: Number(r.measurements) }));
   }
 
-  saveProbe(machineId: number, kind: 'fma-f32' | 'fma-f16' | 'copy', value: number, unit: string, medianMs: number): void {
+  saveProbe(machineId: number, kind: string, value: number, unit: string, medianMs: number): void {
     this.db.prepare('INSERT INTO probe (machine_id, kind, value, unit, median_ms, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(machineId, kind, value, unit, medianMs, new Date().toISOString());
   }

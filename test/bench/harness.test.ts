@@ -97,6 +97,53 @@ describe('timing harness', () => {
     expect(floored.samplesMs.length).toBeGreaterThan(3);
   });
 
+  it('times several plans together in rounds, each its own samples, with the copies before each execution made', async () => {
+    const { runner } = await gpu();
+    const timer = new Timer(runner);
+    const n = 64 * 1024;
+    const plan = async (work: number) => {
+      const { kernel, c } = spin(n, work);
+      return runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], `spin ${work}`);
+    };
+    const small = await plan(16);
+    const big = await plan(256);
+    const source = runner.upload({ dtype: 'float32', shape: [n], data: new Float32Array(n).fill(7) }, 'f32', 'source');
+    const outs = await timer.timeRounds([{ plans: [small], before: [{ source, target: small.inputs[0]! }] }, { plans: [big] }], { ...DEFAULT_TIMING, budgetMs: 3000 });
+    const x = await runner.read(small.inputs[0]!, { dtype: 'float32', shape: [n] }, 'f32');
+    const stopped = await timer.timeRounds([{ plans: [small] }], DEFAULT_TIMING, { stop: () => true });
+    for (const b of [source]) b.destroy();
+    runner.release(small);
+    runner.release(big);
+    timer.destroy();
+    const [a, b] = outs;
+    if (a.status !== 'completed' || b.status !== 'completed') throw new Error('timing in rounds failed');
+    expect(a.samplesMs.length).toBeGreaterThanOrEqual(DEFAULT_TIMING.minSamples);
+    expect(b.samplesMs.length).toBeGreaterThanOrEqual(DEFAULT_TIMING.minSamples);
+    expect(summarize(b.samplesMs).median / summarize(a.samplesMs).median).toBeGreaterThan(4); // 16× the loop iterations
+    expect(Array.from(x.data).every((v) => v === 7)).toBe(true); // the copy ran before the small plan
+    expect(stopped[0]).toEqual({ status: 'errored', reason: 'interrupted' });
+  });
+
+  it('takes a plan past its budget out of the rounds, leaving the others to settle', async () => {
+    const { runner } = await gpu();
+    const timer = new Timer(runner);
+    const quick = spin(256, 1);
+    const slow = spin(64 * 1024, 2048);
+    const q = await runner.prepare(quick.kernel, quick.c, quick.kernel.plan(quick.c, 'v', runner.caps), [{ dtype: 'float32', shape: [256], data: new Float32Array(256) }], 'quick');
+    const sl = await runner.prepare(slow.kernel, slow.c, slow.kernel.plan(slow.c, 'v', runner.caps), [{ dtype: 'float32', shape: [64 * 1024], data: new Float32Array(64 * 1024) }], 'slow');
+    // Nothing settles (zero spread target): the slow one stops on its budget of 200 ms of its own
+    // GPU time, the quick one when the rounds have taken 2 × 200 ms.
+    const [a, b] = await timer.timeRounds([{ plans: [q] }, { plans: [sl] }], { ...DEFAULT_TIMING, targetSpread: 0, minSamples: 3, maxSamples: 10_000, budgetMs: 200 });
+    runner.release(q);
+    runner.release(sl);
+    timer.destroy();
+    if (a.status !== 'completed' || b.status !== 'completed') throw new Error('timing in rounds failed');
+    expect(a.stoppedBy).toBe('budget');
+    expect(b.stoppedBy).toBe('budget');
+    // The quick plan, microseconds each, ran in many more rounds than the slow one.
+    expect(a.samplesMs.length * a.batch).toBeGreaterThan(b.samplesMs.length * b.batch);
+  });
+
   it('probes peak compute and bandwidth', async () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);

@@ -1,11 +1,12 @@
 /**
  * Measurement conditions (src/bench/measure.ts): which inputs are a layer's weights, the copies
- * `cold-weights` times in turn (each computes what the original does), and the harness cycling
- * through them.
+ * `cold-weights` times in turn (each computes what the original does), the harness cycling
+ * through them, and what `inference` prepares: no copies, the activations re-written before
+ * each execution.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TIMING, Timer } from '../../src/bench/harness.js';
-import { COLD_SPAN, rotation, weightInputs } from '../../src/bench/measure.js';
+import { COLD_SPAN, prepareVariant, rotation, weightInputs } from '../../src/bench/measure.js';
 import { syntheticInputs } from '../../src/gpu/run.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { LayerCase } from '../../src/kernels/types.js';
@@ -93,5 +94,33 @@ describe('measurement conditions', () => {
     const sp = await runner.prepare(sk, sparse, csr, syntheticInputs(sparse, 1), 'csr');
     expect(weightInputs(sparse, csr, sp)).toEqual([1, 2, 3, 4]);
     runner.release(sp);
+  });
+
+  it('inference: no weight copies; the activations, and only they, are re-written from a copy of their data', async () => {
+    const { runner } = await gpu();
+    const c = matmul(256, 1024);
+    const kernel = kernelFor(c.layer.op)!;
+    const inputs = syntheticInputs(c, 1);
+    const r = await prepareVariant(runner, kernel, c, kernel.defaultVariant(c), inputs, () => kernel.reference(c, inputs), 'inference');
+    if (!('item' in r)) throw new Error(`not ready: ${r.reason}`);
+    expect(r.item.plans).toHaveLength(1);
+    const p = r.item.plans[0];
+    expect(r.item.before).toHaveLength(1);
+    const [{ source, target }] = r.item.before!;
+    expect(target).toBe(p.inputs[0]); // x, not the weight
+    expect(source.size).toBe(target.size);
+    // The copy holds x's data: overwrite x, copy back, and the layer computes what it did.
+    const want = await runner.run(p, c);
+    runner.device.queue.writeBuffer(target, 0, new Float32Array(target.size / 4).fill(3));
+    const enc = runner.device.createCommandEncoder();
+    enc.copyBufferToBuffer(source, 0, target, 0, target.size);
+    runner.device.queue.submit([enc.finish()]);
+    expect(Array.from((await runner.run(p, c))[0].data)).toEqual(Array.from(want[0].data));
+    expect(r.bytes).toBe(p.bytes + source.size);
+    r.release();
+
+    // A variant that disagrees with its reference is not made ready.
+    const wrong = await prepareVariant(runner, kernel, c, kernel.defaultVariant(c), inputs, () => [{ ...want[0], data: want[0].data.map((x) => x + 1) }], 'inference');
+    expect('item' in wrong ? 'ready' : wrong.status).toBe('mismatch');
   });
 });

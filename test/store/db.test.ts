@@ -35,6 +35,21 @@ describe('results store', () => {
       .map((r) => r.detail).join('; ')).toMatch(/INDEX probe_lookup/);
   });
 
+  it('migrates a version-3 database\'s probes, keeping them, to a table that also takes the pass overhead', () => {
+    const db = new Database(':memory:');
+    migrate(db, ':memory:', 3);
+    db.prepare(`INSERT INTO machine (fingerprint, adapter_vendor, adapter_architecture, adapter_device, adapter_description, backend, cpu, os, dlprof_version, created_at)
+      VALUES ('f', 'mesa', 'software', 'llvmpipe', 'd', 'vulkan', 'c', 'o', '0.0.9', 't')`).run();
+    db.prepare("INSERT INTO probe (machine_id, kind, value, unit, median_ms, created_at) VALUES (1, 'copy', 2.5, 'GB/s', 50, 't')").run();
+    expect(() => db.prepare("INSERT INTO probe (machine_id, kind, value, unit, median_ms, created_at) VALUES (1, 'pass-overhead', 0.002, 'ms', 0.05, 't')").run()).toThrow(/CHECK/);
+    migrate(db, ':memory:');
+    db.prepare("INSERT INTO probe (machine_id, kind, value, unit, median_ms, created_at) VALUES (1, 'pass-overhead', 0.002, 'ms', 0.05, 't')").run();
+    expect(() => db.prepare("INSERT INTO probe (machine_id, kind, value, unit, median_ms, created_at) VALUES (1, 'bogus', 1, 'x', 1, 't')").run()).toThrow(/CHECK/);
+    expect(db.prepare('SELECT id, kind, value FROM probe ORDER BY id').all()).toEqual([{ id: 1, kind: 'copy', value: 2.5 }, { id: 2, kind: 'pass-overhead', value: 0.002 }]);
+    expect((db.prepare('EXPLAIN QUERY PLAN SELECT value FROM probe WHERE machine_id = ? AND kind = ? ORDER BY id DESC LIMIT 1').all(1, 'copy') as Array<{ detail: string }>)
+      .map((r) => r.detail).join('; ')).toMatch(/INDEX probe_lookup/);
+  });
+
   it('refuses a database written by a newer dlprof, and leaves it untouched', () => {
     const file = path.join(tempDir(), 'newer.sqlite');
     const db = new Database(file);
