@@ -206,22 +206,52 @@ export async function measureVariant(runner: KernelRunner, timer: Timer, kernel:
   }
 }
 
-/** Every variant of the layer's kernel (or those named in `only`). */
-export async function measureLayer(runner: KernelRunner, timer: Timer, c: LayerCase, opts: {
-  timing?: TimingOptions; conditions?: Conditions; only?: string[]; onVariant?: (variant: string, i: number, n: number) => void; seed?: number;
-} = {}): Promise<LayerMeasurement> {
+/** A layer's synthetic inputs and its reference outputs for them, computed once when first asked for. */
+function layerData(c: LayerCase, kernel: Kernel, seed: number): { inputs: Array<HostTensor | null>; want: () => HostTensor[] } {
+  const inputs = syntheticInputs(c, seed);
+  let reference: HostTensor[] | undefined;
+  return { inputs, want: () => (reference ??= kernel.reference(c, inputs)) };
+}
+
+interface LayerOptions { conditions?: Conditions; only?: string[]; onVariant?: (variant: string, i: number, n: number) => void; seed?: number }
+
+function selected(kernel: Kernel, only?: string[]): string[] {
+  return kernel.variants.map((v) => v.name).filter((v) => !only || only.includes(v));
+}
+
+/** Every variant of the layer's kernel (or those named in `only`), each timed after it is checked. */
+export async function measureLayer(runner: KernelRunner, timer: Timer, c: LayerCase, opts: LayerOptions & { timing?: TimingOptions } = {}): Promise<LayerMeasurement> {
   const kernel = kernelFor(c.layer.op);
   if (!kernel) return { key: c.layer.key, op: c.layer.op, variants: [] };
-  const variants = kernel.variants.map((v) => v.name).filter((v) => !opts.only || opts.only.includes(v));
-  const inputs = syntheticInputs(c, opts.seed ?? 1);
-  let reference: HostTensor[] | undefined;
-  const want = (): HostTensor[] => (reference ??= kernel.reference(c, inputs));
+  const variants = selected(kernel, opts.only);
+  const { inputs, want } = layerData(c, kernel, opts.seed ?? 1);
   const results: VariantResult[] = [];
   for (const [i, v] of variants.entries()) {
     opts.onVariant?.(v, i, variants.length);
     results.push(await measureVariant(runner, timer, kernel, c, v, inputs, want, opts.timing, opts.conditions));
   }
   return { key: c.layer.key, op: c.layer.op, kernel: kernel.name, defaultVariant: kernel.defaultVariant(c), variants: results };
+}
+
+/**
+ * Every variant of the layer's kernel (or those named in `only`) prepared and checked, to be timed
+ * later together with other layers' (`inference` rounds): `m` holds the results of those that
+ * cannot be timed, `ready` the others (release them after timing).
+ */
+export async function prepareLayer(runner: KernelRunner, c: LayerCase, opts: LayerOptions = {}): Promise<{ m: LayerMeasurement; ready: ReadyVariant[] }> {
+  const kernel = kernelFor(c.layer.op);
+  const m: LayerMeasurement = { key: c.layer.key, op: c.layer.op, kernel: kernel?.name, defaultVariant: kernel?.defaultVariant(c), variants: [] };
+  const ready: ReadyVariant[] = [];
+  if (!kernel) return { m, ready };
+  const variants = selected(kernel, opts.only);
+  const { inputs, want } = layerData(c, kernel, opts.seed ?? 1);
+  for (const [i, v] of variants.entries()) {
+    opts.onVariant?.(v, i, variants.length);
+    const r = await prepareVariant(runner, kernel, c, v, inputs, want, opts.conditions);
+    if ('item' in r) ready.push(r);
+    else m.variants.push(r);
+  }
+  return { m, ready };
 }
 
 /** The fastest completed variant at the layer's own precision (reduced-precision -f16 variants excluded). */

@@ -5,15 +5,15 @@
  */
 import { performance } from 'node:perf_hooks';
 import { closeGpu, fingerprint, openGpu, type AdapterSelection, type GpuContext, type MachineFingerprint } from '../gpu/device.js';
-import { KernelRunner, syntheticInputs } from '../gpu/run.js';
+import { KernelRunner } from '../gpu/run.js';
 import type { ModelGraph } from '../ir/graph.js';
 import { kernelFor } from '../kernels/registry.js';
-import type { HostTensor, LayerCase } from '../kernels/types.js';
+import type { LayerCase } from '../kernels/types.js';
 import { benchLayer, variantEntry, type BenchLayer, type MachineInfo, type VariantEntry } from '../report/bench.js';
 import { fingerprintId, Store, type MeasurementRow } from '../store/db.js';
 import type { Progress } from '../util/progress.js';
 import { DEFAULT_TIMING, Timer, type Outcome, type TimingOptions } from './harness.js';
-import { DEFAULT_CONDITIONS, measureLayer, prepareVariant, variantResult, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from './measure.js';
+import { DEFAULT_CONDITIONS, measureLayer, prepareLayer, variantResult, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from './measure.js';
 import { probeMachine } from './probe.js';
 import { summarize } from './stats.js';
 
@@ -199,21 +199,10 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     for (const [i, c] of cases.entries()) {
       if (s.interrupted || s.ctx.lost) break;
       const { existing, wanted, toMeasure } = variantsToMeasure(s, c, opts);
-      const kernel = kernelFor(c.layer.op);
-      const m: LayerMeasurement = { key: c.layer.key, op: c.layer.op, kernel: kernel?.name, defaultVariant: kernel?.defaultVariant(c), variants: [] };
-      const ready: ReadyVariant[] = [];
-      if (kernel && toMeasure.length) {
-        const inputs = syntheticInputs(c, 1);
-        let reference: HostTensor[] | undefined;
-        for (const v of toMeasure) {
-          opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`);
-          const r = await prepareVariant(s.runner, kernel, c, v, inputs, () => (reference ??= kernel.reference(c, inputs)), conditions);
-          if ('item' in r) {
-            ready.push(r);
-            bytes += r.bytes;
-          } else m.variants.push(r);
-        }
-      }
+      const { m, ready } = await prepareLayer(s.runner, c, {
+        conditions, only: toMeasure, onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`),
+      });
+      bytes += ready.reduce((a, r) => a + r.bytes, 0);
       chunk.push({ c, m, existing, wanted, ready });
       if (bytes >= CHUNK_BYTES || chunk.reduce((a, p) => a + p.ready.length, 0) >= CHUNK_ITEMS) await timeChunk(i + 1);
     }
