@@ -172,8 +172,8 @@ export class Timer {
    * `minPassUs`; a plan's sample is the median of its passes in one submission. Each plan stops on
    * its own rule (as `time`); one that stopped on spread or sample count keeps running, untimed in
    * effect, so the others' rounds stay the same, while one past its budget (`budgetMs` of its own
-   * GPU time, or the rounds past n × `budgetMs` of wall time: what timing the n plans one by one
-   * may take) leaves the rounds. Requires timestamps (call `time` per plan without them).
+   * GPU time; or, once it has `minSamples`, the rounds past n × `budgetMs` of wall time: what
+   * timing the n plans one by one may take) leaves the rounds. Requires timestamps (call `time` per plan without them).
    */
   async timeRounds(items: RoundItem[], opts: TimingOptions = DEFAULT_TIMING,
     hooks: { stop?: () => boolean; onProgress?: (stopped: number, total: number) => void } = {}): Promise<Outcome[]> {
@@ -235,7 +235,7 @@ export class Timer {
           let stoppedBy: 'spread' | 'samples' | 'budget' | undefined;
           if (m >= opts.minSamples && relativeSpread(samples[i]) <= opts.targetSpread && now - firstAt[i] >= opts.minTimeMs) stoppedBy = 'spread';
           else if (m >= opts.maxSamples) stoppedBy = 'samples';
-          else if (m >= Math.min(3, opts.minSamples) && (spent[i] > opts.budgetMs || now - start > n * opts.budgetMs)) stoppedBy = 'budget';
+          else if ((m >= Math.min(3, opts.minSamples) && spent[i] > opts.budgetMs) || (m >= opts.minSamples && now - start > n * opts.budgetMs)) stoppedBy = 'budget';
           if (!stoppedBy) return;
           outcomes[i] = { status: 'completed', samplesMs: samples[i], wallMs: walls[i], batch: rounds, source: 'timestamp', stoppedBy };
           open.delete(i);

@@ -24,6 +24,26 @@ ${entry1d(64, n, `  var a = x[gid];\n  for (var i = 0u; i < ${work}u; i++) { a =
   return { kernel, c };
 }
 
+/** `spin` that also counts its executions (atomically, in a second output). */
+function counted(n: number, work: number): { kernel: Kernel; c: LayerCase } {
+  const t = { dtype: 'float32' as const, shape: [n] };
+  const c: LayerCase = {
+    layer: { key: 'counted', op: 'Counted', attrs: {}, inputs: [t], outputs: [t, { dtype: 'uint32', shape: [1] }], weights: [], flops: 0, bytes: 0, params: 0 },
+    consts: [null],
+  };
+  const kernel: Kernel = {
+    name: 'counted', ops: [], variants: [{ name: 'v', description: '' }], defaultVariant: () => 'v', supports: () => ({ ok: true }),
+    plan: (_c, _v, caps) => ({
+      scratch: [],
+      passes: [{ label: 'counted', buffers: [{ kind: 'input', index: 0 }, { kind: 'output', index: 0 }, { kind: 'output', index: 1 }], workgroups: dispatch1d(n, 64, caps),
+        wgsl: `${bindings([{ name: 'x', type: 'f32', access: 'read' }, { name: 'y', type: 'f32', access: 'read_write' }, { name: 'runs', type: 'u32', access: 'read_write' }]).replace('array<u32>', 'array<atomic<u32>>')}
+${entry1d(64, n, `  var a = x[gid];\n  for (var i = 0u; i < ${work}u; i++) { a = a * 0.999 + 0.001; }\n  y[gid] = a;\n  if (gid == 0u) { atomicAdd(&runs[0], 1u); }`)}` }],
+    }),
+    reference: () => [],
+  };
+  return { kernel, c };
+}
+
 afterAll(releaseGpu);
 
 describe('timing harness', () => {
@@ -127,21 +147,32 @@ describe('timing harness', () => {
   it('takes a plan past its budget out of the rounds, leaving the others to settle', async () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);
-    const quick = spin(256, 1);
-    const slow = spin(64 * 1024, 2048);
-    const q = await runner.prepare(quick.kernel, quick.c, quick.kernel.plan(quick.c, 'v', runner.caps), [{ dtype: 'float32', shape: [256], data: new Float32Array(256) }], 'quick');
-    const sl = await runner.prepare(slow.kernel, slow.c, slow.kernel.plan(slow.c, 'v', runner.caps), [{ dtype: 'float32', shape: [64 * 1024], data: new Float32Array(64 * 1024) }], 'slow');
-    // Nothing settles (zero spread target): the slow one stops on its budget of 200 ms of its own
-    // GPU time, the quick one when the rounds have taken 2 × 200 ms.
-    const [a, b] = await timer.timeRounds([{ plans: [q] }, { plans: [sl] }], { ...DEFAULT_TIMING, targetSpread: 0, minSamples: 3, maxSamples: 10_000, budgetMs: 200 });
-    runner.release(q);
-    runner.release(sl);
+    const prep = async (n: number, work: number) => {
+      const { kernel, c } = counted(n, work);
+      return runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], `counted ${work}`);
+    };
+    const quick = await prep(64, 1);
+    const slow = await prep(256 * 1024, 4096);
+    // Any spread settles, but only at 5 samples; a budget of 100 ms of GPU time, which the slow
+    // plan (~100 ms each on lavapipe) exceeds by its third sample and the quick one (µs each, ms
+    // on a loaded machine) does not reach.
+    const opts = { ...DEFAULT_TIMING, targetSpread: Infinity, minSamples: 5, minTimeMs: 0, budgetMs: 100 };
+    const [a, b] = await timer.timeRounds([{ plans: [quick] }, { plans: [slow] }], opts);
+    const runs = async (p: typeof quick) => (await runner.read(p.outputs[1], { dtype: 'uint32', shape: [1] }, 'u32')).data[0];
+    const quickRuns = await runs(quick);
+    const slowRuns = await runs(slow);
+    runner.release(quick);
+    runner.release(slow);
     timer.destroy();
     if (a.status !== 'completed' || b.status !== 'completed') throw new Error('timing in rounds failed');
-    expect(a.stoppedBy).toBe('budget');
     expect(b.stoppedBy).toBe('budget');
-    // The quick plan, microseconds each, ran in many more rounds than the slow one.
-    expect(a.samplesMs.length * a.batch).toBeGreaterThan(b.samplesMs.length * b.batch);
+    expect(b.samplesMs).toHaveLength(3);
+    expect(a.stoppedBy).toBe('spread');
+    expect(a.samplesMs).toHaveLength(5);
+    // Executions counted by the kernels themselves: the warm-up rounds, then `batch` per sample;
+    // the slow plan ran in no round after its third sample.
+    expect(slowRuns).toBe(DEFAULT_TIMING.warmup + 3 * b.batch);
+    expect(quickRuns).toBe(DEFAULT_TIMING.warmup + 5 * a.batch);
   });
 
   it('probes peak compute and bandwidth', async () => {
