@@ -4,40 +4,28 @@ import { DEFAULT_TIMING, Timer } from '../../src/bench/harness.js';
 import { probeMachine } from '../../src/bench/probe.js';
 import { summarize } from '../../src/bench/stats.js';
 import type { Kernel, LayerCase } from '../../src/kernels/types.js';
-import { bindings, dispatch1d, entry1d } from '../../src/kernels/wgsl.js';
+import { bindings, dispatch1d, entry1d, type BindingDecl } from '../../src/kernels/wgsl.js';
+import type { TensorType } from '../../src/ir/types.js';
 import { gpu, releaseGpu } from '../support/kernels.js';
 
-/** y = x·k repeated `work` times per element: a kernel whose cost we control. */
-function spin(n: number, work: number): { kernel: Kernel; c: LayerCase } {
+/**
+ * y = x·k repeated `work` times per element: a kernel whose cost we control; `counted` adds a
+ * second output, a u32 its executions increment (atomically).
+ */
+function spin(n: number, work: number, counted = false): { kernel: Kernel; c: LayerCase } {
   const t = { dtype: 'float32' as const, shape: [n] };
-  const c: LayerCase = { layer: { key: 'spin', op: 'Spin', attrs: {}, inputs: [t], outputs: [t], weights: [], flops: 0, bytes: 0, params: 0 }, consts: [null] };
+  const outputs: TensorType[] = counted ? [t, { dtype: 'uint32', shape: [1] }] : [t];
+  const c: LayerCase = { layer: { key: 'spin', op: 'Spin', attrs: {}, inputs: [t], outputs, weights: [], flops: 0, bytes: 0, params: 0 }, consts: [null] };
+  const decls: BindingDecl[] = [{ name: 'x', type: 'f32', access: 'read' }, { name: 'y', type: 'f32', access: 'read_write' }];
+  if (counted) decls.push({ name: 'runs', type: 'u32', access: 'read_write' });
+  const count = counted ? '\n  if (gid == 0u) { atomicAdd(&runs[0], 1u); }' : '';
   const kernel: Kernel = {
     name: 'spin', ops: [], variants: [{ name: 'v', description: '' }], defaultVariant: () => 'v', supports: () => ({ ok: true }),
     plan: (_c, _v, caps) => ({
       scratch: [],
-      passes: [{ label: 'spin', buffers: [{ kind: 'input', index: 0 }, { kind: 'output', index: 0 }], workgroups: dispatch1d(n, 64, caps),
-        wgsl: `${bindings([{ name: 'x', type: 'f32', access: 'read' }, { name: 'y', type: 'f32', access: 'read_write' }])}
-${entry1d(64, n, `  var a = x[gid];\n  for (var i = 0u; i < ${work}u; i++) { a = a * 0.999 + 0.001; }\n  y[gid] = a;`)}` }],
-    }),
-    reference: () => [],
-  };
-  return { kernel, c };
-}
-
-/** `spin` that also counts its executions (atomically, in a second output). */
-function counted(n: number, work: number): { kernel: Kernel; c: LayerCase } {
-  const t = { dtype: 'float32' as const, shape: [n] };
-  const c: LayerCase = {
-    layer: { key: 'counted', op: 'Counted', attrs: {}, inputs: [t], outputs: [t, { dtype: 'uint32', shape: [1] }], weights: [], flops: 0, bytes: 0, params: 0 },
-    consts: [null],
-  };
-  const kernel: Kernel = {
-    name: 'counted', ops: [], variants: [{ name: 'v', description: '' }], defaultVariant: () => 'v', supports: () => ({ ok: true }),
-    plan: (_c, _v, caps) => ({
-      scratch: [],
-      passes: [{ label: 'counted', buffers: [{ kind: 'input', index: 0 }, { kind: 'output', index: 0 }, { kind: 'output', index: 1 }], workgroups: dispatch1d(n, 64, caps),
-        wgsl: `${bindings([{ name: 'x', type: 'f32', access: 'read' }, { name: 'y', type: 'f32', access: 'read_write' }, { name: 'runs', type: 'u32', access: 'read_write' }]).replace('array<u32>', 'array<atomic<u32>>')}
-${entry1d(64, n, `  var a = x[gid];\n  for (var i = 0u; i < ${work}u; i++) { a = a * 0.999 + 0.001; }\n  y[gid] = a;\n  if (gid == 0u) { atomicAdd(&runs[0], 1u); }`)}` }],
+      passes: [{ label: 'spin', buffers: [{ kind: 'input', index: 0 }, ...outputs.map((_, index) => ({ kind: 'output' as const, index }))], workgroups: dispatch1d(n, 64, caps),
+        wgsl: `${bindings(decls).replace('array<u32>', 'array<atomic<u32>>')}
+${entry1d(64, n, `  var a = x[gid];\n  for (var i = 0u; i < ${work}u; i++) { a = a * 0.999 + 0.001; }\n  y[gid] = a;${count}`)}` }],
     }),
     reference: () => [],
   };
@@ -148,7 +136,7 @@ describe('timing harness', () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);
     const prep = async (n: number, work: number) => {
-      const { kernel, c } = counted(n, work);
+      const { kernel, c } = spin(n, work, true);
       return runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], `counted ${work}`);
     };
     const quick = await prep(64, 1);
