@@ -110,7 +110,7 @@ ${entry1d(256, vecs, '  y[gid] = x[gid];')}`;
  * force, a few µs: most of a µs-scale layer's time, which a model run, timing only its start and
  * end, does not pay.
  */
-async function passOverhead(runner: KernelRunner): Promise<ProbeResult> {
+export async function passOverhead(runner: KernelRunner): Promise<ProbeResult> {
   const n = 256;
   const plans: Prepared[] = [];
   // Ping-pong: each reads what the other wrote, so every execution waits for the one before, as

@@ -14,7 +14,7 @@ import { fingerprintId, Store, type MeasurementRow } from '../store/db.js';
 import type { Progress } from '../util/progress.js';
 import { DEFAULT_TIMING, Timer, type Outcome, type TimingOptions } from './harness.js';
 import { DEFAULT_CONDITIONS, measureLayer, prepareLayer, variantResult, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from './measure.js';
-import { probeMachine } from './probe.js';
+import { passOverhead, probeMachine } from './probe.js';
 import { summarize } from './stats.js';
 
 export interface Session {
@@ -60,13 +60,20 @@ export async function openSession(sel: AdapterSelection, dbPath: string, version
   return s;
 }
 
-/** Probes peaks and the pass overhead when asked, or when this machine has not all of them stored yet. */
-export async function ensureProbe(s: Session, force: boolean | undefined): Promise<void> {
+/** Probes peaks and the pass overhead when asked, or when this machine has not all of them stored yet; whether it probed. */
+export async function ensureProbe(s: Session, force: boolean | undefined): Promise<boolean> {
   const kinds = s.ctx.timestamps ? ['fma-f32', 'pass-overhead'] : ['fma-f32'];
-  if (force || (force === undefined && kinds.some((k) => !s.store.latestProbe(s.machineId, k)))) {
-    process.stderr.write('probing peak compute, bandwidth and timing overhead…\n');
-    for (const p of await probeMachine(s.runner, s.timer)) s.store.saveProbe(s.machineId, p.kind, p.value, p.unit, p.medianMs);
-  }
+  if (!(force || (force === undefined && kinds.some((k) => !s.store.latestProbe(s.machineId, k))))) return false;
+  process.stderr.write('probing peak compute, bandwidth and timing overhead…\n');
+  for (const p of await probeMachine(s.runner, s.timer)) s.store.saveProbe(s.machineId, p.kind, p.value, p.unit, p.medianMs);
+  return true;
+}
+
+/** Probes the pass overhead alone (a second or so), when the GPU has timestamps. */
+export async function probePassOverhead(s: Session): Promise<void> {
+  if (!s.ctx.timestamps) return;
+  const p = await passOverhead(s.runner);
+  s.store.saveProbe(s.machineId, p.kind, p.value, p.unit, p.medianMs);
 }
 
 export function machineInfo(s: Session): MachineInfo {

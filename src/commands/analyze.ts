@@ -13,7 +13,7 @@ import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, type Conditions } from
 import { relativeSpread } from '../bench/stats.js';
 import { canRun, referenceRun, runModel, type ModelRun } from '../bench/model.js';
 import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
-import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, recordModels } from '../bench/session.js';
+import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels } from '../bench/session.js';
 import { compareOutputs, MODEL_TOLERANCE } from '../bench/verify.js';
 import { syntheticInputs } from '../gpu/run.js';
 import { dedupe } from '../ir/dedupe.js';
@@ -107,7 +107,7 @@ export default class Analyze extends DlprofCommand {
     const s = await openSession({ adapter: flags.adapter, backend: flags.backend }, flags.db ?? defaultDbPath(), this.config.version);
     try {
       recordModels(s, [g]);
-      await ensureProbe(s, flags.probe);
+      const probed = await ensureProbe(s, flags.probe);
       const counts = new Map<string, number>();
       for (const n of g.nodes) counts.set(n.key, (counts.get(n.key) ?? 0) + 1);
       const timing = { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'] };
@@ -125,9 +125,15 @@ export default class Analyze extends DlprofCommand {
       // VM: 6–22 % within an hour on ours) a measurement taken only after them compares with a
       // different machine state. The measured time is the mean of the two medians.
       let before: ModelRun | null = null;
-      if (can.ok && pendingCases(s, cases, { force: flags.force, conditions }) > 0) {
-        before = await runModel(s.runner, g, inputs, chooseDefault, { ...endToEnd, perLayer: false }, (w) => progress.step(1, 1, `end-to-end run before the layer benchmarks: ${w}`));
-        progress.done();
+      if (pendingCases(s, cases, { force: flags.force, conditions }) > 0) {
+        // The pass overhead subtracted from these benchmarks, measured next to them (unless just
+        // probed, or --no-probe): one probe kept from a slow moment of a drifting machine would
+        // bias every later analysis (on our VM 19.8 µs once, ~2.5 µs usually).
+        if (!probed && flags.probe === undefined) await probePassOverhead(s);
+        if (can.ok) {
+          before = await runModel(s.runner, g, inputs, chooseDefault, { ...endToEnd, perLayer: false }, (w) => progress.step(1, 1, `end-to-end run before the layer benchmarks: ${w}`));
+          progress.done();
+        }
       }
       const m = await measureCases(s, cases, { force: flags.force, counts, progress, timing, conditions });
       if (s.interrupted) throw new DlprofError('interrupted; finished layer measurements were kept', 'E_INTERRUPTED', EXIT.interrupted);

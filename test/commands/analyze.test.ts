@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { dlprof } from '../support/cli.js';
@@ -16,6 +17,14 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
   const db = path.join(tempDir(), 'analyze.sqlite');
+  const passOverheadProbes = (): number => {
+    const conn = new Database(db, { readonly: true });
+    try {
+      return (conn.prepare("SELECT COUNT(*) AS n FROM probe WHERE kind = 'pass-overhead'").get() as { n: number }).n;
+    } finally {
+      conn.close();
+    }
+  };
 
   it('reports measured, reconstructed, lower-bound, ideal and framework latency for a CNN', async () => {
     const html = path.join(tempDir(), 'resnet.html');
@@ -54,7 +63,10 @@ describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
   });
 
   it('runs the model only after the benchmarks when every layer comes from the store', async () => {
-    const r = await dlprof(['analyze', fixture('resnet-tiny.onnx'), '--db', db, ...FAST, '--no-framework', '--json']);
+    expect(passOverheadProbes()).toBe(1); // taken by the --probe above
+    // Without --no-probe: nothing to benchmark, so the pass overhead is not probed again either.
+    const r = await dlprof(['analyze', fixture('resnet-tiny.onnx'), '--db', db, ...FAST.filter((f) => f !== '--no-probe'), '--no-framework', '--json']);
+    expect(passOverheadProbes()).toBe(1);
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const L = r.json().latency;
     expect(r.stderr).not.toContain('before the layer benchmarks');
@@ -97,8 +109,11 @@ describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
   });
 
   it('runs a transformer with symbolic batch', async () => {
-    const r = await dlprof(['analyze', fixture('vit-tiny.onnx'), '--dim', 'batch=1', '--db', db, ...FAST, '--no-framework', '--json']);
+    const before = passOverheadProbes();
+    // Without --no-probe: its layers are new, so the pass overhead is probed again next to them.
+    const r = await dlprof(['analyze', fixture('vit-tiny.onnx'), '--dim', 'batch=1', '--db', db, ...FAST.filter((f) => f !== '--no-probe'), '--no-framework', '--json']);
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    expect(passOverheadProbes()).toBe(before + 1);
     const doc = r.json();
     expect(doc.correctness.ok).toBe(true);
     expect(doc.layers.map((l: { op: string }) => l.op)).toEqual(expect.arrayContaining(['MatMul', 'Softmax', 'LayerNormalization']));
