@@ -82,7 +82,7 @@ for (let round = 1; round <= rounds; round++) for (const m of models) {
     if (Number.isFinite(err)) errors.get(m.name)!.push(err);
     const inContext = (doc.layers as Array<{ runMs: number | null }>).reduce((a, l) => a + (l.runMs ?? 0), 0);
     const order: string[] = [];
-    if (L.measuredMs !== null && L.measuredMs < L.sequentialLowerBoundMs) order.push('measured < sequential LB: µs-scale layers, whose micro-benchmarks (one execution per timed pass) carry a pass start-up cost that dispatches following each other in one pass do not pay');
+    if (L.measuredMs !== null && L.measuredMs < L.sequentialLowerBoundMs) order.push(`measured < sequential LB: the layer benchmarks, less the probed pass overhead, sum above the model's one-pass run${L.drift !== null && Math.abs(L.drift) > 0.05 ? ` (the machine's speed drifted ${(100 * L.drift).toFixed(0)}% meanwhile)` : ''}`);
     if (L.sequentialLowerBoundMs < L.parallelLowerBoundMs) order.push('sequential < parallel (impossible: a bug)');
     if (L.parallelLowerBoundMs < L.idealMs) order.push('parallel < ideal (impossible: a bug)');
     const measured = L.measuredMs as number | null;

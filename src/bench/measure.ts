@@ -126,17 +126,11 @@ export interface ReadyVariant {
  * it re-writes: the `inference` conditions copy them back right before each timed execution, as
  * the layer before writes a layer's input in a model.
  */
-function activationRefresh(runner: KernelRunner, c: LayerCase, plan: KernelPlan, p: Prepared): Array<{ source: GPUBuffer; target: GPUBuffer }> {
+async function activationRefresh(runner: KernelRunner, c: LayerCase, plan: KernelPlan, p: Prepared): Promise<Array<{ source: GPUBuffer; target: GPUBuffer }>> {
   const weights = new Set(weightInputs(c, plan, p));
-  const encoder = runner.device.createCommandEncoder({ label: `${p.label} activation copies` });
-  const pairs = p.inputs.flatMap((target, i) => {
-    if (!target || weights.has(i)) return [];
-    const source = runner.device.createBuffer({ size: target.size, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: `${p.label} input ${i} source` });
-    encoder.copyBufferToBuffer(target, 0, source, 0, target.size);
-    return [{ source, target }];
-  });
-  runner.device.queue.submit([encoder.finish()]);
-  return pairs;
+  const targets = p.inputs.filter((b, i): b is GPUBuffer => !!b && !weights.has(i));
+  const sources = await runner.duplicate(targets, GPUBufferUsage.COPY_SRC, `${p.label} activation`);
+  return targets.map((target, i) => ({ source: sources[i], target }));
 }
 
 /**
@@ -165,7 +159,14 @@ export async function prepareVariant(runner: KernelRunner, kernel: Kernel, c: La
         reason: `disagrees with the reference${w ? ` at output ${w.output}[${w.index}]: ${w.got} vs ${w.want}` : ''} (rtol ${agreement.tolerance.rtol})` };
     }
     const copies = await rotation(runner, kernel, c, plan, prepared, conditions);
-    const before = conditions === 'inference' ? activationRefresh(runner, c, plan, prepared) : [];
+    // Only rounds make the copies (Timer.timeRounds, which needs timestamps).
+    let before: Array<{ source: GPUBuffer; target: GPUBuffer }> = [];
+    try {
+      if (conditions === 'inference' && runner.ctx.timestamps) before = await activationRefresh(runner, c, plan, prepared);
+    } catch (e) {
+      copies.release();
+      throw e;
+    }
     const bytes = copies.plans.slice(1).reduce((a, q) => a + q.inputs.reduce((b, x, i) => b + (x && x !== prepared.inputs[i] ? x.size : 0), 0), prepared.bytes)
       + before.reduce((a, x) => a + x.source.size, 0);
     return {

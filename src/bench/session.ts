@@ -184,8 +184,8 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
       const ready = chunk.flatMap((p) => p.ready);
       try {
         const outcomes = new Map<ReadyVariant, Outcome>();
-        const defaults = chunk.flatMap((p) => p.ready.filter((r) => r.variant === p.m.defaultVariant));
-        for (const [what, group] of [['default', defaults], ['other', ready.filter((r) => !defaults.includes(r))]] as const) {
+        const defaults = new Set(chunk.flatMap((p) => p.ready.filter((r) => r.variant === p.m.defaultVariant)));
+        for (const [what, group] of [['default', [...defaults]], ['other', ready.filter((r) => !defaults.has(r))]] as const) {
           if (!group.length) continue;
           const out = await s.timer.timeRounds(group.map((r) => r.item), timing, {
             stop: () => s.interrupted || !!s.ctx.lost,

@@ -177,27 +177,33 @@ export class KernelRunner {
    * Release it with releaseCopy, before `p`.
    */
   async copyWithFreshInputs(kernel: Kernel, c: LayerCase, plan: KernelPlan, p: Prepared, indices: number[], label: string): Promise<Prepared> {
-    const device = this.device;
-    const encoder = device.createCommandEncoder({ label: `${label} input copies` });
-    device.pushErrorScope('out-of-memory');
-    const inBufs = p.inputs.map((b, i) => {
-      if (!b || !indices.includes(i)) return b;
-      const copy = this.buffer(b.size, storage(), `${label} input ${i}`);
-      encoder.copyBufferToBuffer(b, 0, copy, 0, b.size);
-      return copy;
-    });
-    const oom = await device.popErrorScope();
-    if (oom) {
-      destroyCopies(inBufs, p.inputs);
-      throw new Error(`${label}: ${oom.message}`);
-    }
-    device.queue.submit([encoder.finish()]);
+    const fresh = await this.duplicate(indices.map((i) => p.inputs[i]!), storage(), `${label} input`);
+    const inBufs = p.inputs.map((b, i) => (indices.includes(i) ? fresh[indices.indexOf(i)] : b));
     try {
       return await this.bindPlan(kernel, c, plan, inBufs, p.outputs, label, p.scratch);
     } catch (e) {
       destroyCopies(inBufs, p.inputs);
       throw e;
     }
+  }
+
+  /**
+   * New buffers (usage `usage`) holding what `bufs` hold, copied on the device in one submission.
+   * @throws Error when device memory runs out (nothing is left allocated).
+   */
+  async duplicate(bufs: GPUBuffer[], usage: number, label: string): Promise<GPUBuffer[]> {
+    const device = this.device;
+    device.pushErrorScope('out-of-memory');
+    const copies = bufs.map((b, i) => this.buffer(b.size, usage | GPUBufferUsage.COPY_DST, `${label} ${i} copy`));
+    const oom = await device.popErrorScope();
+    if (oom) {
+      for (const b of copies) b.destroy();
+      throw new Error(`${label}: ${oom.message}`);
+    }
+    const encoder = device.createCommandEncoder({ label: `${label} copies` });
+    bufs.forEach((b, i) => encoder.copyBufferToBuffer(b, 0, copies[i], 0, b.size));
+    device.queue.submit([encoder.finish()]);
+    return copies;
   }
 
   /** Frees what copyWithFreshInputs made (the input copies, uniforms), leaving what it shares with the original. */
