@@ -3,9 +3,11 @@
  * latency (DLBricks' accuracy: reconstruction error within 5%) and the ordering measured ≥
  * sequential lower bound ≥ parallel lower bound ≥ ideal, with any violation explained.
  *
- * Each model is analyzed on an empty store, so analyze runs it end to end before and after the
- * layer benchmarks; measured is the mean of the two medians and drift how far they differ (how far
- * the machine's speed moved meanwhile: an error smaller than the drift is not significant).
+ * Each model is analyzed on an empty store, so analyze runs it end to end between the layer
+ * benchmarks (in blocks alternating with the default variants' rounds; under conditions other than
+ * `inference`, before them) and after them; measured is the median of the runs between them (else
+ * the mean of the medians before and after) and drift how far the runs after differ (how far the
+ * machine's speed moved: on a machine that drifts, an error smaller than that is not significant).
  *
  * The error is split in two so a miss can be traced: Σ in-context is the sum of each layer's time
  * inside the model run (one timed pass per layer, the run's real buffers), so
@@ -16,7 +18,7 @@
  *    whole model saves over a timed pass per layer: about that pass overhead per layer.
  * Options: `-- --tiny` (the small models only), `-- --models a,b` (by name), `-- --db FILE` (reuse a
  * store: layers measured once are not measured again), `-- --runs N` (end-to-end runs, default 10),
- * `-- --conditions C` (analyze's --conditions: how each layer's benchmark starts; default cold-weights),
+ * `-- --conditions C` (analyze's --conditions: how each layer's benchmark starts; default inference),
  * `-- --out DIR` (keep each model's `analyze --json` document there, for per-layer comparisons),
  * `-- --rounds N` (measure everything N times, each round on a fresh store, and judge each model
  * by its median error: on a noisy machine one round's error moves by several points).
@@ -60,7 +62,7 @@ function analyze(file: string, extra: string[]): Promise<{ code: number | null; 
 }
 
 const pct = (a: number, b: number): string => `${(100 * (a - b) / b).toFixed(1)}%`;
-const head = ['model', 'layers', 'measured ms', 'before / after ms', 'drift', 'run spread', 'reconstructed ms', 'error', 'Σ in-context ms', 'isolated vs context', 'context vs measured',
+const head = ['model', 'layers', 'measured ms', 'between (or before) / after ms', 'drift', 'run spread', 'reconstructed ms', 'error', 'Σ in-context ms', 'isolated vs context', 'context vs measured',
   'seq LB ms', 'par LB ms', 'ideal ms', 'outputs', 'ordering'];
 const rows: string[][] = [];
 let adapter: string | undefined;
@@ -88,7 +90,7 @@ for (let round = 1; round <= rounds; round++) for (const m of models) {
     const measured = L.measuredMs as number | null;
     adapter ??= `${doc.machine.adapterDescription} (${doc.machine.backend})`;
     row = [rounds > 1 ? `${m.name} #${round}` : m.name, String(doc.model.layerCount), measured?.toFixed(2) ?? '—',
-      L.measuredBeforeMs === null ? '—' : `${L.measuredBeforeMs.toFixed(2)} / ${L.measuredAfterMs.toFixed(2)}`, L.drift === null ? '—' : `${(100 * L.drift).toFixed(1)}%`, L.measuredSpread === null ? '—' : `±${(50 * L.measuredSpread).toFixed(0)}%`, L.reconstructedMs.toFixed(2), Number.isFinite(err) ? `${err.toFixed(1)}%` : '—',
+      (L.measuredDuringMs ?? L.measuredBeforeMs) === null ? '—' : `${(L.measuredDuringMs ?? L.measuredBeforeMs).toFixed(2)} / ${L.measuredAfterMs.toFixed(2)}`, L.drift === null ? '—' : `${(100 * L.drift).toFixed(1)}%`, L.measuredSpread === null ? '—' : `±${(50 * L.measuredSpread).toFixed(0)}%`, L.reconstructedMs.toFixed(2), Number.isFinite(err) ? `${err.toFixed(1)}%` : '—',
       measured !== null ? inContext.toFixed(2) : '—', measured !== null ? pct(L.reconstructedMs, inContext) : '—', measured !== null ? pct(inContext, L.measuredAfterMs) : '—',
       L.sequentialLowerBoundMs.toFixed(2), L.parallelLowerBoundMs.toFixed(2), L.idealMs.toFixed(2),
       doc.correctness ? (doc.correctness.ok ? 'ok' : 'MISMATCH') : 'unchecked', order.join('; ') || 'measured ≥ seq ≥ par ≥ ideal'];

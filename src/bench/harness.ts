@@ -76,6 +76,21 @@ export interface RoundItem {
   before?: Array<{ source: GPUBuffer; target: GPUBuffer }>;
 }
 
+/** What a caller of Timer.timeRounds can hook in. */
+export interface RoundHooks {
+  /** Checked before each submission: true ends the rounds (every unsettled plan `errored: interrupted`). */
+  stop?: () => boolean;
+  onProgress?: (settled: number, total: number) => void;
+  /**
+   * Checked after each submission: while true no plan settles or leaves, whatever its rule says
+   * (samples accumulate past `maxSamples`), so the rounds go on for as long as the caller needs
+   * them (analyze runs the model between submissions meanwhile). The caller must end it.
+   */
+  hold?: () => boolean;
+  /** Called after each submission (and its bookkeeping), with nothing of the rounds on the GPU. */
+  between?: () => Promise<void>;
+}
+
 /** Bytes of the cache-flush buffer: larger than any CPU's or GPU's last-level cache. */
 const FLUSH_BYTES = 256 * 2 ** 20;
 
@@ -173,10 +188,10 @@ export class Timer {
    * its own rule (as `time`); one that stopped on spread or sample count keeps running, untimed in
    * effect, so the others' rounds stay the same, while one past its budget (`budgetMs` of its own
    * GPU time; or, once it has `minSamples`, the rounds past n × `budgetMs` of wall time: what
-   * timing the n plans one by one may take) leaves the rounds. Requires timestamps (call `time` per plan without them).
+   * timing the n plans one by one may take) leaves the rounds; `hooks.hold` suspends all of these
+   * rules. Requires timestamps (call `time` per plan without them).
    */
-  async timeRounds(items: RoundItem[], opts: TimingOptions = DEFAULT_TIMING,
-    hooks: { stop?: () => boolean; onProgress?: (stopped: number, total: number) => void } = {}): Promise<Outcome[]> {
+  async timeRounds(items: RoundItem[], opts: TimingOptions = DEFAULT_TIMING, hooks: RoundHooks = {}): Promise<Outcome[]> {
     const n = items.length;
     const outcomes: Outcome[] = new Array(n);
     if (!this.usesTimestamps) throw new Error('timing in rounds needs GPU timestamps');
@@ -223,6 +238,7 @@ export class Timer {
         const t0 = performance.now();
         const t = await submit(rounds, order);
         const now = performance.now();
+        const held = hooks.hold?.() ?? false;
         const wallPerPass = (now - t0) / t.length;
         order.forEach((i, k) => {
           const mine = Array.from({ length: rounds }, (_, r) => t[r * order.length + k][1] - t[r * order.length + k][0]);
@@ -236,11 +252,12 @@ export class Timer {
           if (m >= opts.minSamples && relativeSpread(samples[i]) <= opts.targetSpread && now - firstAt[i] >= opts.minTimeMs) stoppedBy = 'spread';
           else if (m >= opts.maxSamples) stoppedBy = 'samples';
           else if ((m >= Math.min(3, opts.minSamples) && spent[i] > opts.budgetMs) || (m >= opts.minSamples && now - start > n * opts.budgetMs)) stoppedBy = 'budget';
-          if (!stoppedBy) return;
+          if (!stoppedBy || held) return;
           outcomes[i] = { status: 'completed', samplesMs: samples[i], wallMs: walls[i], batch: rounds, source: 'timestamp', stoppedBy };
           open.delete(i);
           if (stoppedBy === 'budget') running.delete(i);
         });
+        await hooks.between?.();
       }
       return outcomes;
     } catch (e) {

@@ -121,20 +121,47 @@ export interface RunCount {
   perLayer?: boolean;
 }
 
+/** A model bound to GPU buffers, ready to run as often as asked; `release` frees it. */
+export interface BoundModel {
+  /** Runs the model (after one warm-up) as often as `count` says and returns its outputs and timings. */
+  time(count?: RunCount, onProgress?: (what: string) => void): Promise<ModelRun>;
+  release(): void;
+}
+
 /**
  * Runs the model (after one warm-up) as often as `count` says and returns its outputs and timings.
  * @throws Error when a layer cannot be planned or bound (call canRun first).
  */
 export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<string, HostTensor>, choose: VariantChooser,
   count: RunCount = { repeats: 5 }, onProgress?: (what: string) => void): Promise<ModelRun> {
-  const { repeats, budgetMs = 0, maxRepeats = 200, perLayer = true } = count;
+  const m = await bindModel(runner, g, inputs, choose, onProgress);
+  try {
+    return await m.time(count, onProgress);
+  } finally {
+    m.release();
+  }
+}
+
+/**
+ * Binds every layer of the model to GPU buffers (one per tensor, inputs and constants uploaded), on
+ * the variants `choose` picks, to be run later (BoundModel.time) as often as needed.
+ * @throws Error when a layer cannot be planned or bound (call canRun first).
+ */
+export async function bindModel(runner: KernelRunner, g: ModelGraph, inputs: Map<string, HostTensor>, choose: VariantChooser,
+  onProgress?: (what: string) => void): Promise<BoundModel> {
   const device = runner.device;
   const buffers = new Map<string, { buf: GPUBuffer; type: TensorType; gt: GpuType }>();
   const owned: GPUBuffer[] = [];
   const prepared: Prepared[] = [];
   const variants: string[] = [];
-  const layerStamps = runner.ctx.timestamps && perLayer ? new PassTimestamps(device, g.nodes.length, `${g.name} layers`) : undefined;
+  let layerStamps: PassTimestamps | undefined;
   const totalStamps = runner.ctx.timestamps ? new PassTimestamps(device, 1, `${g.name} total`) : undefined;
+  const release = (): void => {
+    for (const p of prepared) runner.releaseBound(p);
+    for (const b of owned) b.destroy();
+    layerStamps?.destroy();
+    totalStamps?.destroy();
+  };
   try {
     const tensorBuffer = (name: string, type: TensorType): GPUBuffer => {
       const have = buffers.get(name);
@@ -167,6 +194,14 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
       });
       prepared.push(await runner.bind(kernel, c, kernel.plan(c, variant, runner.caps), inBufs, outBufs, `${kernel.name}/${variant} '${n.label}'`));
     }
+  } catch (e) {
+    release();
+    throw e;
+  }
+  const time = async (count: RunCount = { repeats: 5 }, progress = onProgress): Promise<ModelRun> => {
+    const { repeats, budgetMs = 0, maxRepeats = 200, perLayer = true } = count;
+    if (perLayer && runner.ctx.timestamps) layerStamps ??= new PassTimestamps(device, g.nodes.length, `${g.name} layers`);
+    const layerTimer = perLayer ? layerStamps : undefined;
     const layerSamples: number[][] = g.nodes.map(() => []);
     const startSamples: number[][] = g.nodes.map(() => []);
     const totals: number[] = [];
@@ -174,7 +209,7 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
     const more = (done: number): boolean => done < repeats || (done < maxRepeats && performance.now() - timedFrom < budgetMs);
     for (let r = 0; r === 0 || more(r - 1); r++) {
       if (r === 1) timedFrom = performance.now();
-      onProgress?.(r === 0 ? 'warm-up' : `run ${r}${budgetMs > 0 ? '' : `/${repeats}`}`);
+      progress?.(r === 0 ? 'warm-up' : `run ${r}${budgetMs > 0 ? '' : `/${repeats}`}`);
       // The end-to-end time: every layer's dispatches in one compute pass, as a runtime would
       // record them, timestamps at its start and end only.
       const enc = device.createCommandEncoder({ label: `${g.name} run` });
@@ -190,14 +225,14 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
       }
       // Each layer's time in context: one pass per layer with its own timestamps (this adds a
       // little per-pass overhead, so it is a separate run from the end-to-end one).
-      if (!layerStamps) continue;
+      if (!layerTimer) continue;
       const enc2 = device.createCommandEncoder({ label: `${g.name} layer timing` });
-      prepared.forEach((p, i) => runner.encode(p, enc2, layerStamps.writes(i)));
-      layerStamps.encodeResolve(enc2);
+      prepared.forEach((p, i) => runner.encode(p, enc2, layerTimer.writes(i)));
+      layerTimer.encodeResolve(enc2);
       device.queue.submit([enc2.finish()]);
       await device.queue.onSubmittedWorkDone();
       if (r === 0) continue;
-      (await layerStamps.read()).forEach(([begin, end], i) => {
+      (await layerTimer.read()).forEach(([begin, end], i) => {
         layerSamples[i].push(end - begin);
         startSamples[i].push(begin);
       });
@@ -213,10 +248,6 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
       totalMs: summarize(totals).median,
       totalsMs: totals,
     };
-  } finally {
-    for (const p of prepared) runner.releaseBound(p);
-    for (const b of owned) b.destroy();
-    layerStamps?.destroy();
-    totalStamps?.destroy();
-  }
+  };
+  return { time, release };
 }

@@ -14,6 +14,7 @@ import { fingerprintId, Store, type MeasurementRow } from '../store/db.js';
 import type { Progress } from '../util/progress.js';
 import { DEFAULT_TIMING, Timer, type Outcome, type TimingOptions } from './harness.js';
 import { DEFAULT_CONDITIONS, measureLayer, prepareLayer, variantResult, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from './measure.js';
+import type { Interleaver } from './interleave.js';
 import { passOverhead, probeMachine } from './probe.js';
 import { summarize } from './stats.js';
 
@@ -105,6 +106,8 @@ export interface MeasureOptions {
   conditions?: Conditions;
   counts?: Map<string, number>;
   progress?: Progress;
+  /** End-to-end runs to take between the submissions of the default variants' rounds (`inference` with timestamps only). */
+  interleave?: Interleaver;
 }
 
 export interface MeasureOutcome {
@@ -178,6 +181,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     type Pending = { c: LayerCase; m: LayerMeasurement; existing: MeasurementRow[]; wanted: string[]; ready: ReadyVariant[] };
     let chunk: Pending[] = [];
     let bytes = 0;
+    const pending = opts.interleave ? pendingCases(s, cases, opts) : 0;
     // The default variants (what the model runs) in rounds of their own, so their rounds hold what
     // an inference does, then the other variants in theirs.
     const timeChunk = async (done: number): Promise<void> => {
@@ -187,7 +191,11 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
         const defaults = new Set(chunk.flatMap((p) => p.ready.filter((r) => r.variant === p.m.defaultVariant)));
         for (const [what, group] of [['default', [...defaults]], ['other', ready.filter((r) => !defaults.has(r))]] as const) {
           if (!group.length) continue;
-          const out = await s.timer.timeRounds(group.map((r) => r.item), timing, {
+          // What the model runs, paired in time with its end-to-end runs (interleave.ts).
+          const il = what === 'default' ? opts.interleave : undefined;
+          if (il) await il.begin(chunk.filter((p) => p.ready.length).length / Math.max(1, pending));
+          const out = await s.timer.timeRounds(group.map((r) => r.item), il ? { ...timing, minPassUs: il.submissionUs(timing.minPassUs) } : timing, {
+            ...il?.hooks,
             stop: () => s.interrupted || !!s.ctx.lost,
             onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `timing ${n} ${what} variants of ${chunk.length} layers in rounds: ${stopped}/${n} settled`),
           });

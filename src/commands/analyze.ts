@@ -10,10 +10,11 @@ import { roofline } from '../analysis/roofline.js';
 import { suggest } from '../analysis/suggest.js';
 import { DEFAULT_TIMING } from '../bench/harness.js';
 import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, type Conditions } from '../bench/measure.js';
-import { relativeSpread } from '../bench/stats.js';
-import { canRun, referenceRun, runModel, type ModelRun } from '../bench/model.js';
+import { relativeSpread, summarize } from '../bench/stats.js';
+import { Interleaver } from '../bench/interleave.js';
+import { bindModel, canRun, referenceRun, runModel, type BoundModel, type ModelRun } from '../bench/model.js';
 import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
-import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels } from '../bench/session.js';
+import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels, type MeasureOutcome } from '../bench/session.js';
 import { compareOutputs, MODEL_TOLERANCE } from '../bench/verify.js';
 import { syntheticInputs } from '../gpu/run.js';
 import { dedupe } from '../ir/dedupe.js';
@@ -120,22 +121,33 @@ export default class Analyze extends DlprofCommand {
       const chooseDefault = (c: LayerCase): string => kernelFor(c.layer.op)?.defaultVariant(c) ?? '';
       const can = canRun(s.runner, g, chooseDefault);
       const endToEnd = { repeats: flags.runs, budgetMs: flags['run-budget-ms'] };
-      // When layers are benchmarked now, the model also runs before them, so that the measured
-      // time covers the same period as the benchmarks: on a machine whose speed drifts (a shared
-      // VM: 6–22 % within an hour on ours) a measurement taken only after them compares with a
-      // different machine state. The measured time is the mean of the two medians.
+      // When layers are benchmarked now, the model also runs while they are: in blocks between the
+      // default variants' rounds (`inference` with timestamps, interleave.ts), else before them. On
+      // a machine whose speed drifts (a shared VM: 10–20 % within seconds on ours) a measurement
+      // taken only after them compares with a different machine state.
       let before: ModelRun | null = null;
+      let during: Interleaver | undefined;
+      let bound: BoundModel | undefined;
       if (pendingCases(s, cases, { force: flags.force, conditions }) > 0) {
         // The pass overhead subtracted from these benchmarks, measured next to them (unless just
         // probed, or --no-probe): one probe kept from a slow moment of a drifting machine would
         // bias every later analysis (on our VM 19.8 µs once, ~2.5 µs usually).
         if (!probed && flags.probe === undefined) await probePassOverhead(s);
-        if (can.ok) {
+        if (can.ok && conditions === 'inference' && s.ctx.timestamps) {
+          bound = await bindModel(s.runner, g, inputs, chooseDefault, (w) => progress.step(1, 1, `end-to-end runs between the layer benchmarks: ${w}`));
+          during = new Interleaver(bound, { ...endToEnd, onProgress: (w) => progress.step(1, 1, w) });
+        } else if (can.ok) {
           before = await runModel(s.runner, g, inputs, chooseDefault, { ...endToEnd, perLayer: false }, (w) => progress.step(1, 1, `end-to-end run before the layer benchmarks: ${w}`));
           progress.done();
         }
       }
-      const m = await measureCases(s, cases, { force: flags.force, counts, progress, timing, conditions });
+      let m: MeasureOutcome;
+      try {
+        m = await measureCases(s, cases, { force: flags.force, counts, progress, timing, conditions, interleave: during });
+      } finally {
+        bound?.release();
+      }
+      const interleaved = during?.totalsMs.length ? during.totalsMs : null;
       if (s.interrupted) throw new DlprofError('interrupted; finished layer measurements were kept', 'E_INTERRUPTED', EXIT.interrupted);
       const passOverheadMs = s.store.latestProbe(s.machineId, 'pass-overhead')?.value ?? 0;
       const { times, f16 } = layerTimes(m.layers, passOverheadMs);
@@ -241,8 +253,11 @@ export default class Analyze extends DlprofCommand {
       const ideal = longestPath(g, (id) => fusedWeight.get(id) ?? nodeTime(id));
       const unmeasured = groups.length - fusions.length;
       if (unmeasured) notes.push(`${unmeasured} of ${groups.length} fusable chains have no measured fused kernel (no kernel for that shape, or it failed its check); the ideal latency leaves them unfused`);
-      const measuredMs = run ? (before ? (before.totalMs + run.totalMs) / 2 : run.totalMs) : null;
-      const drift = before && run ? (run.totalMs - before.totalMs) / before.totalMs : null;
+      // Measured: the runs taken between the benchmarks, else the mean of the medians before and after them, else the runs after.
+      const duringMs = interleaved && summarize(interleaved).median;
+      const measuredMs = duringMs || (run ? (before ? (before.totalMs + run.totalMs) / 2 : run.totalMs) : null);
+      const earlier = duringMs || before?.totalMs;
+      const drift = earlier && run ? (run.totalMs - earlier) / earlier : null;
       const machine = machineInfo(s);
       const peaks = machine.peaks.fmaF32GflopS && machine.peaks.copyGBs ? { gflops: machine.peaks.fmaF32GflopS, gbps: machine.peaks.copyGBs } : undefined;
       const onPath = new Set(lat.criticalPath);
@@ -279,10 +294,10 @@ export default class Analyze extends DlprofCommand {
         hostShapeMs: framework ? framework.nodes.filter((x) => ['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Slice', 'Squeeze', 'Cast', 'Range', 'ConstantOfShape', 'Equal', 'Where'].includes(x.op)
           && !layers.some((l) => x.name.startsWith(l.node))).reduce((a, x) => a + x.ms, 0) : undefined,
       });
-      const measuredSpread = run ? relativeSpread([...(before?.totalsMs ?? []), ...run.totalsMs]) : null;
+      const measuredSpread = interleaved ? relativeSpread(interleaved) : run ? relativeSpread([...(before?.totalsMs ?? []), ...run.totalsMs]) : null;
       const reconstructionError = measuredMs ? (lat.reconstructedMs - measuredMs) / measuredMs : null;
       if (drift !== null && Math.abs(drift) > DRIFT_NOTE) {
-        notes.push(`the end-to-end time moved ${(100 * drift).toFixed(1)}% while the layers were benchmarked (${before!.totalMs.toFixed(3)} ms before, ${run!.totalMs.toFixed(3)} ms after): this machine's speed is not steady, so the reconstruction error is uncertain by about as much; measure on an idle machine`);
+        notes.push(`the end-to-end time moved ${(100 * drift).toFixed(1)}% ${duringMs ? 'from while the layers were benchmarked to after' : 'while the layers were benchmarked'} (${earlier!.toFixed(3)} ms ${duringMs ? 'during' : 'before'}, ${run!.totalMs.toFixed(3)} ms after): this machine's speed is not steady, so the reconstruction error is uncertain by about as much; measure on an idle machine`);
       }
       if (measuredSpread !== null && reconstructionError !== null && Math.abs(reconstructionError) > 0.05 && Math.abs(reconstructionError) <= measuredSpread / 2) {
         notes.push(`the reconstruction error (${(100 * reconstructionError).toFixed(1)}%) is within this machine's run-to-run noise (measured runs spread ±${(50 * measuredSpread).toFixed(0)}% around the median): on this machine the comparison is limited by the noise, not by the reconstruction`);
@@ -296,7 +311,7 @@ export default class Analyze extends DlprofCommand {
         machine,
         conditions,
         latency: {
-          measuredMs, measuredSpread, measuredBeforeMs: before?.totalMs ?? null, measuredAfterMs: run?.totalMs ?? null, drift,
+          measuredMs, measuredSpread, measuredBeforeMs: before?.totalMs ?? null, measuredDuringMs: duringMs || null, measuredAfterMs: run?.totalMs ?? null, drift,
           reconstructedMs: lat.reconstructedMs, reconstructionError,
           sequentialLowerBoundMs: lat.sequentialLowerBoundMs, parallelLowerBoundMs: lat.parallelLowerBoundMs, idealMs: ideal.length,
           frameworkMs: framework?.medianMs ?? null,

@@ -9,7 +9,7 @@ import { shape, si } from '../util/format.js';
 import { CONDITIONS_TEXT, type Conditions } from '../bench/measure.js';
 import type { MachineInfo } from './bench.js';
 
-export const ANALYZE_SCHEMA_VERSION = 3;
+export const ANALYZE_SCHEMA_VERSION = 4;
 
 export interface AnalyzeLayer {
   id: number;
@@ -44,14 +44,15 @@ export interface AnalyzeResult {
   conditions: Conditions;
   latency: {
     /**
-     * Median end-to-end time; when layers were benchmarked in this run, the mean of the medians
-     * measured before and after them (so it covers the same period as the benchmarks).
+     * Median end-to-end time. When layers were benchmarked in this run, of the same period as the
+     * benchmarks: the runs taken between them (`inference`), else the mean of the medians before and after them.
      */
     measuredMs: number | null;
-    /** Median of the runs before the layer benchmarks (null when none were benchmarked in this run) and after them. */
+    /** Median of the runs before the layer benchmarks (other conditions than `inference`; else null), between them (`inference`; else null) and after them. */
     measuredBeforeMs: number | null;
+    measuredDuringMs: number | null;
     measuredAfterMs: number | null;
-    /** (after − before) / before: how far this machine's speed moved while the layers were benchmarked. */
+    /** (after − during or before) / (during or before): how far this machine's speed moved between the two. */
     drift: number | null;
     /** (p90 − p10) / median of the measured end-to-end runs: the run-to-run noise of this machine. */
     measuredSpread: number | null;
@@ -87,7 +88,7 @@ export function renderAnalyze(r: AnalyzeResult, c: ChalkInstance): string {
   const ladder = new Table({ head: ['latency', 'ms', ''].map((h) => c.bold(h)), style: { head: [], border: [] } });
   ladder.push(
     ['measured end-to-end (default kernels)', L.measuredSpread === null ? f(L.measuredMs) : `${f(L.measuredMs)} ±${(50 * L.measuredSpread).toFixed(0)}%`,
-      [L.drift === null ? '' : `${f(L.measuredBeforeMs)} before, ${f(L.measuredAfterMs)} after the layer benchmarks`, r.correctness ? (r.correctness.ok ? c.green(`outputs match ${refName(r.correctness.reference)}`) : c.red(`OUTPUTS DIFFER FROM ${refName(r.correctness.reference).toUpperCase()}`)) : ''].filter(Boolean).join('; ')],
+      [L.drift === null ? '' : `${L.measuredDuringMs !== null ? `${f(L.measuredDuringMs)} between` : `${f(L.measuredBeforeMs)} before`}, ${f(L.measuredAfterMs)} after the layer benchmarks`, r.correctness ? (r.correctness.ok ? c.green(`outputs match ${refName(r.correctness.reference)}`) : c.red(`OUTPUTS DIFFER FROM ${refName(r.correctness.reference).toUpperCase()}`)) : ''].filter(Boolean).join('; ')],
     ['reconstructed (Σ layer benchmarks)', f(L.reconstructedMs), L.reconstructionError === null ? '' : `error ${(100 * L.reconstructionError).toFixed(1)}%`],
     ['sequential lower bound (best kernels)', f(L.sequentialLowerBoundMs), ''],
     ['parallel lower bound (critical path)', f(L.parallelLowerBoundMs), ''],

@@ -163,6 +163,35 @@ describe('timing harness', () => {
     expect(quickRuns).toBe(DEFAULT_TIMING.warmup + 5 * a.batch);
   });
 
+  it('holds the rounds while asked, calling between after each submission, then settles on the usual rules', async () => {
+    const { runner } = await gpu();
+    const timer = new Timer(runner);
+    const { kernel, c } = spin(64, 1, true);
+    const p = await runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [64] , data: new Float32Array(64) }], 'held');
+    // Any spread settles at 2 samples, at most 4 samples, a budget nothing could stay under: all
+    // suspended while held (12 submissions), the spread rule applying at the first after.
+    const opts = { ...DEFAULT_TIMING, targetSpread: Infinity, minSamples: 2, maxSamples: 4, minTimeMs: 0, budgetMs: 0 };
+    let betweens = 0;
+    let executedBefore = -1;
+    const [out] = await timer.timeRounds([{ plans: [p] }], opts, {
+      hold: () => betweens < 12,
+      between: async () => {
+        betweens++;
+        // Nothing of the rounds is left on the GPU when between runs: the count read now is final for this submission.
+        if (betweens === 1) executedBefore = (await runner.read(p.outputs[1], { dtype: 'uint32', shape: [1] }, 'u32')).data[0];
+      },
+    });
+    const executed = (await runner.read(p.outputs[1], { dtype: 'uint32', shape: [1] }, 'u32')).data[0];
+    runner.release(p);
+    timer.destroy();
+    if (out.status !== 'completed') throw new Error('timing in rounds failed');
+    expect(out.stoppedBy).toBe('spread');
+    expect(out.samplesMs).toHaveLength(13); // past maxSamples and the budget while held
+    expect(betweens).toBe(13);
+    expect(executedBefore).toBe(DEFAULT_TIMING.warmup + out.batch);
+    expect(executed).toBe(DEFAULT_TIMING.warmup + 13 * out.batch);
+  });
+
   it('probes peak compute and bandwidth', async () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);

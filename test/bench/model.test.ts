@@ -1,9 +1,10 @@
 /**
  * The CPU reference run (the output check for models onnxruntime cannot run) agrees with
- * onnxruntime on bundled fixtures; the whole-model GPU run repeats as its run count says.
+ * onnxruntime on bundled fixtures; the whole-model GPU run repeats as its run count says, bound once
+ * and run as often as asked.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { referenceRun, runModel } from '../../src/bench/model.js';
+import { bindModel, referenceRun, runModel } from '../../src/bench/model.js';
 import { ortOutputs } from '../../src/bench/ort.js';
 import { MODEL_TOLERANCE, compareOutputs } from '../../src/bench/verify.js';
 import { syntheticInputs } from '../../src/gpu/run.js';
@@ -54,5 +55,22 @@ describe('runModel', () => {
     const budgeted = await runModel(runner, g, inputs, choose, { repeats: 3, budgetMs: 1500, maxRepeats: 12 });
     expect(budgeted.totalsMs.length).toBeGreaterThan(3);
     expect(budgeted.totalsMs.length).toBeLessThanOrEqual(12);
+  });
+
+  it('runs a bound model as often as asked, on the same buffers, per-layer timing only when asked', async () => {
+    const { runner } = await gpu();
+    const g = processModel(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
+    const bound = await bindModel(runner, g, inputsOf(g), (c: LayerCase, k: Kernel) => k.defaultVariant(c));
+    try {
+      const totals = await bound.time({ repeats: 2, perLayer: false });
+      const layered = await bound.time({ repeats: 1 });
+      expect(totals.totalsMs).toHaveLength(2);
+      expect(totals.layers.every((l) => l.ms === 0)).toBe(true);
+      expect(layered.totalsMs).toHaveLength(1);
+      expect(layered.layers.every((l) => l.ms > 0)).toBe(true);
+      for (const o of g.outputs) expect(Array.from(layered.outputs.get(o.name)!.data)).toEqual(Array.from(totals.outputs.get(o.name)!.data));
+    } finally {
+      bound.release();
+    }
   });
 });

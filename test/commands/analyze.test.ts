@@ -38,11 +38,13 @@ describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
     expect(doc.conditions).toBe('inference');
     expect(L.measuredMs).toBeGreaterThan(0);
     expect(L.measuredSpread).toBeGreaterThanOrEqual(0); // a number: (p90 − p10) / median of the runs
-    // Layers were benchmarked (empty store): the model ran before and after them.
-    expect(L.measuredBeforeMs).toBeGreaterThan(0);
+    // Layers were benchmarked (empty store): the model ran between them and after them.
+    expect(r.stderr).toContain('end-to-end runs between the layer benchmarks');
+    expect(L.measuredBeforeMs).toBeNull();
+    expect(L.measuredDuringMs).toBeGreaterThan(0);
     expect(L.measuredAfterMs).toBeGreaterThan(0);
-    expect(L.measuredMs).toBeCloseTo((L.measuredBeforeMs + L.measuredAfterMs) / 2, 9);
-    expect(L.drift).toBeCloseTo((L.measuredAfterMs - L.measuredBeforeMs) / L.measuredBeforeMs, 9);
+    expect(L.measuredMs).toBe(L.measuredDuringMs);
+    expect(L.drift).toBeCloseTo((L.measuredAfterMs - L.measuredDuringMs) / L.measuredDuringMs, 9);
     expect(L.reconstructedMs).toBeGreaterThan(0);
     expect(Math.abs(L.reconstructionError)).toBeLessThan(1); // a sanity bound; bench:accuracy measures it properly
     expect(L.sequentialLowerBoundMs).toBeLessThanOrEqual(L.reconstructedMs + 1e-9);
@@ -70,10 +72,26 @@ describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const L = r.json().latency;
     expect(r.stderr).not.toContain('before the layer benchmarks');
+    expect(r.stderr).not.toContain('between the layer benchmarks');
     expect(L.measuredBeforeMs).toBeNull();
+    expect(L.measuredDuringMs).toBeNull();
     expect(L.drift).toBeNull();
     expect(L.measuredAfterMs).toBeGreaterThan(0);
     expect(L.measuredMs).toBe(L.measuredAfterMs);
+  });
+
+  it('runs the model before and after the benchmarks under conditions other than inference', async () => {
+    const r = await dlprof(['analyze', fixture('resnet-tiny.onnx'), '--db', db, ...FAST, '--conditions', 'warm', '--no-framework', '--json']);
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const doc = r.json();
+    expect(schemaErrors('analyze', doc)).toBe('');
+    const L = doc.latency;
+    expect(doc.conditions).toBe('warm');
+    expect(r.stderr).toContain('before the layer benchmarks');
+    expect(L.measuredDuringMs).toBeNull();
+    expect(L.measuredBeforeMs).toBeGreaterThan(0);
+    expect(L.measuredMs).toBeCloseTo((L.measuredBeforeMs + L.measuredAfterMs) / 2, 9);
+    expect(L.drift).toBeCloseTo((L.measuredAfterMs - L.measuredBeforeMs) / L.measuredBeforeMs, 9);
   });
 
   it('renders the HTML report in headless Chromium without console errors', async () => {

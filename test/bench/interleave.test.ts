@@ -1,0 +1,64 @@
+/** End-to-end runs interleaved with the layer benchmarks: how many, in which blocks, when. */
+import { describe, expect, it } from 'vitest';
+import { Interleaver } from '../../src/bench/interleave.js';
+import type { BoundModel, RunCount } from '../../src/bench/model.js';
+
+/** A model whose every run takes `runMs` (reported; the call itself sleeps `sleepMs`), recording how many runs each call asked for. */
+function fakeModel(runMs: number, sleepMs = 0): BoundModel & { calls: number[]; released: boolean } {
+  const m = {
+    calls: [] as number[],
+    released: false,
+    time: async (count?: RunCount) => {
+      const repeats = count?.repeats ?? 5;
+      m.calls.push(repeats);
+      expect(count?.perLayer).toBe(false);
+      if (sleepMs) await new Promise((r) => setTimeout(r, sleepMs));
+      const totalsMs = Array.from({ length: repeats }, () => runMs);
+      return { outputs: new Map(), layers: [], totalMs: runMs, totalsMs };
+    },
+    release: () => { m.released = true; },
+  };
+  return m;
+}
+
+describe('Interleaver', () => {
+  it("takes a chunk's share of the runs in blocks, at least 8 blocks in all, holding the rounds until then", async () => {
+    const model = fakeModel(1);
+    const il = new Interleaver(model, { repeats: 16, budgetMs: 0 });
+    await il.begin(0.5); // one run first (how long a run takes is not known yet), then 8 of the 16 wanted
+    expect(model.calls).toEqual([1]);
+    expect(il.hooks.hold()).toBe(true);
+    while (il.hooks.hold()) await il.hooks.between();
+    // Blocks of 2 runs (16 runs in at least 8 blocks), the last cut to what the chunk still needs.
+    expect(model.calls).toEqual([1, 2, 2, 2, 1]);
+    expect(il.totalsMs).toHaveLength(8);
+    await il.hooks.between(); // the chunk has its runs: no more blocks
+    expect(model.calls).toHaveLength(5);
+    await il.begin(0.5);
+    while (il.hooks.hold()) await il.hooks.between();
+    expect(il.totalsMs).toHaveLength(16);
+    expect(model.released).toBe(false); // the caller releases the model
+  });
+
+  it('takes at least budgetMs of runs, and a block spans about blockMs', async () => {
+    const model = fakeModel(2);
+    const il = new Interleaver(model, { repeats: 3, budgetMs: 400, blockMs: 40 });
+    await il.begin(1);
+    while (il.hooks.hold()) await il.hooks.between();
+    expect(il.totalsMs).toHaveLength(200); // 400 ms of 2 ms runs
+    expect(model.calls.slice(1, -1).every((n) => n === 20)).toBe(true); // 40 ms blocks
+  });
+
+  it('waits between blocks for as long as the last block took, and sizes the submissions to it', async () => {
+    const model = fakeModel(1, 30);
+    const il = new Interleaver(model, { repeats: 4, budgetMs: 0 });
+    await il.begin(1);
+    expect(il.submissionUs(1000)).toBeGreaterThanOrEqual(7000); // a quarter of a ≥ 30 ms block, in µs
+    expect(il.submissionUs(1e9)).toBe(1e9);
+    await il.hooks.between(); // right after the block: the rounds have not yet run as long as it
+    expect(model.calls).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 40));
+    await il.hooks.between();
+    expect(model.calls).toHaveLength(2);
+  });
+});
