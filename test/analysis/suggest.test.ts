@@ -44,3 +44,18 @@ describe('sparsity suggestions', () => {
     expect(suggest({ ...base, fusions: lone }).filter((x) => x.kind === 'fusion')).toEqual([]);
   });
 });
+
+describe('framework-overhead suggestion', () => {
+  const file = path.join(tempDir(), 'suggest-framework.onnx');
+  fs.writeFileSync(file, toBytes(buildSparseDNN(SPARSE_DNN_TINY)));
+  const g = processModel(file, { dims: new Map([['batch', 2]]), shapes: new Map() });
+  const base = { graph: g, times: new Map(), sequentialLowerBoundMs: 10, parallelLowerBoundMs: 10, criticalPath: g.nodes.map((n) => n.id), measuredMs: 20 };
+
+  it("gives the saving as a share of onnxruntime's time, the latency it saves from (never past 100 %)", () => {
+    const [f] = suggest({ ...base, frameworkMs: 50 }).filter((x) => x.kind === 'framework-overhead');
+    expect(f.savingMs).toBeCloseTo(30, 10);
+    expect(f.savingPct).toBeCloseTo(60, 10); // 30 of onnxruntime's 50 ms; 150 % of dlprof's 20 ms
+    expect(f.message).toContain("60 % of onnxruntime's time");
+    expect(suggest({ ...base, frameworkMs: 15 }).some((x) => x.kind === 'framework-overhead')).toBe(false); // onnxruntime faster: nothing to save
+  });
+});
