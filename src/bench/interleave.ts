@@ -15,8 +15,22 @@
  * rounds by their number of layers.
  */
 import { performance } from 'node:perf_hooks';
+import type { ModelGraph } from '../ir/graph.js';
 import type { RoundHooks } from './harness.js';
 import type { BoundModel } from './model.js';
+
+/**
+ * Models up to this size (Σ of their layers' bytes, an upper bound of what binding them takes) stay
+ * bound while their layers are benchmarked, to run between them; larger ones run before the
+ * benchmarks instead. sparse-dnn-4096's 120 dense 64 MiB matrices (7.7 GB) bound beside the
+ * benchmarks took a 24 GB lavapipe machine out of memory.
+ */
+export const INTERLEAVE_MAX_BYTES = 2 * 2 ** 30;
+
+/** Whether the model may stay bound beside its layers' benchmarks (INTERLEAVE_MAX_BYTES). */
+export function fitsBeside(g: Pick<ModelGraph, 'nodes' | 'layers'>): boolean {
+  return g.nodes.reduce((a, n) => a + g.layers.get(n.key)!.bytes, 0) <= INTERLEAVE_MAX_BYTES;
+}
 
 /** Blocks over all the benchmarks, at least (when the runs wanted allow). */
 const MIN_BLOCKS = 8;

@@ -11,7 +11,7 @@ import { suggest } from '../analysis/suggest.js';
 import { DEFAULT_TIMING } from '../bench/harness.js';
 import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, type Conditions } from '../bench/measure.js';
 import { relativeSpread, summarize } from '../bench/stats.js';
-import { Interleaver } from '../bench/interleave.js';
+import { fitsBeside, Interleaver } from '../bench/interleave.js';
 import { bindModel, canRun, referenceRun, runModel, type BoundModel, type ModelRun } from '../bench/model.js';
 import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
 import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels, type MeasureOutcome } from '../bench/session.js';
@@ -47,13 +47,6 @@ const DRIFT_NOTE = 0.05;
  * own pass (probe.ts), since a model run records its layers in one pass; at least a tenth of it.
  */
 const inRun = (ms: number, passOverheadMs: number): number => Math.max(ms - passOverheadMs, ms / 10);
-
-/**
- * Models up to this size (Σ of their layers' bytes) stay bound while their layers are benchmarked,
- * to run between them; larger ones run before the benchmarks instead. sparse-dnn-4096's 120 dense
- * 64 MiB matrices (7.7 GB) bound beside the benchmarks took a 24 GB lavapipe machine out of memory.
- */
-const INTERLEAVE_MAX_BYTES = 2 * 2 ** 30;
 
 function layerTimes(layers: BenchLayer[], passOverheadMs: number): { times: Map<string, LayerTime>; f16: Map<string, { variant: string; ms: number }> } {
   const times = new Map<string, LayerTime>();
@@ -129,7 +122,7 @@ export default class Analyze extends DlprofCommand {
       const can = canRun(s.runner, g, chooseDefault);
       const endToEnd = { repeats: flags.runs, budgetMs: flags['run-budget-ms'] };
       // When layers are benchmarked now, the model also runs while they are: in blocks between the
-      // default variants' rounds (`inference` with timestamps, a model up to INTERLEAVE_MAX_BYTES;
+      // default variants' rounds (`inference` with timestamps, a model that fits beside them;
       // interleave.ts), else before them. On
       // a machine whose speed drifts (a shared VM: 10–20 % within seconds on ours) a measurement
       // taken only after them compares with a different machine state.
@@ -141,9 +134,7 @@ export default class Analyze extends DlprofCommand {
         // probed, or --no-probe): one probe kept from a slow moment of a drifting machine would
         // bias every later analysis (on our VM 19.8 µs once, ~2.5 µs usually).
         if (!probed && flags.probe === undefined) await probePassOverhead(s);
-        // The model stays bound next to the benchmarks' chunks: only one of modest size (Σ of its layers' bytes, an upper bound).
-        const modelBytes = g.nodes.reduce((a, n) => a + g.layers.get(n.key)!.bytes, 0);
-        if (can.ok && conditions === 'inference' && s.ctx.timestamps && modelBytes <= INTERLEAVE_MAX_BYTES) {
+        if (can.ok && conditions === 'inference' && s.ctx.timestamps && fitsBeside(g)) {
           bound = await bindModel(s.runner, g, inputs, chooseDefault, (w) => progress.step(1, 1, `end-to-end runs between the layer benchmarks: ${w}`));
           during = new Interleaver(bound, { ...endToEnd, onProgress: (w) => progress.step(1, 1, w) });
         } else if (can.ok) {

@@ -1,7 +1,9 @@
 /** End-to-end runs interleaved with the layer benchmarks: how many, in which blocks, when. */
 import { describe, expect, it } from 'vitest';
-import { Interleaver } from '../../src/bench/interleave.js';
+import { fitsBeside, INTERLEAVE_MAX_BYTES, Interleaver } from '../../src/bench/interleave.js';
 import type { BoundModel, RunCount } from '../../src/bench/model.js';
+import { processModel } from '../../src/ir/process.js';
+import { fixture } from '../support/models.js';
 
 /** A model whose every run takes `runMs` (reported; the call itself sleeps `sleepMs`), recording how many runs each call asked for. */
 function fakeModel(runMs: number, sleepMs = 0): BoundModel & { calls: number[]; released: boolean } {
@@ -60,5 +62,18 @@ describe('Interleaver', () => {
     await new Promise((r) => setTimeout(r, 40));
     await il.hooks.between();
     expect(model.calls).toHaveLength(2);
+  });
+});
+
+describe('fitsBeside', () => {
+  it('keeps a small model bound beside the benchmarks, not one whose layers sum past the limit', () => {
+    const g = processModel(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
+    expect(fitsBeside(g)).toBe(true);
+    // The same graph with its first layer as large as the limit: over it with the others.
+    const [first] = g.nodes;
+    const layers = new Map(g.layers);
+    layers.set(first.key, { ...g.layers.get(first.key)!, bytes: INTERLEAVE_MAX_BYTES });
+    expect(fitsBeside({ nodes: g.nodes, layers })).toBe(false);
+    expect(fitsBeside({ nodes: [first], layers })).toBe(true); // exactly the limit
   });
 });
