@@ -181,7 +181,8 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     type Pending = { c: LayerCase; m: LayerMeasurement; existing: MeasurementRow[]; wanted: string[]; ready: ReadyVariant[] };
     let chunk: Pending[] = [];
     let bytes = 0;
-    const pending = opts.interleave ? pendingCases(s, cases, opts) : 0;
+    const todo = cases.map((c) => ({ c, ...variantsToMeasure(s, c, opts) }));
+    const pending = todo.filter((t) => t.toMeasure.length).length;
     // The default variants (what the model runs) in rounds of their own, so their rounds hold what
     // an inference does, then the other variants in theirs.
     const timeChunk = async (done: number): Promise<void> => {
@@ -211,9 +212,8 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
         bytes = 0;
       }
     };
-    for (const [i, c] of cases.entries()) {
+    for (const [i, { c, existing, wanted, toMeasure }] of todo.entries()) {
       if (s.interrupted || s.ctx.lost) break;
-      const { existing, wanted, toMeasure } = variantsToMeasure(s, c, opts);
       const { m, ready } = await prepareLayer(s.runner, c, {
         conditions, only: toMeasure, onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`),
       });

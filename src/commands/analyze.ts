@@ -123,9 +123,9 @@ export default class Analyze extends DlprofCommand {
       const endToEnd = { repeats: flags.runs, budgetMs: flags['run-budget-ms'] };
       // When layers are benchmarked now, the model also runs while they are: in blocks between the
       // default variants' rounds (`inference` with timestamps, a model that fits beside them;
-      // interleave.ts), else before them. On
-      // a machine whose speed drifts (a shared VM: 10–20 % within seconds on ours) a measurement
-      // taken only after them compares with a different machine state.
+      // interleave.ts), else before them. On a machine whose speed drifts (a shared VM: 10–20 %
+      // within seconds on ours) a measurement taken only after them compares with a different
+      // machine state.
       let before: ModelRun | null = null;
       let during: Interleaver | undefined;
       let bound: BoundModel | undefined;
@@ -149,6 +149,7 @@ export default class Analyze extends DlprofCommand {
         bound?.release();
       }
       const interleaved = during?.totalsMs.length ? during.totalsMs : null;
+      const duringMs = interleaved && summarize(interleaved).median;
       if (s.interrupted) throw new DlprofError('interrupted; finished layer measurements were kept', 'E_INTERRUPTED', EXIT.interrupted);
       const passOverheadMs = s.store.latestProbe(s.machineId, 'pass-overhead')?.value ?? 0;
       const { times, f16 } = layerTimes(m.layers, passOverheadMs);
@@ -255,10 +256,9 @@ export default class Analyze extends DlprofCommand {
       const unmeasured = groups.length - fusions.length;
       if (unmeasured) notes.push(`${unmeasured} of ${groups.length} fusable chains have no measured fused kernel (no kernel for that shape, or it failed its check); the ideal latency leaves them unfused`);
       // Measured: the runs taken between the benchmarks, else the mean of the medians before and after them, else the runs after.
-      const duringMs = interleaved && summarize(interleaved).median;
-      const measuredMs = duringMs || (run ? (before ? (before.totalMs + run.totalMs) / 2 : run.totalMs) : null);
-      const earlier = duringMs || before?.totalMs;
-      const drift = earlier && run ? (run.totalMs - earlier) / earlier : null;
+      const measuredMs = duringMs ?? (run ? (before ? (before.totalMs + run.totalMs) / 2 : run.totalMs) : null);
+      const earlier = duringMs ?? before?.totalMs;
+      const drift = earlier !== undefined && run ? (run.totalMs - earlier) / earlier : null;
       const machine = machineInfo(s);
       const peaks = machine.peaks.fmaF32GflopS && machine.peaks.copyGBs ? { gflops: machine.peaks.fmaF32GflopS, gbps: machine.peaks.copyGBs } : undefined;
       const onPath = new Set(lat.criticalPath);
@@ -298,7 +298,7 @@ export default class Analyze extends DlprofCommand {
       const measuredSpread = interleaved ? relativeSpread(interleaved) : run ? relativeSpread([...(before?.totalsMs ?? []), ...run.totalsMs]) : null;
       const reconstructionError = measuredMs ? (lat.reconstructedMs - measuredMs) / measuredMs : null;
       if (drift !== null && Math.abs(drift) > DRIFT_NOTE) {
-        notes.push(`the end-to-end time moved ${(100 * drift).toFixed(1)}% ${duringMs ? 'from while the layers were benchmarked to after' : 'while the layers were benchmarked'} (${earlier!.toFixed(3)} ms ${duringMs ? 'during' : 'before'}, ${run!.totalMs.toFixed(3)} ms after): this machine's speed is not steady, so the reconstruction error is uncertain by about as much; measure on an idle machine`);
+        notes.push(`the end-to-end time moved ${(100 * drift).toFixed(1)}% ${duringMs !== null ? 'from while the layers were benchmarked to after' : 'while the layers were benchmarked'} (${earlier!.toFixed(3)} ms ${duringMs !== null ? 'during' : 'before'}, ${run!.totalMs.toFixed(3)} ms after): this machine's speed is not steady, so the reconstruction error is uncertain by about as much; measure on an idle machine`);
       }
       if (measuredSpread !== null && reconstructionError !== null && Math.abs(reconstructionError) > 0.05 && Math.abs(reconstructionError) <= measuredSpread / 2) {
         notes.push(`the reconstruction error (${(100 * reconstructionError).toFixed(1)}%) is within this machine's run-to-run noise (measured runs spread ±${(50 * measuredSpread).toFixed(0)}% around the median): on this machine the comparison is limited by the noise, not by the reconstruction`);
@@ -312,7 +312,7 @@ export default class Analyze extends DlprofCommand {
         machine,
         conditions,
         latency: {
-          measuredMs, measuredSpread, measuredBeforeMs: before?.totalMs ?? null, measuredDuringMs: duringMs || null, measuredAfterMs: run?.totalMs ?? null, drift,
+          measuredMs, measuredSpread, measuredBeforeMs: before?.totalMs ?? null, measuredDuringMs: duringMs, measuredAfterMs: run?.totalMs ?? null, drift,
           reconstructedMs: lat.reconstructedMs, reconstructionError,
           sequentialLowerBoundMs: lat.sequentialLowerBoundMs, parallelLowerBoundMs: lat.parallelLowerBoundMs, idealMs: ideal.length,
           frameworkMs: framework?.medianMs ?? null,

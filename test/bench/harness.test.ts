@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TIMING, Timer } from '../../src/bench/harness.js';
 import { probeMachine } from '../../src/bench/probe.js';
 import { summarize } from '../../src/bench/stats.js';
+import type { KernelRunner, Prepared } from '../../src/gpu/run.js';
 import type { Kernel, LayerCase } from '../../src/kernels/types.js';
 import { bindings, dispatch1d, entry1d, type BindingDecl } from '../../src/kernels/wgsl.js';
 import type { TensorType } from '../../src/ir/types.js';
@@ -32,6 +33,17 @@ ${entry1d(64, n, `  var a = x[gid];\n  for (var i = 0u; i < ${work}u; i++) { a =
   return { kernel, c };
 }
 
+/** A spin kernel prepared over `n` zeros. */
+async function prepareSpin(runner: KernelRunner, n: number, work: number, label: string, counted = false): Promise<Prepared> {
+  const { kernel, c } = spin(n, work, counted);
+  return runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], label);
+}
+
+/** How often a counted spin plan has run (its second output). */
+async function executions(runner: KernelRunner, p: Prepared): Promise<number> {
+  return (await runner.read(p.outputs[1], { dtype: 'uint32', shape: [1] }, 'u32')).data[0];
+}
+
 afterAll(releaseGpu);
 
 describe('timing harness', () => {
@@ -39,8 +51,7 @@ describe('timing harness', () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);
     expect(timer.usesTimestamps).toBe(true);
-    const { kernel, c } = spin(256, 1);
-    const p = await runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [256], data: new Float32Array(256) }], 'spin');
+    const p = await prepareSpin(runner, 256, 1, 'spin');
     // A 20 ms target: far above one execution of this kernel even on a loaded machine (a 1 ms
     // target is not: lavapipe's per-pass cost alone approaches it when the cores are busy).
     const out = await timer.time(p, { ...DEFAULT_TIMING, budgetMs: 500, minPassUs: 20_000 });
@@ -60,8 +71,7 @@ describe('timing harness', () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);
     const med = async (work: number) => {
-      const { kernel, c } = spin(64 * 1024, work);
-      const p = await runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [64 * 1024], data: new Float32Array(64 * 1024) }], 'spin');
+      const p = await prepareSpin(runner, 64 * 1024, work, 'spin');
       const out = await timer.time(p, { ...DEFAULT_TIMING, budgetMs: 1500 });
       runner.release(p);
       if (out.status !== 'completed') throw new Error(out.reason);
@@ -76,8 +86,7 @@ describe('timing harness', () => {
   it('stops at the budget even when samples never settle', async () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);
-    const { kernel, c } = spin(4096, 64);
-    const p = await runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [4096], data: new Float32Array(4096) }], 'spin');
+    const p = await prepareSpin(runner, 4096, 64, 'spin');
     const out = await timer.time(p, { ...DEFAULT_TIMING, targetSpread: 0, minSamples: 3, maxSamples: 10_000, budgetMs: 300 });
     runner.release(p);
     timer.destroy();
@@ -87,8 +96,7 @@ describe('timing harness', () => {
   it('stops on a settled spread only once the samples span minTimeMs', async () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);
-    const { kernel, c } = spin(256, 1);
-    const p = await runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [256], data: new Float32Array(256) }], 'spin');
+    const p = await prepareSpin(runner, 256, 1, 'spin');
     // Any spread counts as settled: without a floor it stops at minSamples, with one it samples on.
     const settled = { ...DEFAULT_TIMING, targetSpread: Infinity, minSamples: 3, maxSamples: 10_000, budgetMs: 5000, minPassUs: 0 };
     const quick = await timer.time(p, { ...settled, minTimeMs: 0 });
@@ -109,17 +117,13 @@ describe('timing harness', () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);
     const n = 64 * 1024;
-    const plan = async (work: number) => {
-      const { kernel, c } = spin(n, work);
-      return runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], `spin ${work}`);
-    };
-    const small = await plan(16);
-    const big = await plan(256);
+    const small = await prepareSpin(runner, n, 16, 'spin 16');
+    const big = await prepareSpin(runner, n, 256, 'spin 256');
     const source = runner.upload({ dtype: 'float32', shape: [n], data: new Float32Array(n).fill(7) }, 'f32', 'source');
     const outs = await timer.timeRounds([{ plans: [small], before: [{ source, target: small.inputs[0]! }] }, { plans: [big] }], { ...DEFAULT_TIMING, budgetMs: 3000 });
     const x = await runner.read(small.inputs[0]!, { dtype: 'float32', shape: [n] }, 'f32');
     const stopped = await timer.timeRounds([{ plans: [small] }], DEFAULT_TIMING, { stop: () => true });
-    for (const b of [source]) b.destroy();
+    source.destroy();
     runner.release(small);
     runner.release(big);
     timer.destroy();
@@ -135,20 +139,15 @@ describe('timing harness', () => {
   it('takes a plan past its budget out of the rounds, leaving the others to settle', async () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);
-    const prep = async (n: number, work: number) => {
-      const { kernel, c } = spin(n, work, true);
-      return runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], `counted ${work}`);
-    };
-    const quick = await prep(64, 1);
-    const slow = await prep(256 * 1024, 4096);
+    const quick = await prepareSpin(runner, 64, 1, 'counted 1', true);
+    const slow = await prepareSpin(runner, 256 * 1024, 4096, 'counted 4096', true);
     // Any spread settles, but only at 5 samples; a budget of 100 ms of GPU time, which the slow
     // plan (~100 ms each on lavapipe) exceeds by its third sample and the quick one (µs each, ms
     // on a loaded machine) does not reach.
     const opts = { ...DEFAULT_TIMING, targetSpread: Infinity, minSamples: 5, minTimeMs: 0, budgetMs: 100 };
     const [a, b] = await timer.timeRounds([{ plans: [quick] }, { plans: [slow] }], opts);
-    const runs = async (p: typeof quick) => (await runner.read(p.outputs[1], { dtype: 'uint32', shape: [1] }, 'u32')).data[0];
-    const quickRuns = await runs(quick);
-    const slowRuns = await runs(slow);
+    const quickRuns = await executions(runner, quick);
+    const slowRuns = await executions(runner, slow);
     runner.release(quick);
     runner.release(slow);
     timer.destroy();
@@ -166,8 +165,7 @@ describe('timing harness', () => {
   it('holds the rounds while asked, calling between after each submission, then settles on the usual rules', async () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);
-    const { kernel, c } = spin(64, 1, true);
-    const p = await runner.prepare(kernel, c, kernel.plan(c, 'v', runner.caps), [{ dtype: 'float32', shape: [64] , data: new Float32Array(64) }], 'held');
+    const p = await prepareSpin(runner, 64, 1, 'held', true);
     // Any spread settles at 2 samples, at most 4 samples, a budget nothing could stay under: all
     // suspended while held (12 submissions), the spread rule applying at the first after.
     const opts = { ...DEFAULT_TIMING, targetSpread: Infinity, minSamples: 2, maxSamples: 4, minTimeMs: 0, budgetMs: 0 };
@@ -178,10 +176,10 @@ describe('timing harness', () => {
       between: async () => {
         betweens++;
         // Nothing of the rounds is left on the GPU when between runs: the count read now is final for this submission.
-        if (betweens === 1) executedBefore = (await runner.read(p.outputs[1], { dtype: 'uint32', shape: [1] }, 'u32')).data[0];
+        if (betweens === 1) executedBefore = await executions(runner, p);
       },
     });
-    const executed = (await runner.read(p.outputs[1], { dtype: 'uint32', shape: [1] }, 'u32')).data[0];
+    const executed = await executions(runner, p);
     runner.release(p);
     timer.destroy();
     if (out.status !== 'completed') throw new Error('timing in rounds failed');
