@@ -12,13 +12,10 @@
  * The error is split in two so a miss can be traced: Σ in-context is the sum of each layer's time
  * inside the model run (one timed pass per layer, the run's real buffers), so
  *  - reconstructed vs Σ in-context is the micro-benchmarks against the same kernels in context
- *    (cache state, inputs produced by the previous layer), less the pass overhead, which the
- *    reconstruction subtracts and Σ in-context still holds;
+ *    (cache state, inputs produced by the previous layer), less the probed pass overhead, which
+ *    the reconstruction subtracts and Σ in-context still holds;
  *  - Σ in-context vs measured (the same runs, after the benchmarks) is what one pass for the
  *    whole model saves over a timed pass per layer: about that pass overhead per layer.
- * The pass overhead analyze subtracts is the one measured in the rounds beside each layer's samples
- * (harness.ts OverheadProbe); "error, probe's overhead" is the same reconstruction from the same
- * stored medians less the machine's separate probe instead (the previous method), side by side.
  * Options: `-- --tiny` (the small models only), `-- --models a,b` (by name), `-- --db FILE` (reuse a
  * store: layers measured once are not measured again), `-- --runs N` (end-to-end runs, default 10),
  * `-- --conditions C` (analyze's --conditions: how each layer's benchmark starts; default inference),
@@ -27,7 +24,6 @@
  * by its median error: on a noisy machine one round's error moves by several points).
  */
 import { spawn } from 'node:child_process';
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,26 +61,8 @@ function analyze(file: string, extra: string[]): Promise<{ code: number | null; 
   });
 }
 
-/**
- * The reconstruction from the same stored medians of the default variants, less the machine's
- * probed pass overhead rather than each measurement's own (analyze's inRun, as before migration 5).
- */
-function withProbedOverhead(dbFile: string, doc: { conditions: string; layers: Array<{ key: string; defaultVariant: string | null }> }): number {
-  const conn = new Database(dbFile, { readonly: true });
-  try {
-    const probe = (conn.prepare("SELECT value FROM probe WHERE kind = 'pass-overhead' ORDER BY id DESC LIMIT 1").get() as { value: number } | undefined)?.value ?? 0;
-    const median = conn.prepare("SELECT median_ms AS ms FROM measurement WHERE layer_key = ? AND variant = ? AND conditions = ? AND status = 'completed' ORDER BY id DESC LIMIT 1");
-    return doc.layers.reduce((a, l) => {
-      const ms = l.defaultVariant === null ? undefined : (median.get(l.key, l.defaultVariant, doc.conditions) as { ms: number } | undefined)?.ms;
-      return a + (ms === undefined ? 0 : Math.max(ms - probe, ms / 10));
-    }, 0);
-  } finally {
-    conn.close();
-  }
-}
-
 const pct = (a: number, b: number): string => `${(100 * (a - b) / b).toFixed(1)}%`;
-const head = ['model', 'layers', 'measured ms', 'between (or before) / after ms', 'drift', 'run spread', 'reconstructed ms', 'error', "error, probe's overhead", 'Σ in-context ms', 'isolated vs context', 'context vs measured',
+const head = ['model', 'layers', 'measured ms', 'between (or before) / after ms', 'drift', 'run spread', 'reconstructed ms', 'error', 'Σ in-context ms', 'isolated vs context', 'context vs measured',
   'seq LB ms', 'par LB ms', 'ideal ms', 'outputs', 'ordering'];
 const rows: string[][] = [];
 let adapter: string | undefined;
@@ -105,16 +83,15 @@ for (let round = 1; round <= rounds; round++) for (const m of models) {
     const err = L.reconstructionError === null ? NaN : 100 * L.reconstructionError;
     if (Number.isFinite(err)) errors.get(m.name)!.push(err);
     const inContext = (doc.layers as Array<{ runMs: number | null }>).reduce((a, l) => a + (l.runMs ?? 0), 0);
-    const probed = L.measuredMs === null ? NaN : 100 * (withProbedOverhead(db, doc) - L.measuredMs) / L.measuredMs;
     const order: string[] = [];
-    if (L.measuredMs !== null && L.measuredMs < L.sequentialLowerBoundMs) order.push(`measured < sequential LB: the layer benchmarks, less the pass overhead, sum above the model's one-pass run${L.drift !== null && Math.abs(L.drift) > 0.05 ? ` (the machine's speed drifted ${(100 * L.drift).toFixed(0)}% meanwhile)` : ''}`);
+    if (L.measuredMs !== null && L.measuredMs < L.sequentialLowerBoundMs) order.push(`measured < sequential LB: the layer benchmarks, less the probed pass overhead, sum above the model's one-pass run${L.drift !== null && Math.abs(L.drift) > 0.05 ? ` (the machine's speed drifted ${(100 * L.drift).toFixed(0)}% meanwhile)` : ''}`);
     if (L.sequentialLowerBoundMs < L.parallelLowerBoundMs) order.push('sequential < parallel (impossible: a bug)');
     if (L.parallelLowerBoundMs < L.idealMs) order.push('parallel < ideal (impossible: a bug)');
     const measured = L.measuredMs as number | null;
     adapter ??= `${doc.machine.adapterDescription} (${doc.machine.backend})`;
     row = [rounds > 1 ? `${m.name} #${round}` : m.name, String(doc.model.layerCount), measured?.toFixed(2) ?? '—',
       (L.measuredDuringMs ?? L.measuredBeforeMs) === null ? '—' : `${(L.measuredDuringMs ?? L.measuredBeforeMs).toFixed(2)} / ${L.measuredAfterMs.toFixed(2)}`, L.drift === null ? '—' : `${(100 * L.drift).toFixed(1)}%`, L.measuredSpread === null ? '—' : `±${(50 * L.measuredSpread).toFixed(0)}%`, L.reconstructedMs.toFixed(2), Number.isFinite(err) ? `${err.toFixed(1)}%` : '—',
-      Number.isFinite(probed) ? `${probed.toFixed(1)}%` : '—', measured !== null ? inContext.toFixed(2) : '—', measured !== null ? pct(L.reconstructedMs, inContext) : '—', measured !== null ? pct(inContext, L.measuredAfterMs) : '—',
+      measured !== null ? inContext.toFixed(2) : '—', measured !== null ? pct(L.reconstructedMs, inContext) : '—', measured !== null ? pct(inContext, L.measuredAfterMs) : '—',
       L.sequentialLowerBoundMs.toFixed(2), L.parallelLowerBoundMs.toFixed(2), L.idealMs.toFixed(2),
       doc.correctness ? (doc.correctness.ok ? 'ok' : 'MISMATCH') : 'unchecked', order.join('; ') || 'measured ≥ seq ≥ par ≥ ideal'];
   } catch (e) {

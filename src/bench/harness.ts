@@ -63,11 +63,7 @@ export const DEFAULT_TIMING: TimingOptions = {
 };
 
 export type Outcome =
-  | {
-    status: 'completed'; samplesMs: number[]; wallMs: number[]; batch: number; source: 'timestamp' | 'wall'; stoppedBy: 'spread' | 'samples' | 'budget';
-    /** Rounds with an overhead probe (timeRounds): the pass overhead over the submissions this plan's samples came from, ms. */
-    passOverheadMs?: number;
-  }
+  | { status: 'completed'; samplesMs: number[]; wallMs: number[]; batch: number; source: 'timestamp' | 'wall'; stoppedBy: 'spread' | 'samples' | 'budget' }
   | { status: 'errored'; reason: string }
   | { status: 'skipped'; reason: string };
 
@@ -78,21 +74,6 @@ const MAX_PASSES = 2048;
 export interface RoundItem {
   plans: Prepared[];
   before?: Array<{ source: GPUBuffer; target: GPUBuffer }>;
-}
-
-/**
- * The pass overhead measured in the rounds themselves (probe.ts roundOverheadProbe): `own` runs a
- * µs-scale kernel in its own timed pass, as every plan in the rounds runs, `grouped` runs
- * `dispatches` such kernels in one pass, as a model run records its layers; all of them different
- * pipelines, each run once a round, so each is as long unused as a layer's is. Both run in every
- * submission, so the overhead a plan's samples carry is measured at the moments they were taken:
- * on our shared VM the overhead moves with the machine (2–3 µs usually, 16–20 µs in a slow moment),
- * and one probe taken apart from the benchmarks mis-corrected a whole model by a third.
- */
-export interface OverheadProbe {
-  own: RoundItem;
-  grouped: RoundItem;
-  dispatches: number;
 }
 
 /** What a caller of Timer.timeRounds can hook in. */
@@ -208,25 +189,18 @@ export class Timer {
    * effect, so the others' rounds stay the same, while one past its budget (`budgetMs` of its own
    * GPU time; or, once it has `minSamples`, the rounds past n × `budgetMs` of wall time: what
    * timing the n plans one by one may take) leaves the rounds; `hooks.hold` suspends all of these
-   * rules. Requires timestamps (call `time` per plan without them). With `overhead`, its two items
-   * run last in every round, and each completed outcome carries the median overhead (the own pass
-   * less what one more dispatch adds to the grouped pass, at least 0) of the submissions its
-   * samples came from.
+   * rules. Requires timestamps (call `time` per plan without them).
    */
-  async timeRounds(items: RoundItem[], opts: TimingOptions = DEFAULT_TIMING, hooks: RoundHooks = {}, overhead?: OverheadProbe): Promise<Outcome[]> {
+  async timeRounds(items: RoundItem[], opts: TimingOptions = DEFAULT_TIMING, hooks: RoundHooks = {}): Promise<Outcome[]> {
     const n = items.length;
     const outcomes: Outcome[] = new Array(n);
     if (!this.usesTimestamps) throw new Error('timing in rounds needs GPU timestamps');
-    const all = overhead ? [...items, overhead.own, overhead.grouped] : items;
-    if (all.length > MAX_PASSES) throw new Error(`timing in rounds: ${all.length} plans, at most ${MAX_PASSES} at a time`);
-    // The probe's two items (indices n, n + 1) go last in every round.
-    const probes = overhead ? [n, n + 1] : [];
-    const overheads: number[][] = items.map(() => []);
+    if (n > MAX_PASSES) throw new Error(`timing in rounds: ${n} plans, at most ${MAX_PASSES} at a time`);
     const samples: number[][] = items.map(() => []);
     const walls: number[][] = items.map(() => []);
     const spent = new Array<number>(n).fill(0);
     const firstAt = new Array<number>(n).fill(0);
-    const next = new Array<number>(all.length).fill(0);
+    const next = new Array<number>(n).fill(0);
     const running = new Set(items.keys());
     const d = this.runner.device;
     const start = performance.now();
@@ -237,7 +211,7 @@ export class Timer {
         let q = 0;
         for (let r = 0; r < rounds; r++) {
           for (const i of timed) {
-            const it = all[i];
+            const it = items[i];
             for (const c of it.before ?? []) encoder.copyBufferToBuffer(c.source, 0, c.target, 0, c.target.size);
             this.runner.encode(it.plans[next[i]++ % it.plans.length], encoder, stamps.writes(q++));
           }
@@ -250,34 +224,28 @@ export class Timer {
       };
       let roundMs = 0;
       for (let w = 0; w < Math.max(1, opts.warmup); w++) {
-        const order = [...running, ...probes];
+        const order = [...running];
         const t = await submit(1, order);
         roundMs = t.reduce((a, [b, e]) => a + (e - b), 0);
       }
       // At most MAX_PASSES timed passes per submission (the query set's size).
-      const rounds = Math.max(1, Math.min(opts.maxBatch, Math.floor(MAX_PASSES / all.length), Math.ceil((opts.minPassUs / 1000) / Math.max(roundMs, 1e-6))));
+      const rounds = Math.max(1, Math.min(opts.maxBatch, Math.floor(MAX_PASSES / n), Math.ceil((opts.minPassUs / 1000) / Math.max(roundMs, 1e-6))));
       const open = new Set(items.keys());
       while (open.size) {
         if (hooks.stop?.()) throw new Error('interrupted');
         hooks.onProgress?.(n - open.size, n);
-        const order = [...running, ...probes];
+        const order = [...running];
         const t0 = performance.now();
         const t = await submit(rounds, order);
         const now = performance.now();
         const held = hooks.hold?.() ?? false;
         const wallPerPass = (now - t0) / t.length;
-        const passes = (k: number): number[] => Array.from({ length: rounds }, (_, r) => t[r * order.length + k][1] - t[r * order.length + k][0]);
-        // own = P + d, grouped = P + k·d (P the pass's cost, d a dispatch's): P = own − (grouped − own) / (k − 1).
-        const own = overhead ? summarize(passes(order.length - 2)).median : 0;
-        const ov = overhead ? Math.max(0, own - (summarize(passes(order.length - 1)).median - own) / (overhead.dispatches - 1)) : 0;
         order.forEach((i, k) => {
-          if (i >= n) return;
-          const mine = passes(k);
+          const mine = Array.from({ length: rounds }, (_, r) => t[r * order.length + k][1] - t[r * order.length + k][0]);
           spent[i] += mine.reduce((a, b) => a + b, 0);
           if (!open.has(i)) return;
           if (samples[i].length === 0) firstAt[i] = now;
           samples[i].push(summarize(mine).median);
-          overheads[i].push(ov);
           walls[i].push(wallPerPass);
           const m = samples[i].length;
           let stoppedBy: 'spread' | 'samples' | 'budget' | undefined;
@@ -285,10 +253,7 @@ export class Timer {
           else if (m >= opts.maxSamples) stoppedBy = 'samples';
           else if ((m >= Math.min(3, opts.minSamples) && spent[i] > opts.budgetMs) || (m >= opts.minSamples && now - start > n * opts.budgetMs)) stoppedBy = 'budget';
           if (!stoppedBy || held) return;
-          outcomes[i] = {
-            status: 'completed', samplesMs: samples[i], wallMs: walls[i], batch: rounds, source: 'timestamp', stoppedBy,
-            ...(overhead ? { passOverheadMs: summarize(overheads[i]).median } : {}),
-          };
+          outcomes[i] = { status: 'completed', samplesMs: samples[i], wallMs: walls[i], batch: rounds, source: 'timestamp', stoppedBy };
           open.delete(i);
           if (stoppedBy === 'budget') running.delete(i);
         });

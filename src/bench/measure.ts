@@ -96,8 +96,6 @@ export interface VariantResult {
   samplesMs?: number[];
   batch?: number;
   maxAbsError?: number;
-  /** The pass overhead measured beside the samples (rounds with an overhead probe), ms. */
-  passOverheadMs?: number;
 }
 
 export interface LayerMeasurement {
@@ -190,7 +188,7 @@ export function variantResult(r: ReadyVariant, outcome: Outcome): VariantResult 
   if (outcome.status !== 'completed') return { variant: r.variant, status: outcome.status, reason: outcome.reason, maxAbsError: r.maxAbsError };
   return {
     variant: r.variant, status: 'completed', stats: summarize(outcome.samplesMs), wallMedianMs: summarize(outcome.wallMs).median,
-    samplesMs: outcome.samplesMs, batch: outcome.batch, maxAbsError: r.maxAbsError, passOverheadMs: outcome.passOverheadMs,
+    samplesMs: outcome.samplesMs, batch: outcome.batch, maxAbsError: r.maxAbsError,
   };
 }
 

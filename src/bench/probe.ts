@@ -12,7 +12,7 @@ import type { Layer } from '../ir/types.js';
 import type { KernelRunner, Prepared } from '../gpu/run.js';
 import type { Kernel, LayerCase } from '../kernels/types.js';
 import { bindings, dispatch1d, entry1d, header } from '../kernels/wgsl.js';
-import { DEFAULT_TIMING, type OverheadProbe, type Timer } from './harness.js';
+import { DEFAULT_TIMING, type Timer } from './harness.js';
 import { summarize } from './stats.js';
 
 export const PROBE_KINDS = ['fma-f32', 'fma-f16', 'copy', 'pass-overhead'] as const;
@@ -103,51 +103,32 @@ ${entry1d(256, vecs, '  y[gid] = x[gid];')}`;
 }
 
 /**
- * Two small elementwise kernels (different pipelines, as consecutive layers are) in ping-pong: each
- * reads what the other wrote, so every execution waits for the one before, as a layer waits for its
- * input.
- */
-async function pingPong(runner: KernelRunner, exprs: [string, string] = ['x[gid] * 0.5', 'x[gid] + 1.0']): Promise<{ plans: [Prepared, Prepared]; release(): void }> {
-  const n = 256;
-  const plans: Prepared[] = [];
-  const release = (): void => {
-    if (plans[1]) runner.releaseBound(plans[1]);
-    if (plans[0]) runner.release(plans[0]);
-  };
-  try {
-    for (const [i, expr] of exprs.entries()) {
-      const name = `${i === 0 ? 'a' : 'b'}: ${expr}`;
-      const wgsl = `${bindings([{ name: 'x', type: 'f32', access: 'read' }, { name: 'y', type: 'f32', access: 'read_write' }])}
-${entry1d(WG, n, `  y[gid] = ${expr};`)}`;
-      const c = fakeCase(name, [n], n);
-      const k = probeKernel(`probe/pass-${name}`, wgsl, dispatch1d(n, WG, runner.caps), true);
-      const plan = k.plan(c, 'probe', runner.caps);
-      plans.push(plans.length === 0
-        ? await runner.prepare(k, c, plan, [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], k.name)
-        : await runner.bind(k, c, plan, [plans[0].outputs[0]], [plans[0].inputs[0]!], k.name));
-    }
-  } catch (e) {
-    release();
-    throw e;
-  }
-  return { plans: [plans[0], plans[1]], release };
-}
-
-/** Executions of the ping-pong pair per grouped pass. */
-const PASSES = 32;
-
-/**
- * The pass overhead: the ping-pong kernels executed alternately, 2 × PASSES times each in its own
- * timed pass, and as many times in one timed pass; the overhead is the median per-pass time less
- * the one pass's time per execution (median over repeats, at least 0). On lavapipe it is the
- * timestamp writes and the flush they force, a few µs: most of a µs-scale layer's time, which a
- * model run, timing only its start and end, does not pay.
+ * The pass overhead: two small elementwise kernels (different pipelines, as consecutive layers
+ * are) executed alternately, 2 × PASSES times each in its own timed pass, and as many times in one
+ * timed pass; the overhead is the median per-pass time less the one pass's time per execution
+ * (median over repeats, at least 0). On lavapipe it is the timestamp writes and the flush they
+ * force, a few µs: most of a µs-scale layer's time, which a model run, timing only its start and
+ * end, does not pay.
  */
 export async function passOverhead(runner: KernelRunner): Promise<ProbeResult> {
-  const pair = await pingPong(runner);
+  const n = 256;
+  const plans: Prepared[] = [];
+  // Ping-pong: each reads what the other wrote, so every execution waits for the one before, as
+  // a layer waits for its input.
+  for (const [name, expr] of [['scale', 'x[gid] * 0.5'], ['shift', 'x[gid] + 1.0']]) {
+    const wgsl = `${bindings([{ name: 'x', type: 'f32', access: 'read' }, { name: 'y', type: 'f32', access: 'read_write' }])}
+${entry1d(WG, n, `  y[gid] = ${expr};`)}`;
+    const c = fakeCase(name, [n], n);
+    const k = probeKernel(`probe/pass-${name}`, wgsl, dispatch1d(n, WG, runner.caps), true);
+    const plan = k.plan(c, 'probe', runner.caps);
+    plans.push(plans.length === 0
+      ? await runner.prepare(k, c, plan, [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], k.name)
+      : await runner.bind(k, c, plan, [plans[0].outputs[0]], [plans[0].inputs[0]!], k.name));
+  }
+  const PASSES = 32;
   const d = runner.device;
   const stamps = new PassTimestamps(d, 2 * PASSES, 'probe pass overhead');
-  const seq = Array.from({ length: 2 * PASSES }, (_, i) => pair.plans[i % 2]);
+  const seq = Array.from({ length: 2 * PASSES }, (_, i) => plans[i % 2]);
   const submit = async (own: boolean): Promise<Array<[number, number]>> => {
     const enc = d.createCommandEncoder({ label: 'probe pass overhead' });
     if (own) seq.forEach((p, i) => runner.encode(p, enc, stamps.writes(i)));
@@ -171,37 +152,9 @@ export async function passOverhead(runner: KernelRunner): Promise<ProbeResult> {
     return { kind: 'pass-overhead', value: Math.max(0, summarize(diffs).median), unit: 'ms', medianMs: summarize(perPass).median };
   } finally {
     stamps.destroy();
-    pair.release();
+    if (plans[1]) runner.releaseBound(plans[1]);
+    if (plans[0]) runner.release(plans[0]);
   }
-}
-
-/**
- * The same measurement as round items, to run in every submission of Timer.timeRounds (harness.ts
- * OverheadProbe): a second pair in turn, each in its own pass, and the first pair in one pass. Four
- * pipelines, each run once a round: in a model the layer before is another kernel, so a dispatch
- * there starts as cold as a layer's own pass does in the rounds (timed against the probe's hot
- * alternation of two kernels, a layer's own pass looked 2 µs dearer than that on lavapipe).
- */
-export async function roundOverheadProbe(runner: KernelRunner): Promise<OverheadProbe & { release(): void }> {
-  const pair = await pingPong(runner);
-  const other = await pingPong(runner, ['x[gid] * 2.0', 'x[gid] - 1.0']).catch((e: unknown) => {
-    pair.release();
-    throw e;
-  });
-  const [a, b] = pair.plans;
-  // One plan of both dispatches (runner.encode records a plan's dispatches in one pass); it holds
-  // the pair's pipelines and bind groups, nothing of its own to release.
-  const grouped: Prepared = {
-    ...a, label: 'probe/pass-grouped',
-    pipelines: [a.pipelines[0], b.pipelines[0]], bindGroups: [a.bindGroups[0], b.bindGroups[0]], workgroups: [a.workgroups[0], b.workgroups[0]],
-  };
-  return {
-    own: { plans: other.plans }, grouped: { plans: [grouped] }, dispatches: 2,
-    release: () => {
-      other.release();
-      pair.release();
-    },
-  };
 }
 
 export async function probeMachine(runner: KernelRunner, timer: Timer): Promise<ProbeResult[]> {

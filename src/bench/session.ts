@@ -15,7 +15,7 @@ import type { Progress } from '../util/progress.js';
 import { DEFAULT_TIMING, Timer, type Outcome, type TimingOptions } from './harness.js';
 import { DEFAULT_CONDITIONS, measureLayer, prepareLayer, variantResult, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from './measure.js';
 import type { Interleaver } from './interleave.js';
-import { passOverhead, probeMachine, roundOverheadProbe } from './probe.js';
+import { passOverhead, probeMachine } from './probe.js';
 import { summarize } from './stats.js';
 
 export interface Session {
@@ -94,7 +94,7 @@ export function recordModels(s: Session, graphs: ModelGraph[]): void {
 function fromRow(r: MeasurementRow): VariantResult {
   return {
     variant: r.variant, status: r.status, reason: r.reason ?? undefined, batch: r.batch ?? undefined, wallMedianMs: r.wallMedianMs ?? undefined,
-    maxAbsError: r.maxAbsError ?? undefined, samplesMs: r.samplesMs ?? undefined, passOverheadMs: r.passOverheadMs ?? undefined, stats: r.samplesMs ? summarize(r.samplesMs) : undefined,
+    maxAbsError: r.maxAbsError ?? undefined, samplesMs: r.samplesMs ?? undefined, stats: r.samplesMs ? summarize(r.samplesMs) : undefined,
   };
 }
 
@@ -167,7 +167,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
         store.insertMeasurement({
           runId, machineId, layerKey: c.layer.key, variant: v.variant, conditions, status: v.status, reason: v.reason, medianMs: v.stats?.median,
           minMs: v.stats?.min, p10Ms: v.stats?.p10, p90Ms: v.stats?.p90, cv: v.stats?.cv, samples: v.stats?.n, batch: v.batch,
-          wallMedianMs: v.wallMedianMs, maxAbsError: v.maxAbsError, samplesMs: v.samplesMs, passOverheadMs: v.passOverheadMs,
+          wallMedianMs: v.wallMedianMs, maxAbsError: v.maxAbsError, samplesMs: v.samplesMs,
         });
         entries.push(variantEntry(v, false));
         measured++;
@@ -183,8 +183,6 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     let bytes = 0;
     const todo = cases.map((c) => ({ c, ...variantsToMeasure(s, c, opts) }));
     const pending = todo.filter((t) => t.toMeasure.length).length;
-    // The pass overhead analyze subtracts, measured in every submission of the rounds (harness.ts OverheadProbe).
-    const overhead = pending ? await roundOverheadProbe(s.runner) : undefined;
     // The default variants (what the model runs) in rounds of their own, so their rounds hold what
     // an inference does, then the other variants in theirs.
     const timeChunk = async (done: number): Promise<void> => {
@@ -201,7 +199,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
             ...il?.hooks,
             stop: () => s.interrupted || !!s.ctx.lost,
             onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `timing ${n} ${what} variants of ${chunk.length} layers in rounds: ${stopped}/${n} settled`),
-          }, overhead);
+          });
           group.forEach((r, k) => outcomes.set(r, out[k]));
         }
         for (const p of chunk) {
@@ -214,20 +212,16 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
         bytes = 0;
       }
     };
-    try {
-      for (const [i, { c, existing, wanted, toMeasure }] of todo.entries()) {
-        if (s.interrupted || s.ctx.lost) break;
-        const { m, ready } = await prepareLayer(s.runner, c, {
-          conditions, only: toMeasure, onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`),
-        });
-        bytes += ready.reduce((a, r) => a + r.bytes, 0);
-        chunk.push({ c, m, existing, wanted, ready });
-        if (bytes >= CHUNK_BYTES || chunk.reduce((a, p) => a + p.ready.length, 0) >= CHUNK_ITEMS) await timeChunk(i + 1);
-      }
-      if (chunk.length) await timeChunk(cases.length);
-    } finally {
-      overhead?.release();
+    for (const [i, { c, existing, wanted, toMeasure }] of todo.entries()) {
+      if (s.interrupted || s.ctx.lost) break;
+      const { m, ready } = await prepareLayer(s.runner, c, {
+        conditions, only: toMeasure, onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`),
+      });
+      bytes += ready.reduce((a, r) => a + r.bytes, 0);
+      chunk.push({ c, m, existing, wanted, ready });
+      if (bytes >= CHUNK_BYTES || chunk.reduce((a, p) => a + p.ready.length, 0) >= CHUNK_ITEMS) await timeChunk(i + 1);
     }
+    if (chunk.length) await timeChunk(cases.length);
   } else {
     for (const [i, c] of cases.entries()) {
       if (s.interrupted || s.ctx.lost) break;

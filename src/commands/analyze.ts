@@ -22,7 +22,7 @@ import { processModel } from '../ir/process.js';
 import { kernelFor } from '../kernels/registry.js';
 import type { HostTensor, LayerCase } from '../kernels/types.js';
 import { ANALYZE_SCHEMA_VERSION, renderAnalyze, type AnalyzeLayer, type AnalyzeResult } from '../report/analyze.js';
-import type { BenchLayer, VariantEntry } from '../report/bench.js';
+import type { BenchLayer } from '../report/bench.js';
 import { renderHtml } from '../report/html.js';
 import { renderTrace } from '../report/trace.js';
 import { defaultDbPath } from '../store/db.js';
@@ -43,18 +43,17 @@ const isF16 = (v: string): boolean => v.endsWith('-f16');
 const DRIFT_NOTE = 0.05;
 
 /**
- * A layer benchmark's time as a layer of a model run: less the overhead of timing it in its own pass,
- * since a model run records its layers in one pass; at least a tenth of it. The overhead is the one
- * measured beside its samples (timed in rounds: harness.ts OverheadProbe), else the machine's probe.
+ * A layer benchmark's time as a layer of a model run: less the probed overhead of timing it in its
+ * own pass (probe.ts), since a model run records its layers in one pass; at least a tenth of it.
  */
-const inRun = (v: VariantEntry, probedOverheadMs: number): number => Math.max(v.medianMs! - (v.passOverheadMs ?? probedOverheadMs), v.medianMs! / 10);
+const inRun = (ms: number, passOverheadMs: number): number => Math.max(ms - passOverheadMs, ms / 10);
 
 function layerTimes(layers: BenchLayer[], passOverheadMs: number): { times: Map<string, LayerTime>; f16: Map<string, { variant: string; ms: number }> } {
   const times = new Map<string, LayerTime>();
   const f16 = new Map<string, { variant: string; ms: number }>();
   for (const l of layers) {
     const done = l.variants.filter((v) => v.status === 'completed' && v.medianMs !== undefined)
-      .map((v) => ({ ...v, medianMs: inRun(v, passOverheadMs) }));
+      .map((v) => ({ ...v, medianMs: inRun(v.medianMs!, passOverheadMs) }));
     const full = done.filter((v) => !isF16(v.variant)).sort((a, b) => a.medianMs! - b.medianMs!);
     const def = done.find((v) => v.variant === l.defaultVariant);
     if (def && full.length) times.set(l.key, { defaultVariant: def.variant, defaultMs: def.medianMs!, bestVariant: full[0].variant, bestMs: full[0].medianMs! });
@@ -131,13 +130,11 @@ export default class Analyze extends DlprofCommand {
       let during: Interleaver | undefined;
       let bound: BoundModel | undefined;
       if (pendingCases(s, cases, { force: flags.force, conditions }) > 0) {
-        // The pass overhead subtracted from these benchmarks: timed in rounds, each measurement
-        // carries its own; else it is probed next to them (unless just probed, or --no-probe): one
-        // probe kept from a slow moment of a drifting machine would bias every later analysis (on
-        // our VM 16–20 µs at times, ~2.5 µs usually).
-        const inRounds = conditions === 'inference' && s.ctx.timestamps;
-        if (!inRounds && !probed && flags.probe === undefined) await probePassOverhead(s);
-        if (can.ok && inRounds && fitsBeside(g)) {
+        // The pass overhead subtracted from these benchmarks, measured next to them (unless just
+        // probed, or --no-probe): one probe kept from a slow moment of a drifting machine would
+        // bias every later analysis (on our VM 19.8 µs once, ~2.5 µs usually).
+        if (!probed && flags.probe === undefined) await probePassOverhead(s);
+        if (can.ok && conditions === 'inference' && s.ctx.timestamps && fitsBeside(g)) {
           bound = await bindModel(s.runner, g, inputs, chooseDefault, (w) => progress.step(1, 1, `end-to-end runs between the layer benchmarks: ${w}`));
           during = new Interleaver(bound, { ...endToEnd, onProgress: (w) => progress.step(1, 1, w) });
         } else if (can.ok) {
@@ -236,10 +233,7 @@ export default class Analyze extends DlprofCommand {
       const uniqueFused = [...new Map(fusedCases.filter((c): c is NonNullable<typeof c> => !!c).map((c) => [c.layer.key, c])).values()];
       const fm = uniqueFused.length ? await measureCases(s, uniqueFused, { force: flags.force, progress, timing, conditions }) : undefined;
       const fusedBest = new Map<string, { variant: string; ms: number }>();
-      for (const l of fm?.layers ?? []) {
-        const best = l.variants.find((v) => v.variant === l.bestVariant && v.medianMs !== undefined);
-        if (best) fusedBest.set(l.key, { variant: best.variant, ms: inRun(best, passOverheadMs) });
-      }
+      for (const l of fm?.layers ?? []) if (l.bestVariant && l.bestMs !== null) fusedBest.set(l.key, { variant: l.bestVariant, ms: inRun(l.bestMs, passOverheadMs) });
       const nodeTime = (id: number): number => {
         const key = g.nodes[id].key;
         const t = times.get(key)?.bestMs ?? 0;

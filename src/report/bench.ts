@@ -8,11 +8,11 @@ import type { TensorType } from '../ir/types.js';
 import { printable } from '../util/errors.js';
 import { shape } from '../util/format.js';
 
-export const BENCH_SCHEMA_VERSION = 4;
+export const BENCH_SCHEMA_VERSION = 3;
 
 export interface MachineInfo extends MachineFingerprint {
   fingerprint: string;
-  /** Probed peaks, and the timing harness's pass overhead (ms; analyze subtracts it from layer benchmarks that carry none of their own). */
+  /** Probed peaks, and the timing harness's pass overhead (ms; analyze subtracts it from each layer benchmark). */
   peaks: { fmaF32GflopS?: number; fmaF16GflopS?: number; copyGBs?: number; passOverheadMs?: number };
 }
 
@@ -29,8 +29,6 @@ export interface VariantEntry {
   batch?: number;
   wallMedianMs?: number;
   maxAbsError?: number;
-  /** The timing pass overhead measured beside this variant's samples (ms; analyze subtracts it), when timed in rounds. */
-  passOverheadMs?: number;
   /** Reused from an earlier run on this machine (not measured now). */
   reused: boolean;
 }
@@ -71,7 +69,7 @@ export function variantEntry(v: VariantResult, reused: boolean): VariantEntry {
   return {
     variant: v.variant, status: v.status, reason: v.reason, reused,
     ...(s ? { medianMs: s.median, minMs: s.min, p10Ms: s.p10, p90Ms: s.p90, cv: s.cv, samples: s.n } : {}),
-    batch: v.batch, wallMedianMs: v.wallMedianMs, maxAbsError: v.maxAbsError, passOverheadMs: v.passOverheadMs,
+    batch: v.batch, wallMedianMs: v.wallMedianMs, maxAbsError: v.maxAbsError,
   };
 }
 

@@ -64,8 +64,6 @@ export interface MeasurementRow {
   wallMedianMs?: number | null;
   maxAbsError?: number | null;
   samplesMs?: number[] | null;
-  /** The pass overhead measured beside the samples (timed in rounds), ms; null: none measured. */
-  passOverheadMs?: number | null;
   createdAt?: string;
 }
 
@@ -168,11 +166,11 @@ export class Store {
   /** Inserts one measurement in its own transaction (durable when this returns). */
   insertMeasurement(m: MeasurementRow): void {
     this.db.prepare(`INSERT INTO measurement (run_id, machine_id, layer_key, variant, conditions, status, reason, median_ms, min_ms, p10_ms, p90_ms, cv,
-      samples, batch, wall_median_ms, max_abs_error, samples_ms, pass_overhead_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      samples, batch, wall_median_ms, max_abs_error, samples_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(m.runId, m.machineId, m.layerKey, m.variant, m.conditions, m.status, m.reason ?? null, m.medianMs ?? null, m.minMs ?? null, m.p10Ms ?? null,
         m.p90Ms ?? null, m.cv ?? null, m.samples ?? null, m.batch ?? null, m.wallMedianMs ?? null,
         m.maxAbsError === undefined || m.maxAbsError === null || !Number.isFinite(m.maxAbsError) ? null : m.maxAbsError,
-        m.samplesMs ? JSON.stringify(m.samplesMs) : null, m.passOverheadMs ?? null, m.createdAt ?? new Date().toISOString());
+        m.samplesMs ? JSON.stringify(m.samplesMs) : null, m.createdAt ?? new Date().toISOString());
   }
 
   /** Marks a run complete: the run row appears only now. */
@@ -204,7 +202,6 @@ function rowToMeasurement(r: Record<string, unknown>): MeasurementRow {
     conditions: String(r.conditions), status: r.status as MeasurementRow['status'], reason: (r.reason as string | null) ?? null,
     medianMs: r.median_ms as number | null, minMs: r.min_ms as number | null, p10Ms: r.p10_ms as number | null, p90Ms: r.p90_ms as number | null,
     cv: r.cv as number | null, samples: r.samples as number | null, batch: r.batch as number | null, wallMedianMs: r.wall_median_ms as number | null,
-    maxAbsError: r.max_abs_error as number | null, samplesMs: r.samples_ms ? JSON.parse(String(r.samples_ms)) : null,
-    passOverheadMs: (r.pass_overhead_ms as number | null) ?? null, createdAt: String(r.created_at),
+    maxAbsError: r.max_abs_error as number | null, samplesMs: r.samples_ms ? JSON.parse(String(r.samples_ms)) : null, createdAt: String(r.created_at),
   };
 }

@@ -1,7 +1,7 @@
 /** The timing harness on the real device (lavapipe here): samples, batching, stopping rules. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TIMING, Timer } from '../../src/bench/harness.js';
-import { probeMachine, roundOverheadProbe } from '../../src/bench/probe.js';
+import { probeMachine } from '../../src/bench/probe.js';
 import { summarize } from '../../src/bench/stats.js';
 import type { KernelRunner, Prepared } from '../../src/gpu/run.js';
 import type { Kernel, LayerCase } from '../../src/kernels/types.js';
@@ -188,33 +188,6 @@ describe('timing harness', () => {
     expect(betweens).toBe(13);
     expect(executedBefore).toBe(DEFAULT_TIMING.warmup + out.batch);
     expect(executed).toBe(DEFAULT_TIMING.warmup + 13 * out.batch);
-  });
-
-  it('measures the pass overhead in every submission of the rounds when given the probe, the plans\' rounds otherwise unchanged', async () => {
-    const { runner } = await gpu();
-    const timer = new Timer(runner);
-    const p = await prepareSpin(runner, 256, 1, 'beside the probe', true);
-    const probe = await roundOverheadProbe(runner);
-    // The grouped item: `dispatches` kernels in one plan (one pass); the own item's kernels are
-    // others, so that in the rounds each of them is as long unused as a layer is.
-    const grouped = probe.grouped.plans[0];
-    expect(grouped.pipelines).toHaveLength(probe.dispatches);
-    expect(new Set([...grouped.pipelines, ...probe.own.plans.flatMap((q) => q.pipelines)]).size).toBe(probe.dispatches + probe.own.plans.length);
-    const opts = { ...DEFAULT_TIMING, targetSpread: Infinity, minSamples: 6, maxSamples: 6, minTimeMs: 0, budgetMs: 5000 };
-    const [probed] = await timer.timeRounds([{ plans: [p] }], opts, {}, probe);
-    const [plain] = await timer.timeRounds([{ plans: [p] }], opts);
-    const executed = await executions(runner, p);
-    probe.release();
-    runner.release(p);
-    timer.destroy();
-    if (probed.status !== 'completed' || plain.status !== 'completed') throw new Error('timing in rounds failed');
-    expect(probed.samplesMs).toHaveLength(6);
-    expect(executed).toBe(2 * DEFAULT_TIMING.warmup + 6 * probed.batch + 6 * plain.batch);
-    expect(plain.passOverheadMs).toBeUndefined();
-    // The overhead of a µs-scale kernel's own pass: positive, and of the order of such a pass's
-    // whole time (this plan's is of the same size as the probe's kernels, hence the slack of half).
-    expect(probed.passOverheadMs).toBeGreaterThan(0);
-    expect(probed.passOverheadMs).toBeLessThan(1.5 * summarize(probed.samplesMs).median);
   });
 
   it('probes peak compute and bandwidth', async () => {

@@ -126,25 +126,14 @@ describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
     expect(page).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
   });
 
-  it('runs a transformer with symbolic batch, each layer benchmark less the pass overhead measured beside it', async () => {
+  it('runs a transformer with symbolic batch', async () => {
     const before = passOverheadProbes();
-    // Without --no-probe: its layers are new, but timed in rounds they carry their own pass
-    // overhead, so the machine's is not probed again.
+    // Without --no-probe: its layers are new, so the pass overhead is probed again next to them.
     const r = await dlprof(['analyze', fixture('vit-tiny.onnx'), '--dim', 'batch=1', '--db', db, ...FAST.filter((f) => f !== '--no-probe'), '--no-framework', '--json']);
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
-    expect(passOverheadProbes()).toBe(before);
+    expect(passOverheadProbes()).toBe(before + 1);
     const doc = r.json();
     expect(doc.correctness.ok).toBe(true);
     expect(doc.layers.map((l: { op: string }) => l.op)).toEqual(expect.arrayContaining(['MatMul', 'Softmax', 'LayerNormalization']));
-    const conn = new Database(db, { readonly: true });
-    const rows = conn.prepare("SELECT layer_key AS key, variant, median_ms AS median, pass_overhead_ms AS overhead FROM measurement WHERE conditions = 'inference' AND status = 'completed' ORDER BY id DESC")
-      .all() as Array<{ key: string; variant: string; median: number; overhead: number | null }>;
-    conn.close();
-    expect(rows.length).toBeGreaterThan(0);
-    expect(rows.every((x) => x.overhead !== null && x.overhead >= 0)).toBe(true);
-    for (const l of doc.layers as Array<{ key: string; defaultVariant: string; defaultMs: number }>) {
-      const row = rows.find((x) => x.key === l.key && x.variant === l.defaultVariant)!;
-      expect(l.defaultMs).toBeCloseTo(Math.max(row.median - row.overhead!, row.median / 10), 12);
-    }
   });
 });

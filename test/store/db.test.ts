@@ -12,15 +12,6 @@ const fp = { adapterVendor: 'mesa', adapterArchitecture: 'software', adapterDevi
 const layer = { key: '0123456789abcdef', op: 'Relu', attrs: {}, inputs: [{ dtype: 'float32' as const, shape: [2, 3] }],
   outputs: [{ dtype: 'float32' as const, shape: [2, 3] }], weights: [], flops: 6, bytes: 48, params: 0 };
 
-/** An in-memory database at an older schema version, with one machine row (id 1). */
-function olderDatabase(version: number): Database.Database {
-  const db = new Database(':memory:');
-  migrate(db, ':memory:', version);
-  db.prepare(`INSERT INTO machine (fingerprint, adapter_vendor, adapter_architecture, adapter_device, adapter_description, backend, cpu, os, dlprof_version, created_at)
-    VALUES ('f', 'mesa', 'software', 'llvmpipe', 'd', 'vulkan', 'c', 'o', '0.0.9', 't')`).run();
-  return db;
-}
-
 describe('results store', () => {
   it('migrates a version-1 database with rows to the current schema, keeping the rows', () => {
     const db = new Database(':memory:');
@@ -45,7 +36,10 @@ describe('results store', () => {
   });
 
   it('migrates a version-3 database\'s probes, keeping them, to a table that also takes the pass overhead', () => {
-    const db = olderDatabase(3);
+    const db = new Database(':memory:');
+    migrate(db, ':memory:', 3);
+    db.prepare(`INSERT INTO machine (fingerprint, adapter_vendor, adapter_architecture, adapter_device, adapter_description, backend, cpu, os, dlprof_version, created_at)
+      VALUES ('f', 'mesa', 'software', 'llvmpipe', 'd', 'vulkan', 'c', 'o', '0.0.9', 't')`).run();
     db.prepare("INSERT INTO probe (machine_id, kind, value, unit, median_ms, created_at) VALUES (1, 'copy', 2.5, 'GB/s', 50, 't')").run();
     expect(() => db.prepare("INSERT INTO probe (machine_id, kind, value, unit, median_ms, created_at) VALUES (1, 'pass-overhead', 0.002, 'ms', 0.05, 't')").run()).toThrow(/CHECK/);
     migrate(db, ':memory:');
@@ -54,16 +48,6 @@ describe('results store', () => {
     expect(db.prepare('SELECT id, kind, value FROM probe ORDER BY id').all()).toEqual([{ id: 1, kind: 'copy', value: 2.5 }, { id: 2, kind: 'pass-overhead', value: 0.002 }]);
     expect((db.prepare('EXPLAIN QUERY PLAN SELECT value FROM probe WHERE machine_id = ? AND kind = ? ORDER BY id DESC LIMIT 1').all(1, 'copy') as Array<{ detail: string }>)
       .map((r) => r.detail).join('; ')).toMatch(/INDEX probe_lookup/);
-  });
-
-  it('migrates a version-4 database\'s measurements, keeping them, to rows that may carry their own pass overhead', () => {
-    const db = olderDatabase(4);
-    db.prepare("INSERT INTO layer (key, key_version, op, attrs, inputs, outputs, flops, bytes) VALUES ('k', 1, 'Relu', '{}', '[]', '[]', 6, 48)").run();
-    db.prepare(`INSERT INTO measurement (run_id, machine_id, layer_key, variant, status, median_ms, created_at, conditions)
-      VALUES ('r', 1, 'k', 'naive', 'completed', 0.01, 't', 'inference')`).run();
-    migrate(db, ':memory:');
-    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    expect(db.prepare('SELECT variant, median_ms, pass_overhead_ms FROM measurement').all()).toEqual([{ variant: 'naive', median_ms: 0.01, pass_overhead_ms: null }]);
   });
 
   it('refuses a database written by a newer dlprof, and leaves it untouched', () => {
@@ -100,13 +84,9 @@ describe('results store', () => {
     s.insertMeasurement({ ...row, variant: 'naive', status: 'completed', medianMs: 2, samplesMs: [2] });
     // Under other conditions: a result of its own, replacing neither.
     s.insertMeasurement({ ...row, conditions: 'warm', variant: 'naive', status: 'completed', medianMs: 0.5, samplesMs: [0.5] });
-    // Timed in rounds: the pass overhead measured beside the samples goes with them.
-    s.insertMeasurement({ ...row, conditions: 'inference', variant: 'naive', status: 'completed', medianMs: 0.01, samplesMs: [0.01], passOverheadMs: 0.004 });
     expect(s.latest(id, layer.key, 'cold-weights', 'naive')?.medianMs).toBe(2);
     expect(s.latest(id, layer.key, 'warm', 'naive')?.medianMs).toBe(0.5);
     expect(s.latest(id, layer.key, 'cold', 'naive')).toBeUndefined();
-    expect(s.latest(id, layer.key, 'inference', 'naive')?.passOverheadMs).toBe(0.004);
-    expect(s.latest(id, layer.key, 'warm', 'naive')?.passOverheadMs).toBeNull();
     expect(s.latestForLayer(id, layer.key, 'cold-weights').map((m) => [m.variant, m.status, m.conditions]).sort())
       .toEqual([['naive', 'completed', 'cold-weights'], ['vec4', 'mismatch', 'cold-weights']]);
     expect(s.latestForLayer(id, layer.key, 'warm').map((m) => m.medianMs)).toEqual([0.5]);
