@@ -88,9 +88,10 @@ for (let round = 1; round <= rounds; round++) for (const m of models) {
     if (L.sequentialLowerBoundMs < L.parallelLowerBoundMs) order.push('sequential < parallel (impossible: a bug)');
     if (L.parallelLowerBoundMs < L.idealMs) order.push('parallel < ideal (impossible: a bug)');
     const measured = L.measuredMs as number | null;
+    const earlier = (L.measuredDuringMs ?? L.measuredBeforeMs) as number | null;
     adapter ??= `${doc.machine.adapterDescription} (${doc.machine.backend})`;
     row = [rounds > 1 ? `${m.name} #${round}` : m.name, String(doc.model.layerCount), measured?.toFixed(2) ?? '—',
-      (L.measuredDuringMs ?? L.measuredBeforeMs) === null ? '—' : `${(L.measuredDuringMs ?? L.measuredBeforeMs).toFixed(2)} / ${L.measuredAfterMs.toFixed(2)}`, L.drift === null ? '—' : `${(100 * L.drift).toFixed(1)}%`, L.measuredSpread === null ? '—' : `±${(50 * L.measuredSpread).toFixed(0)}%`, L.reconstructedMs.toFixed(2), Number.isFinite(err) ? `${err.toFixed(1)}%` : '—',
+      earlier === null ? '—' : `${earlier.toFixed(2)} / ${L.measuredAfterMs.toFixed(2)}`, L.drift === null ? '—' : `${(100 * L.drift).toFixed(1)}%`, L.measuredSpread === null ? '—' : `±${(50 * L.measuredSpread).toFixed(0)}%`, L.reconstructedMs.toFixed(2), Number.isFinite(err) ? `${err.toFixed(1)}%` : '—',
       measured !== null ? inContext.toFixed(2) : '—', measured !== null ? pct(L.reconstructedMs, inContext) : '—', measured !== null ? pct(inContext, L.measuredAfterMs) : '—',
       L.sequentialLowerBoundMs.toFixed(2), L.parallelLowerBoundMs.toFixed(2), L.idealMs.toFixed(2),
       doc.correctness ? (doc.correctness.ok ? 'ok' : 'MISMATCH') : 'unchecked', order.join('; ') || 'measured ≥ seq ≥ par ≥ ideal'];

@@ -75,7 +75,8 @@ export class Interleaver {
     const per = this.runMs > 0 ? Math.max(1, Math.min(Math.ceil(blockMs / this.runMs), Math.ceil(this.total / MIN_BLOCKS))) : 1;
     const repeats = this.runMs > 0 ? Math.max(1, Math.min(per, this.wanted - this.got)) : 1;
     const t0 = performance.now();
-    const run = await this.model.time({ repeats, perLayer: false },
+    // Timing only: the outputs are checked on the runs after the benchmarks, not read back per block.
+    const run = await this.model.time({ repeats, perLayer: false, readOutputs: false },
       (w) => this.opts.onProgress?.(`end-to-end runs between the layer benchmarks: ${this.totalsMs.length} done; ${w}`));
     this.totalsMs.push(...run.totalsMs);
     this.got += run.totalsMs.length;

@@ -119,6 +119,8 @@ export interface RunCount {
   maxRepeats?: number;
   /** Also time each layer in context (a second submission per repeat, one pass per layer); default true. */
   perLayer?: boolean;
+  /** Read the model's outputs back after the runs; default true (false: `outputs` is empty, as for the timing-only runs between the benchmarks). */
+  readOutputs?: boolean;
 }
 
 /** A model bound to GPU buffers, ready to run as often as asked; `release` frees it. */
@@ -199,7 +201,7 @@ export async function bindModel(runner: KernelRunner, g: ModelGraph, inputs: Map
     throw e;
   }
   const time = async (count: RunCount = { repeats: 5 }, progress = onProgress): Promise<ModelRun> => {
-    const { repeats, budgetMs = 0, maxRepeats = 200, perLayer = true } = count;
+    const { repeats, budgetMs = 0, maxRepeats = 200, perLayer = true, readOutputs = true } = count;
     if (perLayer && runner.ctx.timestamps) layerStamps ??= new PassTimestamps(device, g.nodes.length, `${g.name} layers`);
     const layerTimer = perLayer ? layerStamps : undefined;
     const layerSamples: number[][] = g.nodes.map(() => []);
@@ -238,7 +240,7 @@ export async function bindModel(runner: KernelRunner, g: ModelGraph, inputs: Map
       });
     }
     const outputs = new Map<string, HostTensor>();
-    for (const o of g.outputs) {
+    for (const o of readOutputs ? g.outputs : []) {
       const b = buffers.get(g.resolve(o.name));
       if (b) outputs.set(o.name, await runner.read(b.buf, b.type, b.gt));
     }

@@ -298,7 +298,8 @@ export default class Analyze extends DlprofCommand {
       const measuredSpread = interleaved ? relativeSpread(interleaved) : run ? relativeSpread([...(before?.totalsMs ?? []), ...run.totalsMs]) : null;
       const reconstructionError = measuredMs ? (lat.reconstructedMs - measuredMs) / measuredMs : null;
       if (drift !== null && Math.abs(drift) > DRIFT_NOTE) {
-        notes.push(`the end-to-end time moved ${(100 * drift).toFixed(1)}% ${duringMs !== null ? 'from while the layers were benchmarked to after' : 'while the layers were benchmarked'} (${earlier!.toFixed(3)} ms ${duringMs !== null ? 'during' : 'before'}, ${run!.totalMs.toFixed(3)} ms after): this machine's speed is not steady, so the reconstruction error is uncertain by about as much; measure on an idle machine`);
+        const [span, when] = duringMs !== null ? ['from while the layers were benchmarked to after', 'during'] : ['while the layers were benchmarked', 'before'];
+        notes.push(`the end-to-end time moved ${(100 * drift).toFixed(1)}% ${span} (${earlier!.toFixed(3)} ms ${when}, ${run!.totalMs.toFixed(3)} ms after): this machine's speed is not steady, so the reconstruction error is uncertain by about as much; measure on an idle machine`);
       }
       if (measuredSpread !== null && reconstructionError !== null && Math.abs(reconstructionError) > 0.05 && Math.abs(reconstructionError) <= measuredSpread / 2) {
         notes.push(`the reconstruction error (${(100 * reconstructionError).toFixed(1)}%) is within this machine's run-to-run noise (measured runs spread ±${(50 * measuredSpread).toFixed(0)}% around the median): on this machine the comparison is limited by the noise, not by the reconstruction`);

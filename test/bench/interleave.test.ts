@@ -14,6 +14,7 @@ function fakeModel(runMs: number, sleepMs = 0): BoundModel & { calls: number[]; 
       const repeats = count?.repeats ?? 5;
       m.calls.push(repeats);
       expect(count?.perLayer).toBe(false);
+      expect(count?.readOutputs).toBe(false);
       if (sleepMs) await new Promise((r) => setTimeout(r, sleepMs));
       const totalsMs = Array.from({ length: repeats }, () => runMs);
       return { outputs: new Map(), layers: [], totalMs: runMs, totalsMs };

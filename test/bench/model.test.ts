@@ -64,6 +64,9 @@ describe('runModel', () => {
     try {
       const totals = await bound.time({ repeats: 2, perLayer: false });
       const layered = await bound.time({ repeats: 1 });
+      const unread = await bound.time({ repeats: 1, perLayer: false, readOutputs: false });
+      expect(unread.outputs.size).toBe(0);
+      expect(unread.totalsMs).toHaveLength(1);
       expect(totals.totalsMs).toHaveLength(2);
       expect(totals.layers.every((l) => l.ms === 0)).toBe(true);
       expect(layered.totalsMs).toHaveLength(1);
