@@ -89,7 +89,7 @@ for (let round = 1; round <= rounds; round++) for (const m of models) {
     if (L.parallelLowerBoundMs < L.idealMs) order.push('parallel < ideal (impossible: a bug)');
     const measured = L.measuredMs as number | null;
     const earlier = (L.measuredDuringMs ?? L.measuredBeforeMs) as number | null;
-    adapter ??= `${doc.machine.adapterDescription} (${doc.machine.backend})`;
+    adapter ??= `${doc.machine.adapterDescription} (${doc.machine.backend})${doc.machine.driverSettings ? `, ${doc.machine.driverSettings}` : ''}`;
     row = [rounds > 1 ? `${m.name} #${round}` : m.name, String(doc.model.layerCount), measured?.toFixed(2) ?? '—',
       earlier === null ? '—' : `${earlier.toFixed(2)} / ${L.measuredAfterMs.toFixed(2)}`, L.drift === null ? '—' : `${(100 * L.drift).toFixed(1)}%`, L.measuredSpread === null ? '—' : `±${(50 * L.measuredSpread).toFixed(0)}%`, L.reconstructedMs.toFixed(2), Number.isFinite(err) ? `${err.toFixed(1)}%` : '—',
       measured !== null ? inContext.toFixed(2) : '—', measured !== null ? pct(L.reconstructedMs, inContext) : '—', measured !== null ? pct(inContext, L.measuredAfterMs) : '—',
@@ -101,7 +101,7 @@ for (let round = 1; round <= rounds; round++) for (const m of models) {
   rows.push(row);
   process.stderr.write(`${head.map((h, i) => `${h}: ${row[i] ?? ''}`).filter((_, i) => row[i] !== undefined).join(' · ')}\n`);
 }
-console.log(`adapter: ${adapter ?? '—'}; LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? 'unset'}; layers timed ${conditions}; end-to-end: at least ${runs} runs, then on to analyze's --run-budget-ms; median, run spread = ±(p90 − p10) / 2 / median`);
+console.log(`adapter: ${adapter ?? '—'}; layers timed ${conditions}; end-to-end: at least ${runs} runs, then on to analyze's --run-budget-ms; median, run spread = ±(p90 − p10) / 2 / median`);
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
 console.log(head.map((h, i) => h.padEnd(widths[i])).join('  '));
 for (const r of rows) console.log(r.map((x, i) => (x ?? '').padEnd(widths[i])).join('  '));

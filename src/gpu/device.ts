@@ -12,6 +12,9 @@ import { DlprofError, EXIT } from '../util/errors.js';
 
 const require = createRequire(import.meta.url);
 
+/** lavapipe's (and llvmpipe's) worker threads: dlprof's default is 0, see webgpu(). */
+export const LAVAPIPE_THREADS = 'LP_NUM_THREADS';
+
 type WebGpuModule = { create(flags: string[]): GPU; globals: Record<string, unknown> };
 let mod: WebGpuModule | undefined;
 
@@ -23,6 +26,13 @@ function webgpu(): WebGpuModule {
       require('node:fs').mkdirSync(dir, { recursive: true, mode: 0o700 });
       process.env.XDG_RUNTIME_DIR = dir;
     }
+    // Mesa's software Vulkan (lavapipe) hands every dispatch to a worker thread per core unless
+    // told otherwise; the hand-offs dominate µs-scale layers and, on a small VM, scatter their
+    // times. Unless the user chose, it runs on its queue thread: on our 2-core VM this took the
+    // tiny models' reconstruction errors (bench:accuracy, three rounds each, the same hour) from
+    // a worst median of 16.6 % (single analyses −13 % to +20 %) to 9.9 % (all other models
+    // within 4 %), and resnet-tiny's run from 7.1 to 4.6 ms. Only Mesa's software drivers read it.
+    process.env[LAVAPIPE_THREADS] ??= '0';
     mod = require('webgpu') as WebGpuModule;
     // GPUBufferUsage and friends are used as globals by WebGPU code.
     for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
@@ -198,7 +208,7 @@ export function closeGpu(ctx: GpuContext): void {
   ctx.device.destroy();
 }
 
-/** Stable identity of the machine for the store: adapter, driver, backend, CPU, OS, dlprof version. */
+/** Stable identity of the machine for the store: adapter, driver (and a software driver's settings), backend, CPU, OS, dlprof version. */
 export interface MachineFingerprint {
   adapterVendor: string;
   adapterArchitecture: string;
@@ -207,6 +217,11 @@ export interface MachineFingerprint {
   backend: string;
   cpu: string;
   os: string;
+  /**
+   * For a software adapter, the environment settings that change how it runs (its worker threads:
+   * `LP_NUM_THREADS=0`), so that results taken with different ones are not mixed; '' otherwise.
+   */
+  driverSettings: string;
   dlprofVersion: string;
 }
 
@@ -219,6 +234,7 @@ export function fingerprint(ctx: GpuContext, dlprofVersion: string): MachineFing
     backend: ctx.info.backend,
     cpu: `${os.cpus()[0]?.model ?? 'unknown'} ×${os.cpus().length}`,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
+    driverSettings: ctx.info.isFallback && process.env[LAVAPIPE_THREADS] !== undefined ? `${LAVAPIPE_THREADS}=${process.env[LAVAPIPE_THREADS]}` : '',
     dlprofVersion,
   };
 }

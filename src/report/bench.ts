@@ -8,7 +8,7 @@ import type { TensorType } from '../ir/types.js';
 import { printable } from '../util/errors.js';
 import { shape } from '../util/format.js';
 
-export const BENCH_SCHEMA_VERSION = 3;
+export const BENCH_SCHEMA_VERSION = 4;
 
 export interface MachineInfo extends MachineFingerprint {
   fingerprint: string;
@@ -95,7 +95,7 @@ const ms = (v: number | null | undefined): string => (v === null || v === undefi
 export function renderBench(r: BenchResult, c: ChalkInstance): string {
   const lines: string[] = [];
   const p = r.machine.peaks;
-  lines.push(`${c.bold(printable(r.machine.adapterDescription))} (${r.machine.backend}) · ${printable(r.machine.cpu)}`);
+  lines.push(`${c.bold(printable(r.machine.adapterDescription))} (${[r.machine.backend, printable(r.machine.driverSettings)].filter(Boolean).join(', ')}) · ${printable(r.machine.cpu)}`);
   lines.push(`  peaks: ${p.fmaF32GflopS ? `${p.fmaF32GflopS.toFixed(1)} GFLOP/s f32` : '—'}${p.fmaF16GflopS ? `, ${p.fmaF16GflopS.toFixed(1)} GFLOP/s f16` : ''}`
     + `${p.copyGBs ? `, ${p.copyGBs.toFixed(1)} GB/s copy` : ''}${p.passOverheadMs !== undefined ? ` · ${(1000 * p.passOverheadMs).toFixed(1)} µs per timed pass` : ''} · database ${r.db}`);
   lines.push(`  timed ${r.conditions}: ${CONDITIONS_TEXT[r.conditions]}`);

@@ -69,7 +69,10 @@ export interface MeasurementRow {
 
 export function fingerprintId(fp: MachineFingerprint): string {
   // The dlprof version is recorded but not part of identity: the same machine across upgrades.
-  const { dlprofVersion: _v, ...identity } = fp;
+  // A software driver's settings count only where there are some, so a hardware adapter's identity
+  // stays what it was before they were recorded.
+  const { dlprofVersion: _v, driverSettings, ...rest } = fp;
+  const identity = driverSettings ? { ...rest, driverSettings } : rest;
   return createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16);
 }
 
@@ -122,8 +125,8 @@ export class Store {
   machineId(fp: MachineFingerprint): number {
     const id = fingerprintId(fp);
     this.db.prepare(`INSERT INTO machine (fingerprint, adapter_vendor, adapter_architecture, adapter_device, adapter_description,
-      backend, cpu, os, dlprof_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET dlprof_version = excluded.dlprof_version`)
-      .run(id, fp.adapterVendor, fp.adapterArchitecture, fp.adapterDevice, fp.adapterDescription, fp.backend, fp.cpu, fp.os, fp.dlprofVersion, new Date().toISOString());
+      backend, cpu, os, driver_settings, dlprof_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET dlprof_version = excluded.dlprof_version`)
+      .run(id, fp.adapterVendor, fp.adapterArchitecture, fp.adapterDevice, fp.adapterDescription, fp.backend, fp.cpu, fp.os, fp.driverSettings, fp.dlprofVersion, new Date().toISOString());
     return (this.db.prepare('SELECT id FROM machine WHERE fingerprint = ?').get(id) as { id: number }).id;
   }
 

@@ -64,6 +64,31 @@ describe('dlprof bench', () => {
     expect(bad.json().error.message).toMatch(/--conditions=tepid/);
   });
 
+  it("keeps a software adapter's worker threads in the machine's identity: LP_NUM_THREADS=0 unless set", async () => {
+    const file = db('threads.sqlite');
+    const args = ['bench', fixture('resnet-tiny.onnx'), '--op', 'Relu', '--db', file, ...FAST, '--json'];
+    const software = (await dlprof(['devices', '--json'])).json().selected.isFallback as boolean;
+    const unset = await dlprof(args, { LP_NUM_THREADS: undefined });
+    expect(unset.status, unset.stderr).toBe(0);
+    const chosen = await dlprof(args, { LP_NUM_THREADS: '1' });
+    const [a, b] = [unset.json(), chosen.json()];
+    expect(schemaErrors('bench', b)).toBe('');
+    expect(a.machine.driverSettings).toBe(software ? 'LP_NUM_THREADS=0' : '');
+    expect(b.machine.driverSettings).toBe(software ? 'LP_NUM_THREADS=1' : '');
+    if (!software) return; // other drivers ignore it: one machine
+    // Said next to the adapter, and the measurements of the first run reused under it.
+    const human = await dlprof(args.filter((x) => x !== '--json'), { LP_NUM_THREADS: undefined });
+    expect(human.stdout).toMatch(/\(\w+, LP_NUM_THREADS=0\)/);
+    expect(human.stdout).toContain('reused from earlier runs');
+    // Another machine: nothing measured with the other thread count is reused.
+    expect(b.machine.fingerprint).not.toBe(a.machine.fingerprint);
+    expect(b.summary.reused).toBe(0);
+    expect(b.summary.measured).toBe(a.summary.measured);
+    const conn = new Database(file, { readonly: true });
+    expect(conn.prepare('SELECT driver_settings FROM machine ORDER BY id').all()).toEqual([{ driver_settings: 'LP_NUM_THREADS=0' }, { driver_settings: 'LP_NUM_THREADS=1' }]);
+    conn.close();
+  });
+
   it('lets two processes write the same database at once', async () => {
     const file = db('concurrent.sqlite');
     const run = (op: string) => new Promise<number>((resolve) => {

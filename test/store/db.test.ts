@@ -2,13 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { migrate, Store } from '../../src/store/db.js';
+import { createHash } from 'node:crypto';
+import { fingerprintId, migrate, Store } from '../../src/store/db.js';
 import { SCHEMA_VERSION } from '../../src/store/migrations/index.js';
 import { DlprofError } from '../../src/util/errors.js';
 import { tempDir } from '../support/models.js';
 
 const fp = { adapterVendor: 'mesa', adapterArchitecture: 'software', adapterDevice: 'llvmpipe', adapterDescription: 'llvmpipe: Mesa 25',
-  backend: 'vulkan', cpu: 'cpu ×2', os: 'Linux', dlprofVersion: '0.1.0' };
+  backend: 'vulkan', cpu: 'cpu ×2', os: 'Linux', driverSettings: '', dlprofVersion: '0.1.0' };
 const layer = { key: '0123456789abcdef', op: 'Relu', attrs: {}, inputs: [{ dtype: 'float32' as const, shape: [2, 3] }],
   outputs: [{ dtype: 'float32' as const, shape: [2, 3] }], weights: [], flops: 6, bytes: 48, params: 0 };
 
@@ -50,6 +51,16 @@ describe('results store', () => {
       .map((r) => r.detail).join('; ')).toMatch(/INDEX probe_lookup/);
   });
 
+  it('migrates a version-4 database\'s machines, keeping them, with no driver settings recorded', () => {
+    const db = new Database(':memory:');
+    migrate(db, ':memory:', 4);
+    db.prepare(`INSERT INTO machine (fingerprint, adapter_vendor, adapter_architecture, adapter_device, adapter_description, backend, cpu, os, dlprof_version, created_at)
+      VALUES ('f', 'mesa', 'software', 'llvmpipe', 'd', 'vulkan', 'c', 'o', '0.0.9', 't')`).run();
+    migrate(db, ':memory:');
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.prepare('SELECT fingerprint, adapter_device, driver_settings FROM machine').all()).toEqual([{ fingerprint: 'f', adapter_device: 'llvmpipe', driver_settings: '' }]);
+  });
+
   it('refuses a database written by a newer dlprof, and leaves it untouched', () => {
     const file = path.join(tempDir(), 'newer.sqlite');
     const db = new Database(file);
@@ -76,6 +87,15 @@ describe('results store', () => {
     const id = s.machineId(fp);
     expect(s.machineId({ ...fp, dlprofVersion: '0.2.0' })).toBe(id); // same machine after an upgrade
     expect(s.machineId({ ...fp, adapterDevice: 'other' })).not.toBe(id);
+    // A software driver's settings are part of the identity; without any, the identity is what it
+    // was before they were recorded (the fingerprint of the other fields alone).
+    const { dlprofVersion: _v, driverSettings: _d, ...before } = fp;
+    expect(fingerprintId(fp)).toBe(createHash('sha256').update(JSON.stringify(before)).digest('hex').slice(0, 16));
+    const single = s.machineId({ ...fp, driverSettings: 'LP_NUM_THREADS=0' });
+    expect(single).not.toBe(id);
+    expect(s.machineId({ ...fp, driverSettings: 'LP_NUM_THREADS=2' })).not.toBe(single);
+    expect(s.machineId({ ...fp, driverSettings: 'LP_NUM_THREADS=0', dlprofVersion: '0.2.0' })).toBe(single);
+    expect(s.db.prepare('SELECT driver_settings FROM machine WHERE id = ?').get(single)).toEqual({ driver_settings: 'LP_NUM_THREADS=0' });
     s.upsertLayers([layer]);
     const runId = s.newRunId();
     const row = { runId, machineId: id, layerKey: layer.key, conditions: 'cold-weights' };

@@ -15,11 +15,12 @@ export interface CliResult {
   json: () => any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-export function dlprof(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/** `env` adds to this process's environment; a variable given as undefined is removed. */
+export function dlprof(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), ...args], {
-      cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 1_190_000,
-    });
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k];
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), ...args], { cwd: ROOT, env: childEnv, timeout: 1_190_000 });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });

@@ -6,6 +6,7 @@ import { m0001 } from './0001-initial.js';
 import { m0002 } from './0002-probe.js';
 import { m0003 } from './0003-conditions.js';
 import { m0004 } from './0004-pass-overhead.js';
+import { m0005 } from './0005-driver-settings.js';
 
 export interface Migration {
   version: number;
@@ -13,5 +14,5 @@ export interface Migration {
   up: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
