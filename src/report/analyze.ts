@@ -7,7 +7,7 @@ import type { TensorType } from '../ir/types.js';
 import { printable } from '../util/errors.js';
 import { shape, si } from '../util/format.js';
 import { CONDITIONS_TEXT, type Conditions } from '../bench/measure.js';
-import type { MachineInfo } from './bench.js';
+import { backendText, type MachineInfo } from './bench.js';
 
 export const ANALYZE_SCHEMA_VERSION = 5;
 
@@ -84,7 +84,7 @@ export function renderAnalyze(r: AnalyzeResult, c: ChalkInstance): string {
   const out: string[] = [];
   const L = r.latency;
   out.push(`${c.bold(printable(r.model.path))} · ${r.model.layerCount} layers (${r.model.uniqueLayerCount} unique) · ${si(r.model.flops, 'FLOP')} · ${si(r.model.params)} params`);
-  out.push(`${printable(r.machine.adapterDescription)} (${[r.machine.backend, printable(r.machine.driverSettings)].filter(Boolean).join(', ')}) · layers timed ${r.conditions}: ${CONDITIONS_TEXT[r.conditions]}`);
+  out.push(`${printable(r.machine.adapterDescription)} (${printable(backendText(r.machine))}) · layers timed ${r.conditions}: ${CONDITIONS_TEXT[r.conditions]}`);
   const ladder = new Table({ head: ['latency', 'ms', ''].map((h) => c.bold(h)), style: { head: [], border: [] } });
   ladder.push(
     ['measured end-to-end (default kernels)', L.measuredSpread === null ? f(L.measuredMs) : `${f(L.measuredMs)} ±${(50 * L.measuredSpread).toFixed(0)}%`,

@@ -16,6 +16,11 @@ export interface MachineInfo extends MachineFingerprint {
   peaks: { fmaF32GflopS?: number; fmaF16GflopS?: number; copyGBs?: number; passOverheadMs?: number };
 }
 
+/** What the reports show in brackets after the adapter: its backend, and a software driver's settings if any ('vulkan, LP_NUM_THREADS=0'). */
+export function backendText(m: MachineFingerprint): string {
+  return [m.backend, m.driverSettings].filter(Boolean).join(', ');
+}
+
 export interface VariantEntry {
   variant: string;
   status: VariantResult['status'];
@@ -95,7 +100,7 @@ const ms = (v: number | null | undefined): string => (v === null || v === undefi
 export function renderBench(r: BenchResult, c: ChalkInstance): string {
   const lines: string[] = [];
   const p = r.machine.peaks;
-  lines.push(`${c.bold(printable(r.machine.adapterDescription))} (${[r.machine.backend, printable(r.machine.driverSettings)].filter(Boolean).join(', ')}) · ${printable(r.machine.cpu)}`);
+  lines.push(`${c.bold(printable(r.machine.adapterDescription))} (${printable(backendText(r.machine))}) · ${printable(r.machine.cpu)}`);
   lines.push(`  peaks: ${p.fmaF32GflopS ? `${p.fmaF32GflopS.toFixed(1)} GFLOP/s f32` : '—'}${p.fmaF16GflopS ? `, ${p.fmaF16GflopS.toFixed(1)} GFLOP/s f16` : ''}`
     + `${p.copyGBs ? `, ${p.copyGBs.toFixed(1)} GB/s copy` : ''}${p.passOverheadMs !== undefined ? ` · ${(1000 * p.passOverheadMs).toFixed(1)} µs per timed pass` : ''} · database ${r.db}`);
   lines.push(`  timed ${r.conditions}: ${CONDITIONS_TEXT[r.conditions]}`);

@@ -5,6 +5,7 @@
  */
 import { si } from '../util/format.js';
 import type { AnalyzeLayer, AnalyzeResult } from './analyze.js';
+import { backendText } from './bench.js';
 
 export function escapeHtml(s: string): string {
   // Control characters are shown as escapes: they have no business in a page.
@@ -98,7 +99,7 @@ table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:4px 8p
 small{color:#666}
 </style></head><body>
 <h1>dlprof: ${e(r.model.path)}</h1>
-<p>${r.model.layerCount} layers (${r.model.uniqueLayerCount} unique) · ${e(si(r.model.flops, 'FLOP'))} · on ${e(r.machine.adapterDescription)} (${e([r.machine.backend, r.machine.driverSettings].filter(Boolean).join(', '))})</p>
+<p>${r.model.layerCount} layers (${r.model.uniqueLayerCount} unique) · ${e(si(r.model.flops, 'FLOP'))} · on ${e(r.machine.adapterDescription)} (${e(backendText(r.machine))})</p>
 ${r.correctness ? `<p class="${r.correctness.ok ? 'good' : 'bad'}">${r.correctness.ok ? 'Outputs match' : 'Outputs DIFFER from'} ${e(r.correctness.reference)} (rtol ${r.correctness.tolerance.rtol}).</p>` : ''}
 <h2>Latency ladder</h2>
 ${ladder(r)}
