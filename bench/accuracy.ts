@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { buildModelBytes, MODELS } from '../models/index.js';
 import { DEFAULT_CONDITIONS } from '../src/bench/measure.js';
 import { summarize } from '../src/bench/stats.js';
+import { backendText } from '../src/report/bench.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -89,7 +90,7 @@ for (let round = 1; round <= rounds; round++) for (const m of models) {
     if (L.parallelLowerBoundMs < L.idealMs) order.push('parallel < ideal (impossible: a bug)');
     const measured = L.measuredMs as number | null;
     const earlier = (L.measuredDuringMs ?? L.measuredBeforeMs) as number | null;
-    adapter ??= `${doc.machine.adapterDescription} (${doc.machine.backend})${doc.machine.driverSettings ? `, ${doc.machine.driverSettings}` : ''}`;
+    adapter ??= `${doc.machine.adapterDescription} (${backendText(doc.machine)})`;
     row = [rounds > 1 ? `${m.name} #${round}` : m.name, String(doc.model.layerCount), measured?.toFixed(2) ?? '—',
       earlier === null ? '—' : `${earlier.toFixed(2)} / ${L.measuredAfterMs.toFixed(2)}`, L.drift === null ? '—' : `${(100 * L.drift).toFixed(1)}%`, L.measuredSpread === null ? '—' : `±${(50 * L.measuredSpread).toFixed(0)}%`, L.reconstructedMs.toFixed(2), Number.isFinite(err) ? `${err.toFixed(1)}%` : '—',
       measured !== null ? inContext.toFixed(2) : '—', measured !== null ? pct(L.reconstructedMs, inContext) : '—', measured !== null ? pct(inContext, L.measuredAfterMs) : '—',

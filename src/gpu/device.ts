@@ -13,7 +13,7 @@ import { DlprofError, EXIT } from '../util/errors.js';
 const require = createRequire(import.meta.url);
 
 /** lavapipe's (and llvmpipe's) worker threads: dlprof's default is 0, see webgpu(). */
-export const LAVAPIPE_THREADS = 'LP_NUM_THREADS';
+const LAVAPIPE_THREADS = 'LP_NUM_THREADS';
 
 type WebGpuModule = { create(flags: string[]): GPU; globals: Record<string, unknown> };
 let mod: WebGpuModule | undefined;
@@ -31,7 +31,8 @@ function webgpu(): WebGpuModule {
     // times. Unless the user chose, it runs on its queue thread: on our 2-core VM this took the
     // tiny models' reconstruction errors (bench:accuracy, three rounds each, the same hour) from
     // a worst median of 16.6 % (single analyses −13 % to +20 %) to 9.9 % (all other models
-    // within 4 %), and resnet-tiny's run from 7.1 to 4.6 ms. Only Mesa's software drivers read it.
+    // within 4 %), and 5.0 % in the run after dlprof set it; resnet-tiny's run went from 7.1 to
+    // 4.6 ms. Only Mesa's software drivers read it.
     process.env[LAVAPIPE_THREADS] ??= '0';
     mod = require('webgpu') as WebGpuModule;
     // GPUBufferUsage and friends are used as globals by WebGPU code.

@@ -1,8 +1,8 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
 import { fingerprintId, migrate, Store } from '../../src/store/db.js';
 import { SCHEMA_VERSION } from '../../src/store/migrations/index.js';
 import { DlprofError } from '../../src/util/errors.js';
