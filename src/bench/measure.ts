@@ -43,6 +43,19 @@ export const CONDITIONS_TEXT: Record<Conditions, string> = {
 };
 export const CONDITIONS_HELP = CONDITIONS.map((k) => `${k} (${CONDITIONS_TEXT[k]})`).join(', ');
 
+/**
+ * The conditions a measurement is taken (and stored) under on a device with or without GPU
+ * timestamps, and what to tell the user when they differ from those asked for: `inference` rounds
+ * are timed by timestamps inside one submission (Timer.timeRounds); without them each layer is
+ * timed on its own by the wall clock, and `cold-weights` is the state that timing starts in (its
+ * weights from memory, its activations hot), so it is stored as that, never as `inference`.
+ */
+export function effectiveConditions(requested: Conditions, timestamps: boolean): { conditions: Conditions; note?: string } {
+  if (requested !== 'inference' || timestamps) return { conditions: requested };
+  const conditions: Conditions = 'cold-weights';
+  return { conditions, note: `the adapter has no GPU timestamps: layers were timed one at a time by the wall clock under '${conditions}' (${CONDITIONS_TEXT[conditions]}), not '${requested}'` };
+}
+
 /** Bytes the copies of a layer's weights span under `cold-weights`: above the last-level cache of CPUs and of GPUs up to H100/H200's 50 MB L2. */
 export const COLD_SPAN = 64 * 2 ** 20;
 /** Weights smaller than this are not copied (they stay in the cache in any model). */
@@ -195,12 +208,13 @@ export function variantResult(r: ReadyVariant, outcome: Outcome): VariantResult 
 /** Prepares, checks and times one variant on its own (`inference`: in rounds of itself alone). */
 export async function measureVariant(runner: KernelRunner, timer: Timer, kernel: Kernel, c: LayerCase, variant: string,
   inputs: Array<HostTensor | null>, want: () => HostTensor[], timing: TimingOptions = DEFAULT_TIMING, conditions: Conditions = DEFAULT_CONDITIONS): Promise<VariantResult> {
-  const r = await prepareVariant(runner, kernel, c, variant, inputs, want, conditions);
+  const used = effectiveConditions(conditions, timer.usesTimestamps).conditions;
+  const r = await prepareVariant(runner, kernel, c, variant, inputs, want, used);
   if (!('item' in r)) return r;
   try {
-    const outcome = conditions === 'inference' && timer.usesTimestamps
+    const outcome = used === 'inference'
       ? (await timer.timeRounds([r.item], timing))[0]
-      : await timer.time(r.item.plans, { ...timing, cacheFlush: conditions === 'cold' });
+      : await timer.time(r.item.plans, { ...timing, cacheFlush: used === 'cold' });
     return variantResult(r, outcome);
   } finally {
     r.release();

@@ -13,7 +13,7 @@ import { benchLayer, variantEntry, type BenchLayer, type MachineInfo, type Varia
 import { fingerprintId, Store, type MeasurementRow } from '../store/db.js';
 import type { Progress } from '../util/progress.js';
 import { DEFAULT_TIMING, Timer, type Outcome, type TimingOptions } from './harness.js';
-import { DEFAULT_CONDITIONS, measureLayer, prepareLayer, variantResult, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from './measure.js';
+import { DEFAULT_CONDITIONS, effectiveConditions, measureLayer, prepareLayer, variantResult, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from './measure.js';
 import type { Interleaver } from './interleave.js';
 import { passOverhead, probeMachine } from './probe.js';
 import { summarize } from './stats.js';
@@ -119,9 +119,14 @@ export interface MeasureOutcome {
 
 /** A case's (selected) variants, the stored results for them under the conditions, and those still to measure. */
 function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): { existing: MeasurementRow[]; wanted: string[]; toMeasure: string[] } {
-  const existing = opts.force ? [] : s.store.latestForLayer(s.machineId, c.layer.key, opts.conditions ?? DEFAULT_CONDITIONS);
+  const existing = opts.force ? [] : s.store.latestForLayer(s.machineId, c.layer.key, conditionsUsed(s, opts));
   const wanted = (kernelFor(c.layer.op)?.variants ?? []).map((v) => v.name).filter((v) => !opts.variants || opts.variants.includes(v));
   return { existing, wanted, toMeasure: wanted.filter((v) => !existing.some((e) => e.variant === v)) };
+}
+
+/** The conditions `opts` asks for, as this device can time them (effectiveConditions). */
+function conditionsUsed(s: Session, opts: MeasureOptions): Conditions {
+  return effectiveConditions(opts.conditions ?? DEFAULT_CONDITIONS, s.ctx.timestamps).conditions;
 }
 
 /** How many of `cases` measureCases would measure (rather than take from the store). */
@@ -141,7 +146,7 @@ const CHUNK_ITEMS = 512;
 /** Measures every case on every (selected) variant, reusing stored results unless `force`. */
 export async function measureCases(s: Session, cases: LayerCase[], opts: MeasureOptions = {}): Promise<MeasureOutcome> {
   const { store, machineId } = s;
-  const conditions = opts.conditions ?? DEFAULT_CONDITIONS;
+  const conditions = conditionsUsed(s, opts);
   const timing = opts.timing ?? DEFAULT_TIMING;
   store.upsertLayers(cases.map((c) => c.layer));
   const runId = store.newRunId();
@@ -177,7 +182,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
   };
 
   // `inference`: every pending variant prepared and checked first, then timed together in rounds.
-  if (conditions === 'inference' && s.timer.usesTimestamps) {
+  if (conditions === 'inference') {
     type Pending = { c: LayerCase; m: LayerMeasurement; existing: MeasurementRow[]; wanted: string[]; ready: ReadyVariant[] };
     let chunk: Pending[] = [];
     let bytes = 0;

@@ -9,7 +9,7 @@ import { latencies, longestPath, type LayerTime } from '../analysis/latency.js';
 import { roofline } from '../analysis/roofline.js';
 import { suggest } from '../analysis/suggest.js';
 import { DEFAULT_TIMING } from '../bench/harness.js';
-import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, type Conditions } from '../bench/measure.js';
+import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, effectiveConditions, type Conditions } from '../bench/measure.js';
 import { relativeSpread, summarize } from '../bench/stats.js';
 import { fitsBeside, Interleaver } from '../bench/interleave.js';
 import { bindModel, canRun, referenceRun, runModel, type BoundModel, type ModelRun } from '../bench/model.js';
@@ -104,8 +104,9 @@ export default class Analyze extends DlprofCommand {
     if (g.unsupported.length) notes.push(`unsupported ops (not timed): ${g.unsupported.map((u) => `${u.op} ×${u.count}`).join(', ')}`);
     if (g.failed.length) notes.push(`${g.failed.length} nodes without static shapes were not timed`);
     const cases = dedupe([g]).map((u) => ({ layer: u.layer, consts: g.origins.get(u.layer.key)!.constValues }));
-    const conditions = flags.conditions as Conditions;
     const s = await openSession({ adapter: flags.adapter, backend: flags.backend }, flags.db ?? defaultDbPath(), this.config.version);
+    const { conditions, note } = effectiveConditions(flags.conditions as Conditions, s.ctx.timestamps);
+    if (note) notes.push(note);
     try {
       recordModels(s, [g]);
       const probed = await ensureProbe(s, flags.probe);

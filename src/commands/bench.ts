@@ -3,7 +3,7 @@ import { DlprofCommand } from '../cli/base.js';
 import { modelFlags, parseBindings } from '../cli/flags.js';
 import { gpuFlags, storeFlags } from '../cli/gpu-flags.js';
 import { DEFAULT_TIMING } from '../bench/harness.js';
-import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, type Conditions } from '../bench/measure.js';
+import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, effectiveConditions, type Conditions } from '../bench/measure.js';
 import { ensureProbe, machineInfo, measureCases, openSession, recordModels } from '../bench/session.js';
 import { BENCH_SCHEMA_VERSION, renderBench, type BenchResult } from '../report/bench.js';
 import { defaultDbPath } from '../store/db.js';
@@ -45,12 +45,13 @@ export default class Bench extends DlprofCommand {
     const spread = Number(flags['target-spread']);
     if (!(spread > 0 && spread < 1)) throw new DlprofError(`--target-spread ${flags['target-spread']}: expected a number between 0 and 1`, 'E_BAD_FLAG', EXIT.usage);
     const bindings = parseBindings(flags.dim, flags.shape);
-    const conditions = flags.conditions as Conditions;
     const progress = new Progress();
     const work = loadWorkload(argv as string[], bindings, (p, i, n) => progress.step(i + 1, n, `loading ${printable(p)}`));
     const cases = flags.op ? work.cases.filter((c) => flags.op!.includes(c.layer.op)) : work.cases;
     const dbPath = flags.db ?? defaultDbPath();
     const s = await openSession({ adapter: flags.adapter, backend: flags.backend }, dbPath, this.config.version);
+    const { conditions, note } = effectiveConditions(flags.conditions as Conditions, s.ctx.timestamps);
+    if (note) process.stderr.write(`dlprof: ${note}\n`);
     try {
       recordModels(s, work.graphs);
       await ensureProbe(s, flags.probe);
