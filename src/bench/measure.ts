@@ -172,10 +172,10 @@ export async function prepareVariant(runner: KernelRunner, kernel: Kernel, c: La
         reason: `disagrees with the reference${w ? ` at output ${w.output}[${w.index}]: ${w.got} vs ${w.want}` : ''} (rtol ${agreement.tolerance.rtol})` };
     }
     const copies = await rotation(runner, kernel, c, plan, prepared, conditions);
-    // Only rounds make the copies (Timer.timeRounds, which needs timestamps).
+    // Only rounds make the copies (Timer.timeRounds; `inference` is only asked for with timestamps: effectiveConditions).
     let before: Array<{ source: GPUBuffer; target: GPUBuffer }> = [];
     try {
-      if (conditions === 'inference' && runner.ctx.timestamps) before = await activationRefresh(runner, c, plan, prepared);
+      if (conditions === 'inference') before = await activationRefresh(runner, c, plan, prepared);
     } catch (e) {
       copies.release();
       throw e;

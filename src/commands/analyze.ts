@@ -123,7 +123,7 @@ export default class Analyze extends DlprofCommand {
       const can = canRun(s.runner, g, chooseDefault);
       const endToEnd = { repeats: flags.runs, budgetMs: flags['run-budget-ms'] };
       // When layers are benchmarked now, the model also runs while they are: in blocks between the
-      // default variants' rounds (`inference` with timestamps, a model that fits beside them;
+      // default variants' rounds (`inference`, which has timestamps; a model that fits beside them;
       // interleave.ts), else before them. On a machine whose speed drifts (a shared VM: 10–20 %
       // within seconds on ours) a measurement taken only after them compares with a different
       // machine state.
@@ -135,7 +135,7 @@ export default class Analyze extends DlprofCommand {
         // probed, or --no-probe): one probe kept from a slow moment of a drifting machine would
         // bias every later analysis (on our VM 19.8 µs once, ~2.5 µs usually).
         if (!probed && flags.probe === undefined) await probePassOverhead(s);
-        if (can.ok && conditions === 'inference' && s.ctx.timestamps && fitsBeside(g)) {
+        if (can.ok && conditions === 'inference' && fitsBeside(g)) {
           bound = await bindModel(s.runner, g, inputs, chooseDefault, (w) => progress.step(1, 1, `end-to-end runs between the layer benchmarks: ${w}`));
           during = new Interleaver(bound, { ...endToEnd, onProgress: (w) => progress.step(1, 1, w) });
         } else if (can.ok) {

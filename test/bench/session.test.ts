@@ -1,12 +1,11 @@
 /** measureCases (src/bench/session.ts): the conditions its measurements are taken and stored under. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TIMING } from '../../src/bench/harness.js';
 import { effectiveConditions } from '../../src/bench/measure.js';
 import { measureCases, openSession } from '../../src/bench/session.js';
 import { casesFrom } from '../support/kernels.js';
+import { tempDir } from '../support/tmp.js';
 
 describe('measurement conditions on a device without GPU timestamps', () => {
   it('inference falls back to cold-weights, and says so; other conditions stay', () => {
@@ -18,8 +17,7 @@ describe('measurement conditions on a device without GPU timestamps', () => {
   });
 
   it('measureCases stores what it timed by the wall clock as cold-weights, never as inference, and reuses it when inference is asked again', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dlprof-session-'));
-    const s = await openSession({}, join(dir, 'db.sqlite'), 'test');
+    const s = await openSession({}, join(tempDir(), 'session.sqlite'), 'test');
     try {
       s.ctx.timestamps = false; // as on an adapter without timestamp-query
       const [c] = casesFrom((b) => {
@@ -40,7 +38,6 @@ describe('measurement conditions on a device without GPU timestamps', () => {
       expect(again.reused).toBe(first.measured);
     } finally {
       s.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
