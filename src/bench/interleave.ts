@@ -14,22 +14,26 @@
  * least `repeats` timed runs and `budgetMs` of them (at most `maxRuns`), shared among the chunks of
  * rounds by their number of layers.
  */
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { ModelGraph } from '../ir/graph.js';
 import type { RoundHooks } from './harness.js';
 import type { BoundModel } from './model.js';
 
 /**
- * Models up to this size (Σ of their layers' bytes, an upper bound of what binding them takes) stay
- * bound while their layers are benchmarked, to run between them; larger ones run before the
- * benchmarks instead. sparse-dnn-4096's 120 dense 64 MiB matrices (7.7 GB) bound beside the
- * benchmarks took a 24 GB lavapipe machine out of memory.
+ * A model whose layers' bytes (Σ, an upper bound of what binding it takes) are at most this share
+ * of the host's memory stays bound while its layers are benchmarked, to run between them (and
+ * again after them, with no second binding); a larger one runs before the benchmarks instead.
+ * WebGPU does not tell an adapter's memory; on lavapipe it is the host's, and on a discrete GPU
+ * the model must fit to run at all, either way. What the benchmarks add beside it is a few copies
+ * of one layer's inputs (COLD_SPAN). sparse-dnn-4096 (7.7 GB) runs bound beside them on a 24 GB
+ * lavapipe machine with 15 GB left.
  */
-export const INTERLEAVE_MAX_BYTES = 2 * 2 ** 30;
+export const INTERLEAVE_MAX_SHARE = 0.5;
 
-/** Whether the model may stay bound beside its layers' benchmarks (INTERLEAVE_MAX_BYTES). */
-export function fitsBeside(g: Pick<ModelGraph, 'nodes' | 'layers'>): boolean {
-  return g.nodes.reduce((a, n) => a + g.layers.get(n.key)!.bytes, 0) <= INTERLEAVE_MAX_BYTES;
+/** Whether the model may stay bound beside its layers' benchmarks on a host with `memBytes` of memory (INTERLEAVE_MAX_SHARE). */
+export function fitsBeside(g: Pick<ModelGraph, 'nodes' | 'layers'>, memBytes = os.totalmem()): boolean {
+  return g.nodes.reduce((a, n) => a + g.layers.get(n.key)!.bytes, 0) <= INTERLEAVE_MAX_SHARE * memBytes;
 }
 
 /** Blocks over all the benchmarks, at least (when the runs wanted allow). */

@@ -107,6 +107,9 @@ export default class Analyze extends DlprofCommand {
     const s = await openSession({ adapter: flags.adapter, backend: flags.backend }, flags.db ?? defaultDbPath(), this.config.version);
     const { conditions, note } = effectiveConditions(flags.conditions as Conditions, s.ctx.timestamps);
     if (note) notes.push(note);
+    // The model bound to run between the layer benchmarks, held until its runs after them.
+    let bound: BoundModel | undefined;
+    const releaseBound = (): void => { bound?.release(); bound = undefined; };
     try {
       recordModels(s, [g]);
       const probed = await ensureProbe(s, flags.probe);
@@ -129,7 +132,6 @@ export default class Analyze extends DlprofCommand {
       // machine state.
       let before: ModelRun | null = null;
       let during: Interleaver | undefined;
-      let bound: BoundModel | undefined;
       if (pendingCases(s, cases, { force: flags.force, conditions }) > 0) {
         // The pass overhead subtracted from these benchmarks, measured next to them (unless just
         // probed, or --no-probe): one probe kept from a slow moment of a drifting machine would
@@ -143,12 +145,7 @@ export default class Analyze extends DlprofCommand {
           progress.done();
         }
       }
-      let m: MeasureOutcome;
-      try {
-        m = await measureCases(s, cases, { force: flags.force, counts, progress, timing, conditions, interleave: during });
-      } finally {
-        bound?.release();
-      }
+      const m: MeasureOutcome = await measureCases(s, cases, { force: flags.force, counts, progress, timing, conditions, interleave: during });
       const interleaved = during?.totalsMs.length ? during.totalsMs : null;
       const duringMs = interleaved && summarize(interleaved).median;
       if (s.interrupted) throw new DlprofError('interrupted; finished layer measurements were kept', 'E_INTERRUPTED', EXIT.interrupted);
@@ -165,8 +162,12 @@ export default class Analyze extends DlprofCommand {
       let reference: Map<string, HostTensor> | undefined;
       if (!can.ok) notes.push(`the whole model cannot run on dlprof's kernels: ${can.reason}`);
       else {
-        run = await runModel(s.runner, g, inputs, chooseDefault, endToEnd, (w) => progress.step(1, 1, `end-to-end run: ${w}`));
+        // The model bound for the runs between the benchmarks runs again: binding it a second time
+        // would hold it twice (sparse-dnn-4096, 7.7 GB, ran a 24 GB machine out of memory so).
+        const onRun = (w: string): void => progress.step(1, 1, `end-to-end run: ${w}`);
+        run = bound ? await bound.time(endToEnd, onRun) : await runModel(s.runner, g, inputs, chooseDefault, endToEnd, onRun);
         progress.done();
+        releaseBound();
         let referenceName = 'onnxruntime-node (CPU execution provider)';
         try {
           reference = await ortOutputs(args.model, inputs);
@@ -337,6 +338,7 @@ export default class Analyze extends DlprofCommand {
       if (correctness && !correctness.ok) process.exitCode = EXIT.mismatch;
       return result;
     } finally {
+      releaseBound();
       s.close();
     }
   }

@@ -1,6 +1,6 @@
 /** End-to-end runs interleaved with the layer benchmarks: how many, in which blocks, when. */
 import { describe, expect, it } from 'vitest';
-import { fitsBeside, INTERLEAVE_MAX_BYTES, Interleaver } from '../../src/bench/interleave.js';
+import { fitsBeside, INTERLEAVE_MAX_SHARE, Interleaver } from '../../src/bench/interleave.js';
 import type { BoundModel, RunCount } from '../../src/bench/model.js';
 import { processModel } from '../../src/ir/process.js';
 import { fixture } from '../support/models.js';
@@ -67,14 +67,18 @@ describe('Interleaver', () => {
 });
 
 describe('fitsBeside', () => {
-  it('keeps a small model bound beside the benchmarks, not one whose layers sum past the limit', () => {
+  it('keeps a model bound beside the benchmarks while its layers take at most half the memory', () => {
     const g = processModel(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
-    expect(fitsBeside(g)).toBe(true);
-    // The same graph with its first layer as large as the limit: over it with the others.
+    const total = g.nodes.reduce((a, n) => a + g.layers.get(n.key)!.bytes, 0);
+    expect(total).toBeGreaterThan(0);
+    expect(fitsBeside(g)).toBe(true); // this host
+    expect(fitsBeside(g, total / INTERLEAVE_MAX_SHARE)).toBe(true); // exactly the limit
+    expect(fitsBeside(g, total / INTERLEAVE_MAX_SHARE - 1)).toBe(false);
+    // sparse-dnn-4096's 7.7 GB beside the benchmarks on a 24 GB host, not on a 12 GB one.
     const [first] = g.nodes;
     const layers = new Map(g.layers);
-    layers.set(first.key, { ...g.layers.get(first.key)!, bytes: INTERLEAVE_MAX_BYTES });
-    expect(fitsBeside({ nodes: g.nodes, layers })).toBe(false);
-    expect(fitsBeside({ nodes: [first], layers })).toBe(true); // exactly the limit
+    layers.set(first.key, { ...g.layers.get(first.key)!, bytes: 7.7e9 });
+    expect(fitsBeside({ nodes: [first], layers }, 24e9)).toBe(true);
+    expect(fitsBeside({ nodes: [first], layers }, 12e9)).toBe(false);
   });
 });
