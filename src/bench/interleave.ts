@@ -21,7 +21,7 @@ import type { RoundHooks } from './harness.js';
 import type { BoundModel } from './model.js';
 
 /**
- * A model whose layers' bytes (Σ, an upper bound of what binding it takes) are at most this share
+ * A model whose layers' bytes (boundBytes) are at most this share
  * of the host's memory stays bound while its layers are benchmarked, to run between them (and
  * again after them, with no second binding); a larger one runs before the benchmarks instead.
  * WebGPU does not tell an adapter's memory; on lavapipe it is the host's, and on a discrete GPU
@@ -31,9 +31,14 @@ import type { BoundModel } from './model.js';
  */
 export const INTERLEAVE_MAX_SHARE = 0.5;
 
+/** Σ of the bytes of the model's layers, every occurrence counted: an upper bound of what binding it takes. */
+export function boundBytes(g: Pick<ModelGraph, 'nodes' | 'layers'>): number {
+  return g.nodes.reduce((a, n) => a + g.layers.get(n.key)!.bytes, 0);
+}
+
 /** Whether the model may stay bound beside its layers' benchmarks on a host with `memBytes` of memory (INTERLEAVE_MAX_SHARE). */
 export function fitsBeside(g: Pick<ModelGraph, 'nodes' | 'layers'>, memBytes = os.totalmem()): boolean {
-  return g.nodes.reduce((a, n) => a + g.layers.get(n.key)!.bytes, 0) <= INTERLEAVE_MAX_SHARE * memBytes;
+  return boundBytes(g) <= INTERLEAVE_MAX_SHARE * memBytes;
 }
 
 /** Blocks over all the benchmarks, at least (when the runs wanted allow). */

@@ -14,7 +14,7 @@ import { relativeSpread, summarize } from '../bench/stats.js';
 import { fitsBeside, Interleaver } from '../bench/interleave.js';
 import { bindModel, canRun, referenceRun, runModel, type BoundModel, type ModelRun } from '../bench/model.js';
 import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
-import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels, type MeasureOutcome } from '../bench/session.js';
+import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels } from '../bench/session.js';
 import { compareOutputs, MODEL_TOLERANCE } from '../bench/verify.js';
 import { syntheticInputs } from '../gpu/run.js';
 import { dedupe } from '../ir/dedupe.js';
@@ -107,7 +107,8 @@ export default class Analyze extends DlprofCommand {
     const s = await openSession({ adapter: flags.adapter, backend: flags.backend }, flags.db ?? defaultDbPath(), this.config.version);
     const { conditions, note } = effectiveConditions(flags.conditions as Conditions, s.ctx.timestamps);
     if (note) notes.push(note);
-    // The model bound to run between the layer benchmarks, held until its runs after them.
+    // The model bound for the end-to-end runs: between the layer benchmarks (when it fits beside
+    // them) and after them, bound once.
     let bound: BoundModel | undefined;
     const releaseBound = (): void => { bound?.release(); bound = undefined; };
     try {
@@ -145,7 +146,7 @@ export default class Analyze extends DlprofCommand {
           progress.done();
         }
       }
-      const m: MeasureOutcome = await measureCases(s, cases, { force: flags.force, counts, progress, timing, conditions, interleave: during });
+      const m = await measureCases(s, cases, { force: flags.force, counts, progress, timing, conditions, interleave: during });
       const interleaved = during?.totalsMs.length ? during.totalsMs : null;
       const duringMs = interleaved && summarize(interleaved).median;
       if (s.interrupted) throw new DlprofError('interrupted; finished layer measurements were kept', 'E_INTERRUPTED', EXIT.interrupted);
@@ -165,7 +166,8 @@ export default class Analyze extends DlprofCommand {
         // The model bound for the runs between the benchmarks runs again: binding it a second time
         // would hold it twice (sparse-dnn-4096, 7.7 GB, ran a 24 GB machine out of memory so).
         const onRun = (w: string): void => progress.step(1, 1, `end-to-end run: ${w}`);
-        run = bound ? await bound.time(endToEnd, onRun) : await runModel(s.runner, g, inputs, chooseDefault, endToEnd, onRun);
+        bound ??= await bindModel(s.runner, g, inputs, chooseDefault, onRun);
+        run = await bound.time(endToEnd, onRun);
         progress.done();
         releaseBound();
         let referenceName = 'onnxruntime-node (CPU execution provider)';
