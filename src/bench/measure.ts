@@ -21,7 +21,8 @@ import { compareOutputs } from './verify.js';
  *    alone, a layer re-run back to back keeps all of that in the cache: on lavapipe the tiny
  *    CNNs' layers timed that way summed 8–17 % below their model's measured time, and −1 to +4 %
  *    from it timed in rounds, the two methods alternated in one process.) `analyze` and `bench` time all pending layers of a
- *    run together; a layer timed on its own runs in rounds of itself;
+ *    run together; a layer timed on its own runs in rounds of itself. A layer the model repeats
+ *    cycles through a set of weights per occurrence (rotation), as the model holds them;
  *  - `cold-weights`: one layer at a time; its weights cycle through copies spanning up to
  *    COLD_SPAN bytes, so they come from memory or the last-level cache, never from the private
  *    caches, while the activations stay hot;
@@ -78,18 +79,26 @@ export function weightInputs(c: LayerCase, plan: KernelPlan, p: Prepared): numbe
   return p.inputs.flatMap((b, i) => (b && (i >= c.layer.inputs.length || weights.has(i)) ? [i] : []));
 }
 
-/** `p` and the copies of it that `conditions` time in turn (see CONDITIONS); `release` frees the copies. */
-export async function rotation(runner: KernelRunner, kernel: Kernel, c: LayerCase, plan: KernelPlan, p: Prepared, conditions: Conditions):
+/**
+ * `p` and the copies of it that `conditions` time in turn (see CONDITIONS); `release` frees the
+ * copies. Under `inference`, a layer that occurs `occurrences` times in the model gets one set of
+ * weights per occurrence, as the model has (up to COLD_SPAN of them): the rounds hold one
+ * benchmark for all of its occurrences, and re-reading one set every round let a cache keep what
+ * the model streams from memory (sparse-dnn-1024's 120 GEMVs with a 4 MiB weight each, this VM's
+ * L3 32 MiB: 1.6 ms a GEMV in the rounds, 3.2 ms in the model, the reconstruction −52 %).
+ */
+export async function rotation(runner: KernelRunner, kernel: Kernel, c: LayerCase, plan: KernelPlan, p: Prepared, conditions: Conditions, occurrences = 1):
   Promise<{ plans: Prepared[]; release(): void }> {
   const plans = [p];
   const release = (): void => { for (const q of plans.slice(1)) runner.releaseCopy(q, p); };
-  if (conditions !== 'cold-weights') return { plans, release };
+  if (conditions !== 'cold-weights' && !(conditions === 'inference' && occurrences > 1)) return { plans, release };
   const idx = weightInputs(c, plan, p);
   const bytes = idx.reduce((s, i) => s + p.inputs[i]!.size, 0);
   if (bytes < MIN_COLD_BYTES) return { plans, release };
-  // At least two: a weight larger than COLD_SPAN re-read every sample measured up to 15 % faster
-  // than in the model (sparse-dnn-4096's 64 MiB GEMV), though no cache holds it.
-  const copies = Math.max(2, Math.min(MAX_COPIES, Math.ceil(COLD_SPAN / bytes)));
+  const span = Math.min(MAX_COPIES, Math.ceil(COLD_SPAN / bytes));
+  // cold-weights: at least two, as a weight larger than COLD_SPAN re-read every sample measured up
+  // to 15 % faster than in the model (sparse-dnn-4096's 64 MiB GEMV), though no cache holds it.
+  const copies = conditions === 'cold-weights' ? Math.max(2, span) : Math.min(occurrences, span);
   for (let k = 1; k < copies; k++) {
     try {
       plans.push(await runner.copyWithFreshInputs(kernel, c, plan, p, idx, `${p.label} copy ${k}`));
@@ -151,7 +160,7 @@ async function activationRefresh(runner: KernelRunner, c: LayerCase, plan: Kerne
  * outputs against the reference. A result instead when it cannot run, fails, or disagrees.
  */
 export async function prepareVariant(runner: KernelRunner, kernel: Kernel, c: LayerCase, variant: string,
-  inputs: Array<HostTensor | null>, want: () => HostTensor[], conditions: Conditions = DEFAULT_CONDITIONS): Promise<ReadyVariant | VariantResult> {
+  inputs: Array<HostTensor | null>, want: () => HostTensor[], conditions: Conditions = DEFAULT_CONDITIONS, occurrences = 1): Promise<ReadyVariant | VariantResult> {
   const s = kernel.supports(c, variant, runner.caps);
   if (!s.ok) return { variant, status: 'skipped', reason: s.reason };
   if (runner.ctx.lost) return { variant, status: 'errored', reason: `device lost: ${runner.ctx.lost}` };
@@ -171,8 +180,8 @@ export async function prepareVariant(runner: KernelRunner, kernel: Kernel, c: La
       return { variant, status: 'mismatch', maxAbsError: agreement.maxAbsError,
         reason: `disagrees with the reference${w ? ` at output ${w.output}[${w.index}]: ${w.got} vs ${w.want}` : ''} (rtol ${agreement.tolerance.rtol})` };
     }
-    const copies = await rotation(runner, kernel, c, plan, prepared, conditions);
-    // Only rounds make the copies (Timer.timeRounds; `inference` is only asked for with timestamps: effectiveConditions).
+    const copies = await rotation(runner, kernel, c, plan, prepared, conditions, occurrences);
+    // Only rounds make the activation copies (Timer.timeRounds; `inference` is only asked for with timestamps: effectiveConditions).
     let before: Array<{ source: GPUBuffer; target: GPUBuffer }> = [];
     try {
       if (conditions === 'inference') before = await activationRefresh(runner, c, plan, prepared);
@@ -228,7 +237,14 @@ function layerData(c: LayerCase, kernel: Kernel, seed: number): { inputs: Array<
   return { inputs, want: () => (reference ??= kernel.reference(c, inputs)) };
 }
 
-interface LayerOptions { conditions?: Conditions; only?: string[]; onVariant?: (variant: string, i: number, n: number) => void; seed?: number }
+interface LayerOptions {
+  conditions?: Conditions;
+  only?: string[];
+  onVariant?: (variant: string, i: number, n: number) => void;
+  seed?: number;
+  /** How many times the layer occurs in the model(s) measured (rotation: its weight copies under `inference`). */
+  occurrences?: number;
+}
 
 function selected(kernel: Kernel, only?: string[]): string[] {
   return kernel.variants.map((v) => v.name).filter((v) => !only || only.includes(v));
@@ -262,7 +278,7 @@ export async function prepareLayer(runner: KernelRunner, c: LayerCase, opts: Lay
   const { inputs, want } = layerData(c, kernel, opts.seed ?? 1);
   for (const [i, v] of variants.entries()) {
     opts.onVariant?.(v, i, variants.length);
-    const r = await prepareVariant(runner, kernel, c, v, inputs, want, opts.conditions);
+    const r = await prepareVariant(runner, kernel, c, v, inputs, want, opts.conditions, opts.occurrences);
     if ('item' in r) ready.push(r);
     else m.variants.push(r);
   }

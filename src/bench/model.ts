@@ -15,14 +15,14 @@ import type { GpuType, HostTensor, Kernel, LayerCase } from '../kernels/types.js
 import { gpuTypeOf } from '../kernels/wgsl.js';
 import { elementCount, tensorDims, tensorValues } from '../onnx/tensor.js';
 import type { TensorInfo } from '../onnx/shapes/types.js';
-import { summarize } from './stats.js';
+import { summarize, trimmedMean } from './stats.js';
 
 export interface ModelRun {
   /** Graph outputs by name. */
   outputs: Map<string, HostTensor>;
-  /** Per layer node (graph.nodes order): variant run and median GPU time in ms (0 without RunCount.perLayer). */
+  /** Per layer node (graph.nodes order): variant run, its GPU time (trimmed mean over repeats, stats.ts) and median start, ms (0 without RunCount.perLayer). */
   layers: Array<{ variant: string; ms: number; startMs: number }>;
-  /** First layer's start to last layer's end (median over repeats), ms. */
+  /** First layer's start to last layer's end (trimmed mean over repeats, as every latency: stats.ts TRIM), ms. */
   totalMs: number;
   /** Every repeat's first-start-to-last-end time, in run order, ms. */
   totalsMs: number[];
@@ -114,7 +114,7 @@ export async function referenceRun(g: ModelGraph, inputs: Map<string, HostTensor
 /** How many timed runs: at least `repeats`; more, up to `maxRepeats`, while under `budgetMs` of wall time. */
 export interface RunCount {
   repeats: number;
-  /** Wall time (ms, after the warm-up) to keep repeating past `repeats`: a fast model gets many runs, so its median is stable. */
+  /** Wall time (ms, after the warm-up) to keep repeating past `repeats`: a fast model gets many runs, so its time is stable. */
   budgetMs?: number;
   maxRepeats?: number;
   /** Also time each layer in context (a second submission per repeat, one pass per layer); default true. */
@@ -246,8 +246,8 @@ export async function bindModel(runner: KernelRunner, g: ModelGraph, inputs: Map
     }
     return {
       outputs,
-      layers: g.nodes.map((_, i) => ({ variant: variants[i], ms: summarize(layerSamples[i]).median || 0, startMs: summarize(startSamples[i]).median || 0 })),
-      totalMs: summarize(totals).median,
+      layers: g.nodes.map((_, i) => ({ variant: variants[i], ms: trimmedMean(layerSamples[i]) || 0, startMs: summarize(startSamples[i]).median || 0 })),
+      totalMs: trimmedMean(totals),
       totalsMs: totals,
     };
   };

@@ -59,13 +59,15 @@ export async function ortOutputs(file: string, inputs: Map<string, HostTensor>):
 export interface FrameworkResult {
   provider: string;
   medianMs: number;
+  /** The runs' trimmed mean (stats.ts trimmedMean), ms: the statistic of dlprof's own latencies, for the ladder. */
+  trimmedMeanMs: number;
   minMs: number;
   runs: number;
   /** Per-node times from onnxruntime's profiler, where it reports them (kernel dispatch on the host for the WebGPU EP). */
   nodes: Array<{ name: string; op: string; ms: number }>;
 }
 
-/** End-to-end latency of the model on an onnxruntime execution provider (median of `runs`). */
+/** End-to-end latency of the model on an onnxruntime execution provider (median and trimmed mean of `runs`). */
 export async function ortLatency(file: string, inputs: Map<string, HostTensor>, provider = 'webgpu', runs = 10): Promise<FrameworkResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-ort-'));
   let s: ort.InferenceSession;
@@ -88,7 +90,7 @@ export async function ortLatency(file: string, inputs: Map<string, HostTensor>, 
     }
     s.endProfiling();
     const st = summarize(times);
-    return { provider, medianMs: st.median, minMs: st.min, runs, nodes: readProfile(dir, runs + 2) };
+    return { provider, medianMs: st.median, trimmedMeanMs: st.trimmedMean, minMs: st.min, runs, nodes: readProfile(dir, runs + 2) };
   } finally {
     await s.release();
     fs.rmSync(dir, { recursive: true, force: true });

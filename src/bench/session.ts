@@ -220,7 +220,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     for (const [i, { c, existing, wanted, toMeasure }] of todo.entries()) {
       if (s.interrupted || s.ctx.lost) break;
       const { m, ready } = await prepareLayer(s.runner, c, {
-        conditions, only: toMeasure, onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`),
+        conditions, only: toMeasure, occurrences: opts.counts?.get(c.layer.key), onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`),
       });
       bytes += ready.reduce((a, r) => a + r.bytes, 0);
       chunk.push({ c, m, existing, wanted, ready });

@@ -10,7 +10,7 @@ import { roofline } from '../analysis/roofline.js';
 import { suggest } from '../analysis/suggest.js';
 import { DEFAULT_TIMING } from '../bench/harness.js';
 import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, effectiveConditions, type Conditions } from '../bench/measure.js';
-import { relativeSpread, summarize } from '../bench/stats.js';
+import { relativeSpread, trimmedMean } from '../bench/stats.js';
 import { fitsBeside, Interleaver } from '../bench/interleave.js';
 import { bindModel, canRun, referenceRun, runModel, type BoundModel, type ModelRun } from '../bench/model.js';
 import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
@@ -48,17 +48,28 @@ const DRIFT_NOTE = 0.05;
  */
 const inRun = (ms: number, passOverheadMs: number): number => Math.max(ms - passOverheadMs, ms / 10);
 
+/**
+ * A layer's completed variants with their times as layers of a model run (inRun), fastest first.
+ * The time of a variant is its samples' trimmed mean (stats.ts TRIM): latencies are sums of layer
+ * times, and so is the measured run, whose time is the same statistic of its runs.
+ */
+function variantTimes(l: BenchLayer, passOverheadMs: number): Array<{ variant: string; ms: number }> {
+  return l.variants.flatMap((v) => {
+    const ms = v.status === 'completed' ? v.trimmedMeanMs : undefined;
+    return ms === undefined ? [] : [{ variant: v.variant, ms: inRun(ms, passOverheadMs) }];
+  }).sort((a, b) => a.ms - b.ms);
+}
+
 function layerTimes(layers: BenchLayer[], passOverheadMs: number): { times: Map<string, LayerTime>; f16: Map<string, { variant: string; ms: number }> } {
   const times = new Map<string, LayerTime>();
   const f16 = new Map<string, { variant: string; ms: number }>();
   for (const l of layers) {
-    const done = l.variants.filter((v) => v.status === 'completed' && v.medianMs !== undefined)
-      .map((v) => ({ ...v, medianMs: inRun(v.medianMs!, passOverheadMs) }));
-    const full = done.filter((v) => !isF16(v.variant)).sort((a, b) => a.medianMs! - b.medianMs!);
+    const done = variantTimes(l, passOverheadMs);
+    const full = done.filter((v) => !isF16(v.variant));
     const def = done.find((v) => v.variant === l.defaultVariant);
-    if (def && full.length) times.set(l.key, { defaultVariant: def.variant, defaultMs: def.medianMs!, bestVariant: full[0].variant, bestMs: full[0].medianMs! });
-    const half = done.filter((v) => isF16(v.variant)).sort((a, b) => a.medianMs! - b.medianMs!)[0];
-    if (half) f16.set(l.key, { variant: half.variant, ms: half.medianMs! });
+    if (def && full.length) times.set(l.key, { defaultVariant: def.variant, defaultMs: def.ms, bestVariant: full[0].variant, bestMs: full[0].ms });
+    const half = done.find((v) => isF16(v.variant));
+    if (half) f16.set(l.key, half);
   }
   return { times, f16 };
 }
@@ -84,8 +95,8 @@ export default class Analyze extends DlprofCommand {
     html: Flags.string({ description: 'Write a self-contained HTML report to this file.' }),
     trace: Flags.string({ description: 'Write the measured run as a Chrome trace (Perfetto, chrome://tracing) to this file.' }),
     force: Flags.boolean({ description: 'Re-measure layers this machine already has results for.' }),
-    runs: Flags.integer({ description: 'Timed end-to-end runs, at least (after one warm-up); the median is reported, with the spread.', default: 10, min: 1 }),
-    'run-budget-ms': Flags.integer({ description: 'Keep repeating the end-to-end run past --runs until this much time has passed (at most 200 runs): a fast model gets a stable median.', default: 2000, min: 0 }),
+    runs: Flags.integer({ description: 'Timed end-to-end runs, at least (after one warm-up); their trimmed mean (a tenth off each end) is reported, with the spread.', default: 10, min: 1 }),
+    'run-budget-ms': Flags.integer({ description: 'Keep repeating the end-to-end run past --runs until this much time has passed (at most 200 runs after the layer benchmarks, 1000 between them): a fast model gets a stable time.', default: 10_000, min: 0 }),
     'budget-ms': Flags.integer({ description: 'Time budget per variant measurement, in ms.', default: 1000, min: 50 }),
     conditions: Flags.string({ description: `The state each layer's timed executions start in: ${CONDITIONS_HELP}.`, options: [...CONDITIONS], default: DEFAULT_CONDITIONS }),
     framework: Flags.boolean({ description: "Measure onnxruntime's WebGPU execution provider on the same model.", default: true, allowNo: true }),
@@ -148,7 +159,7 @@ export default class Analyze extends DlprofCommand {
       }
       const m = await measureCases(s, cases, { force: flags.force, counts, progress, timing, conditions, interleave: during });
       const interleaved = during?.totalsMs.length ? during.totalsMs : null;
-      const duringMs = interleaved && summarize(interleaved).median;
+      const duringMs = interleaved && trimmedMean(interleaved);
       if (s.interrupted) throw new DlprofError('interrupted; finished layer measurements were kept', 'E_INTERRUPTED', EXIT.interrupted);
       const passOverheadMs = s.store.latestProbe(s.machineId, 'pass-overhead')?.value ?? 0;
       const { times, f16 } = layerTimes(m.layers, passOverheadMs);
@@ -237,7 +248,10 @@ export default class Analyze extends DlprofCommand {
       const uniqueFused = [...new Map(fusedCases.filter((c): c is NonNullable<typeof c> => !!c).map((c) => [c.layer.key, c])).values()];
       const fm = uniqueFused.length ? await measureCases(s, uniqueFused, { force: flags.force, progress, timing, conditions }) : undefined;
       const fusedBest = new Map<string, { variant: string; ms: number }>();
-      for (const l of fm?.layers ?? []) if (l.bestVariant && l.bestMs !== null) fusedBest.set(l.key, { variant: l.bestVariant, ms: inRun(l.bestMs, passOverheadMs) });
+      for (const l of fm?.layers ?? []) {
+        const best = variantTimes(l, passOverheadMs).find((v) => !isF16(v.variant));
+        if (best) fusedBest.set(l.key, best);
+      }
       const nodeTime = (id: number): number => {
         const key = g.nodes[id].key;
         const t = times.get(key)?.bestMs ?? 0;
@@ -259,7 +273,7 @@ export default class Analyze extends DlprofCommand {
       const ideal = longestPath(g, (id) => fusedWeight.get(id) ?? nodeTime(id));
       const unmeasured = groups.length - fusions.length;
       if (unmeasured) notes.push(`${unmeasured} of ${groups.length} fusable chains have no measured fused kernel (no kernel for that shape, or it failed its check); the ideal latency leaves them unfused`);
-      // Measured: the runs taken between the benchmarks, else the mean of the medians before and after them, else the runs after.
+      // Measured: the runs taken between the benchmarks, else the mean of the times before and after them, else the runs after.
       const measuredMs = duringMs ?? (run ? (before ? (before.totalMs + run.totalMs) / 2 : run.totalMs) : null);
       const earlier = duringMs ?? before?.totalMs;
       const drift = earlier !== undefined && run ? (run.totalMs - earlier) / earlier : null;
@@ -295,7 +309,7 @@ export default class Analyze extends DlprofCommand {
       const suggestions = suggest({
         graph: g, times, f16: f16Used ? faster : undefined, fusions, sequentialLowerBoundMs: lat.sequentialLowerBoundMs,
         parallelLowerBoundMs: lat.parallelLowerBoundMs, criticalPath: lat.criticalPath, measuredMs: measuredMs ?? lat.reconstructedMs,
-        frameworkMs: framework?.medianMs,
+        frameworkMs: framework?.trimmedMeanMs,
         hostShapeMs: framework ? framework.nodes.filter((x) => ['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Slice', 'Squeeze', 'Cast', 'Range', 'ConstantOfShape', 'Equal', 'Where'].includes(x.op)
           && !layers.some((l) => x.name.startsWith(l.node))).reduce((a, x) => a + x.ms, 0) : undefined,
       });
@@ -320,7 +334,7 @@ export default class Analyze extends DlprofCommand {
           measuredMs, measuredSpread, measuredBeforeMs: before?.totalMs ?? null, measuredDuringMs: duringMs, measuredAfterMs: run?.totalMs ?? null, drift,
           reconstructedMs: lat.reconstructedMs, reconstructionError,
           sequentialLowerBoundMs: lat.sequentialLowerBoundMs, parallelLowerBoundMs: lat.parallelLowerBoundMs, idealMs: ideal.length,
-          frameworkMs: framework?.medianMs ?? null,
+          frameworkMs: framework?.trimmedMeanMs ?? null,
         },
         ideal: { parallelMs: lat.parallelLowerBoundMs, f16: { used: f16Used, reason: f16Reason }, fusions: { groups: groups.length, measured: fusions.length, savingMs: fusions.reduce((a, f) => a + Math.max(0, f.unfusedMs - f.fusedMs), 0) } },
         correctness,

@@ -9,7 +9,7 @@ import { shape, si } from '../util/format.js';
 import { CONDITIONS_TEXT, type Conditions } from '../bench/measure.js';
 import { backendText, type MachineInfo } from './bench.js';
 
-export const ANALYZE_SCHEMA_VERSION = 5;
+export const ANALYZE_SCHEMA_VERSION = 6;
 
 export interface AnalyzeLayer {
   id: number;
@@ -44,11 +44,12 @@ export interface AnalyzeResult {
   conditions: Conditions;
   latency: {
     /**
-     * Median end-to-end time. When layers were benchmarked in this run, of the same period as the
-     * benchmarks: the runs taken between them (`inference`), else the mean of the medians before and after them.
+     * End-to-end time: the trimmed mean of the runs (stats.ts TRIM), the statistic of every latency
+     * here, layer times included. When layers were benchmarked in this run, of the same period as
+     * the benchmarks: the runs taken between them (`inference`), else the mean of the times before and after them.
      */
     measuredMs: number | null;
-    /** Median of the runs before the layer benchmarks (other conditions than `inference`; else null), between them (`inference`; else null) and after them. */
+    /** Trimmed mean of the runs before the layer benchmarks (other conditions than `inference`; else null), between them (`inference`; else null) and after them. */
     measuredBeforeMs: number | null;
     measuredDuringMs: number | null;
     measuredAfterMs: number | null;

@@ -8,7 +8,7 @@ import type { TensorType } from '../ir/types.js';
 import { printable } from '../util/errors.js';
 import { shape } from '../util/format.js';
 
-export const BENCH_SCHEMA_VERSION = 4;
+export const BENCH_SCHEMA_VERSION = 5;
 
 export interface MachineInfo extends MachineFingerprint {
   fingerprint: string;
@@ -26,6 +26,8 @@ export interface VariantEntry {
   status: VariantResult['status'];
   reason?: string;
   medianMs?: number;
+  /** The samples' trimmed mean (stats.ts trimmedMean): what analyze sums into latencies. */
+  trimmedMeanMs?: number;
   minMs?: number;
   p10Ms?: number;
   p90Ms?: number;
@@ -73,7 +75,7 @@ export function variantEntry(v: VariantResult, reused: boolean): VariantEntry {
   const s: Stats | undefined = v.stats;
   return {
     variant: v.variant, status: v.status, reason: v.reason, reused,
-    ...(s ? { medianMs: s.median, minMs: s.min, p10Ms: s.p10, p90Ms: s.p90, cv: s.cv, samples: s.n } : {}),
+    ...(s ? { medianMs: s.median, trimmedMeanMs: s.trimmedMean, minMs: s.min, p10Ms: s.p10, p90Ms: s.p90, cv: s.cv, samples: s.n } : {}),
     batch: v.batch, wallMedianMs: v.wallMedianMs, maxAbsError: v.maxAbsError,
   };
 }

@@ -1,8 +1,8 @@
 /**
  * Measurement conditions (src/bench/measure.ts): which inputs are a layer's weights, the copies
  * `cold-weights` times in turn (each computes what the original does), the harness cycling
- * through them, and what `inference` prepares: no copies, the activations re-written before
- * each execution.
+ * through them, and what `inference` prepares: a set of weights per occurrence of the layer in
+ * the model (up to COLD_SPAN), the activations re-written before each execution.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TIMING, Timer } from '../../src/bench/harness.js';
@@ -34,6 +34,15 @@ describe('measurement conditions', () => {
     expect(weightInputs(c, plan, p)).toEqual([1]);
     expect((await rotation(runner, kernel, c, plan, p, 'warm')).plans).toEqual([p]);
     expect((await rotation(runner, kernel, c, plan, p, 'cold')).plans).toEqual([p]);
+    // inference: one set of weights per occurrence, up to COLD_SPAN of them.
+    expect((await rotation(runner, kernel, c, plan, p, 'inference')).plans).toEqual([p]);
+    const three = await rotation(runner, kernel, c, plan, p, 'inference', 3);
+    expect(three.plans).toHaveLength(3);
+    expect(new Set(three.plans.map((q) => q.inputs[1])).size).toBe(3);
+    three.release();
+    const many = await rotation(runner, kernel, c, plan, p, 'inference', 1000);
+    expect(many.plans).toHaveLength(COLD_SPAN / 2 ** 20);
+    many.release();
 
     const cold = await rotation(runner, kernel, c, plan, p, 'cold-weights');
     expect(cold.plans.length).toBe(COLD_SPAN / 2 ** 20);
@@ -64,6 +73,7 @@ describe('measurement conditions', () => {
     const plan = k.plan(small, k.defaultVariant(small), runner.caps);
     const p = await runner.prepare(k, small, plan, syntheticInputs(small, 1), 'small');
     expect((await rotation(runner, k, small, plan, p, 'cold-weights')).plans).toEqual([p]);
+    expect((await rotation(runner, k, small, plan, p, 'inference', 120)).plans).toEqual([p]);
     runner.release(p);
 
     const f32 = (...shape: number[]) => ({ dtype: 'float32' as const, shape });
@@ -79,6 +89,8 @@ describe('measurement conditions', () => {
     const two = await rotation(runner, kernelFor('MatMul')!, huge, hp, hpp, 'cold-weights');
     expect(two.plans.length).toBe(2);
     two.release();
+    // inference: no cache holds it, and the model has no second read of a set close behind.
+    expect((await rotation(runner, kernelFor('MatMul')!, huge, hp, hpp, 'inference', 120)).plans).toEqual([hpp]);
     runner.release(hpp);
 
     // CSR built on the host: [X, rowPtr, col, val, bias] from the layer's [X, W, bias].
@@ -96,7 +108,7 @@ describe('measurement conditions', () => {
     runner.release(sp);
   });
 
-  it('inference: no weight copies; the activations, and only they, are re-written from a copy of their data', async () => {
+  it('inference: the activations, and only they, are re-written from a copy of their data; a repeated layer\'s weights are copied', async () => {
     const { runner } = await gpu();
     const c = matmul(256, 1024);
     const kernel = kernelFor(c.layer.op)!;
@@ -118,6 +130,12 @@ describe('measurement conditions', () => {
     expect(Array.from((await runner.run(p, c))[0].data)).toEqual(Array.from(want[0].data));
     expect(r.bytes).toBe(p.bytes + source.size);
     r.release();
+    // Four occurrences: four sets of weights, each counted in the bytes the rounds hold.
+    const rep = await prepareVariant(runner, kernel, c, kernel.defaultVariant(c), inputs, () => kernel.reference(c, inputs), 'inference', 4);
+    if (!('item' in rep)) throw new Error(`not ready: ${rep.reason}`);
+    expect(rep.item.plans).toHaveLength(4);
+    expect(rep.bytes).toBe(rep.item.plans[0].bytes + 3 * rep.item.plans[0].inputs[1]!.size + rep.item.before![0].source.size);
+    rep.release();
 
     // A variant that disagrees with its reference is not made ready.
     const wrong = await prepareVariant(runner, kernel, c, kernel.defaultVariant(c), inputs, () => [{ ...want[0], data: want[0].data.map((x) => x + 1) }], 'inference');

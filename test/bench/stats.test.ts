@@ -1,10 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { geomean, quantile, relativeSpread, summarize } from '../../src/bench/stats.js';
+import { geomean, quantile, relativeSpread, summarize, trimmedMean } from '../../src/bench/stats.js';
 
 describe('timing statistics', () => {
   it('summarizes samples exactly', () => {
     const s = summarize([5, 1, 4, 2, 3]);
-    expect(s).toEqual({ n: 5, min: 1, max: 5, mean: 3, median: 3, p10: 1.4, p90: 4.6, stddev: Math.sqrt(2.5), cv: Math.sqrt(2.5) / 3 });
+    expect(s).toEqual({ n: 5, min: 1, max: 5, mean: 3, median: 3, trimmedMean: 3, p10: 1.4, p90: 4.6, stddev: Math.sqrt(2.5), cv: Math.sqrt(2.5) / 3 });
+  });
+
+  it('trims a tenth of the samples from each end, fractional counts weighted', () => {
+    // n = 10: the smallest and the largest dropped.
+    expect(trimmedMean([1, 2, 3, 4, 5, 6, 7, 8, 9, 1000])).toBe(5.5);
+    // n = 5: half a sample from each end.
+    expect(trimmedMean([100, 1, 2, 3, 4])).toBe((0.5 * 1 + 2 + 3 + 4 + 0.5 * 100) / 4);
+    expect(trimmedMean([3, 1, 2], 0)).toBe(2);
+    expect(trimmedMean([7])).toBe(7);
+    expect(trimmedMean([])).toBeNaN();
+  });
+
+  it('keeps the modes of bimodal samples in proportion, where the median takes the larger one', () => {
+    // 46 fast and 54 slow samples: 10 of each dropped.
+    const xs = [...Array<number>(54).fill(60), ...Array<number>(46).fill(36)];
+    const s = summarize(xs);
+    expect(s.median).toBe(60);
+    expect(s.trimmedMean).toBeCloseTo((36 * 36 + 44 * 60) / 80, 12);
+    expect(s.mean).toBeCloseTo(48.96, 12);
   });
 
   it('interpolates quantiles between ranks (R-7)', () => {

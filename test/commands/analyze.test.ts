@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { dlprof } from '../support/cli.js';
 import { fixture, ROOT, tempDir } from '../support/models.js';
 import { schemaErrors } from '../support/schema.js';
+import { trimmedMean } from '../../src/bench/stats.js';
 
 const FAST = ['--budget-ms', '80', '--runs', '3', '--run-budget-ms', '0', '--no-probe'];
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -52,6 +53,19 @@ describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
     expect(L.idealMs).toBeLessThanOrEqual(L.parallelLowerBoundMs + 1e-9);
     expect(L.frameworkMs).toBeGreaterThan(0);
     expect(doc.layers).toHaveLength(doc.model.layerCount);
+    // Each layer's time is the trimmed mean of its default variant's stored samples, less the pass
+    // overhead; the reconstruction is their sum over every node.
+    const po = doc.machine.peaks.passOverheadMs as number;
+    const conn = new Database(db, { readonly: true });
+    const stored = (key: string, variant: string): number[] => JSON.parse((conn.prepare('SELECT samples_ms FROM measurement WHERE layer_key = ? AND variant = ?')
+      .get(key, variant) as { samples_ms: string }).samples_ms);
+    const want = doc.layers.map((l: { key: string; defaultVariant: string }) => {
+      const ms = trimmedMean(stored(l.key, l.defaultVariant));
+      return Math.max(ms - po, ms / 10);
+    });
+    conn.close();
+    expect(doc.layers.map((l: { defaultMs: number }) => l.defaultMs)).toEqual(want);
+    expect(L.reconstructedMs).toBeCloseTo(want.reduce((a: number, b: number) => a + b, 0), 9);
     expect(doc.layers.every((l: { runMs: number }) => l.runMs > 0)).toBe(true);
     expect(doc.byOp.map((o: { op: string }) => o.op)).toContain('Conv');
     expect(doc.byOp.reduce((s: number, o: { pct: number }) => s + o.pct, 0)).toBeCloseTo(100, 5);

@@ -38,6 +38,10 @@ describe('dlprof bench', () => {
     expect(second.summary.measured).toBe(0);
     expect(second.summary.reused).toBe(doc.summary.measured);
     expect(second.layers.map((l: { bestMs: number }) => l.bestMs)).toEqual(doc.layers.map((l: { bestMs: number }) => l.bestMs));
+    // The trimmed means analyze sums come back the same from the stored samples.
+    const tmeans = (d: { layers: Array<{ variants: Array<{ trimmedMeanMs?: number }> }> }): Array<number | undefined> => d.layers.flatMap((l) => l.variants.map((v) => v.trimmedMeanMs));
+    expect(tmeans(doc).filter((x) => x !== undefined).length).toBeGreaterThan(0);
+    expect(tmeans(second)).toEqual(tmeans(doc));
 
     const forced = (await dlprof([...args, '--force'])).json();
     expect(forced.summary.reused).toBe(0);
