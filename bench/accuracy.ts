@@ -5,8 +5,8 @@
  *
  * Each model is analyzed on an empty store, so analyze runs it end to end between the layer
  * benchmarks (in blocks alternating with the default variants' rounds; under conditions other than
- * `inference`, before them) and after them; measured is the median of the runs between them (else
- * the mean of the medians before and after) and drift how far the runs after differ (how far the
+ * `inference`, before them) and after them; measured is the trimmed mean of the runs between them
+ * (else the mean of the times before and after; every latency is a trimmed mean) and drift how far the runs after differ (how far the
  * machine's speed moved: on a machine that drifts, an error smaller than that is not significant).
  *
  * The error is split in two so a miss can be traced: Σ in-context is the sum of each layer's time
@@ -102,7 +102,7 @@ for (let round = 1; round <= rounds; round++) for (const m of models) {
   rows.push(row);
   process.stderr.write(`${head.map((h, i) => `${h}: ${row[i] ?? ''}`).filter((_, i) => row[i] !== undefined).join(' · ')}\n`);
 }
-console.log(`adapter: ${adapter ?? '—'}; layers timed ${conditions}; end-to-end: at least ${runs} runs, then on to analyze's --run-budget-ms; median, run spread = ±(p90 − p10) / 2 / median`);
+console.log(`adapter: ${adapter ?? '—'}; layers timed ${conditions}; end-to-end: at least ${runs} runs, then on to analyze's --run-budget-ms; latencies are trimmed means (a tenth off each end), run spread = ±(p90 − p10) / 2 / median`);
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
 console.log(head.map((h, i) => h.padEnd(widths[i])).join('  '));
 for (const r of rows) console.log(r.map((x, i) => (x ?? '').padEnd(widths[i])).join('  '));
