@@ -91,13 +91,14 @@ export async function rotation(runner: KernelRunner, kernel: Kernel, c: LayerCas
   Promise<{ plans: Prepared[]; release(): void }> {
   const plans = [p];
   const release = (): void => { for (const q of plans.slice(1)) runner.releaseCopy(q, p); };
-  if (conditions !== 'cold-weights' && !(conditions === 'inference' && occurrences > 1)) return { plans, release };
+  if (conditions === 'warm' || conditions === 'cold') return { plans, release };
   const idx = weightInputs(c, plan, p);
   const bytes = idx.reduce((s, i) => s + p.inputs[i]!.size, 0);
   if (bytes < MIN_COLD_BYTES) return { plans, release };
   const span = Math.min(MAX_COPIES, Math.ceil(COLD_SPAN / bytes));
   // cold-weights: at least two, as a weight larger than COLD_SPAN re-read every sample measured up
-  // to 15 % faster than in the model (sparse-dnn-4096's 64 MiB GEMV), though no cache holds it.
+  // to 15 % faster than in the model (sparse-dnn-4096's 64 MiB GEMV), though no cache holds it;
+  // inference: one set per occurrence (a layer that occurs once keeps its own).
   const copies = conditions === 'cold-weights' ? Math.max(2, span) : Math.min(occurrences, span);
   for (let k = 1; k < copies; k++) {
     try {
