@@ -15,7 +15,9 @@
  *    (cache state, inputs produced by the previous layer), less the probed pass overhead, which
  *    the reconstruction subtracts and Σ in-context still holds;
  *  - Σ in-context vs measured (the same runs, after the benchmarks) is what one pass for the
- *    whole model saves over a timed pass per layer: about that pass overhead per layer.
+ *    whole model saves over a timed pass per layer (about that pass overhead per layer), less the
+ *    interruptions a run holds every time and each layer's trimmed mean drops as rare (on a CPU
+ *    adapter, the scheduler taking the core for a tick; `npm run bench:run-split` separates them).
  * Options: `-- --tiny` (the small models only), `-- --models a,b` (by name), `-- --db FILE` (reuse a
  * store: layers measured once are not measured again), `-- --runs N` (end-to-end runs, default 10),
  * `-- --conditions C` (analyze's --conditions: how each layer's benchmark starts; default inference),

@@ -21,8 +21,9 @@
  *  - optionally a buffer larger than the last-level cache is overwritten before each sample, so
  *    every sample starts cold;
  *  - or several plans are timed together in rounds (`timeRounds`, the `inference` conditions):
- *    each round runs every plan once, in turn, each in its own timed pass, so a plan's
- *    executions are separated by the others' as a layer's are by the rest of a model.
+ *    each round runs every plan in turn (as often and in the order a model runs them, when told),
+ *    each in its own timed pass, so a plan's executions are separated by the others' as a
+ *    layer's are by the rest of a model; a plan's sample is the mean of its passes in one round.
  * Statistics are computed elsewhere (stats.ts) from the returned samples.
  */
 import { performance } from 'node:perf_hooks';
@@ -68,7 +69,7 @@ export type Outcome =
   | { status: 'skipped'; reason: string };
 
 /** Timed passes per submission at most: a query set holds at most 4096 timestamps. */
-const MAX_PASSES = 2048;
+export const MAX_PASSES = 2048;
 
 /** A plan timed in rounds (Timer.timeRounds): its copies, taken in turn, and buffer copies to make right before each execution. */
 export interface RoundItem {
@@ -180,22 +181,37 @@ export class Timer {
 
   /**
    * Times several plans together, in rounds (the `inference` conditions, measure.ts): a round runs
-   * every plan once, in turn, each in its own timed pass, right after its `before` copies (its
-   * activations re-written, untimed). So between two executions of a plan all the others run, as
-   * the other layers of a model do between two inferences: its weights, code and outputs were last
-   * touched a round ago, its inputs just now. A submission holds enough rounds to span
-   * `minPassUs`; a plan's sample is the median of its passes in one submission. Each plan stops on
-   * its own rule (as `time`); one that stopped on spread or sample count keeps running, untimed in
-   * effect, so the others' rounds stay the same, while one past its budget (`budgetMs` of its own
-   * GPU time; or, once it has `minSamples`, the rounds past n × `budgetMs` of wall time: what
-   * timing the n plans one by one may take) leaves the rounds; `hooks.hold` suspends all of these
-   * rules. Requires timestamps (call `time` per plan without them).
+   * the plans in `order` (their indices; by default each once, in turn), each execution in its own
+   * timed pass right after its `before` copies (its activations re-written, untimed), taking its
+   * copies in turn. So between two executions of a plan the others run, as the other layers of a
+   * model do between two inferences: its weights, code and outputs were last touched a round ago,
+   * its inputs just now. A plan may appear in `order` several times, as a layer the model runs
+   * several times does (analyze gives the model's own order: a round is then an inference on the
+   * benchmarks' buffers). A submission holds enough rounds to span `minPassUs`, and each round
+   * gives every plan in it one sample: the mean of its passes in that round. So a sample is one
+   * inference's worth of the plan: what befalls a pass now and then (the scheduler taking the CPU
+   * that runs a software adapter) is in as many samples as it is in model runs, and what befalls
+   * every inference (in a long one, a tick or two) is in every sample.
+   * Each plan stops on its own rule (as `time`), checked after each submission; one that stopped
+   * on spread or sample count keeps running, untimed in effect, so the others' rounds stay the
+   * same, while one past its budget (`budgetMs` of its own GPU time; or, once it has
+   * `minSamples`, the rounds past n × `budgetMs` of wall time: what timing the n plans one by one
+   * may take) leaves the rounds; `hooks.hold` suspends all of these rules. Requires timestamps
+   * (call `time` per plan without them).
    */
-  async timeRounds(items: RoundItem[], opts: TimingOptions = DEFAULT_TIMING, hooks: RoundHooks = {}): Promise<Outcome[]> {
+  async timeRounds(items: RoundItem[], opts: TimingOptions = DEFAULT_TIMING, hooks: RoundHooks = {}, order?: readonly number[]): Promise<Outcome[]> {
     const n = items.length;
     const outcomes: Outcome[] = new Array(n);
     if (!this.usesTimestamps) throw new Error('timing in rounds needs GPU timestamps');
-    if (n > MAX_PASSES) throw new Error(`timing in rounds: ${n} plans, at most ${MAX_PASSES} at a time`);
+    const seq = order ?? [...items.keys()];
+    if (seq.length > MAX_PASSES) throw new Error(`timing in rounds: ${seq.length} executions a round, at most ${MAX_PASSES}`);
+    const perRound = new Array<number>(n).fill(0);
+    for (const i of seq) {
+      if (!(Number.isInteger(i) && i >= 0 && i < n)) throw new Error(`timing in rounds: no plan ${i} in the order`);
+      perRound[i]++;
+    }
+    const missing = perRound.findIndex((k) => k === 0);
+    if (missing >= 0) throw new Error(`timing in rounds: plan ${missing} is not in the order`);
     const samples: number[][] = items.map(() => []);
     const walls: number[][] = items.map(() => []);
     const spent = new Array<number>(n).fill(0);
@@ -205,12 +221,14 @@ export class Timer {
     const d = this.runner.device;
     const start = performance.now();
     try {
-      const submit = async (rounds: number, timed: number[]): Promise<Array<[number, number]>> => {
+      /** Runs `rounds` rounds of the running plans; per round, each plan's pass times. */
+      const submit = async (rounds: number): Promise<Array<Map<number, number[]>>> => {
         const encoder = d.createCommandEncoder({ label: 'dlprof rounds' });
-        const stamps = this.timestamps(rounds * timed.length);
+        const passes = seq.filter((i) => running.has(i));
+        const stamps = this.timestamps(rounds * passes.length);
         let q = 0;
         for (let r = 0; r < rounds; r++) {
-          for (const i of timed) {
+          for (const i of passes) {
             const it = items[i];
             for (const c of it.before ?? []) encoder.copyBufferToBuffer(c.source, 0, c.target, 0, c.target.size);
             this.runner.encode(it.plans[next[i]++ % it.plans.length], encoder, stamps.writes(q++));
@@ -220,43 +238,54 @@ export class Timer {
         d.queue.submit([encoder.finish()]);
         await d.queue.onSubmittedWorkDone();
         if (this.runner.ctx.lost) throw new Error(`device lost: ${this.runner.ctx.lost}`);
-        return stamps.read(q);
+        const t = await stamps.read(q);
+        return Array.from({ length: rounds }, (_, r) => {
+          const times = new Map<number, number[]>();
+          passes.forEach((i, k) => {
+            const [begin, end] = t[r * passes.length + k];
+            const have = times.get(i);
+            if (have) have.push(end - begin);
+            else times.set(i, [end - begin]);
+          });
+          return times;
+        });
       };
       let roundMs = 0;
       for (let w = 0; w < Math.max(1, opts.warmup); w++) {
-        const order = [...running];
-        const t = await submit(1, order);
-        roundMs = t.reduce((a, [b, e]) => a + (e - b), 0);
+        const [times] = await submit(1);
+        roundMs = [...times.values()].flat().reduce((a, b) => a + b, 0);
       }
       // At most MAX_PASSES timed passes per submission (the query set's size).
-      const rounds = Math.max(1, Math.min(opts.maxBatch, Math.floor(MAX_PASSES / n), Math.ceil((opts.minPassUs / 1000) / Math.max(roundMs, 1e-6))));
+      const rounds = Math.max(1, Math.min(opts.maxBatch, Math.floor(MAX_PASSES / seq.length), Math.ceil((opts.minPassUs / 1000) / Math.max(roundMs, 1e-6))));
       const open = new Set(items.keys());
       while (open.size) {
         if (hooks.stop?.()) throw new Error('interrupted');
         hooks.onProgress?.(n - open.size, n);
-        const order = [...running];
+        const timed = [...running];
         const t0 = performance.now();
-        const t = await submit(rounds, order);
+        const byRound = await submit(rounds);
         const now = performance.now();
         const held = hooks.hold?.() ?? false;
-        const wallPerPass = (now - t0) / t.length;
-        order.forEach((i, k) => {
-          const mine = Array.from({ length: rounds }, (_, r) => t[r * order.length + k][1] - t[r * order.length + k][0]);
-          spent[i] += mine.reduce((a, b) => a + b, 0);
-          if (!open.has(i)) return;
+        const wallPerPass = (now - t0) / byRound.reduce((a, times) => a + [...times.values()].reduce((b, x) => b + x.length, 0), 0);
+        for (const i of timed) {
+          const mine = byRound.map((times) => times.get(i)!);
+          spent[i] += mine.flat().reduce((a, b) => a + b, 0);
+          if (!open.has(i)) continue;
           if (samples[i].length === 0) firstAt[i] = now;
-          samples[i].push(summarize(mine).median);
-          walls[i].push(wallPerPass);
+          for (const x of mine) {
+            samples[i].push(x.reduce((a, b) => a + b, 0) / x.length);
+            walls[i].push(wallPerPass);
+          }
           const m = samples[i].length;
           let stoppedBy: 'spread' | 'samples' | 'budget' | undefined;
           if (m >= opts.minSamples && relativeSpread(samples[i]) <= opts.targetSpread && now - firstAt[i] >= opts.minTimeMs) stoppedBy = 'spread';
           else if (m >= opts.maxSamples) stoppedBy = 'samples';
           else if ((m >= Math.min(3, opts.minSamples) && spent[i] > opts.budgetMs) || (m >= opts.minSamples && now - start > n * opts.budgetMs)) stoppedBy = 'budget';
-          if (!stoppedBy || held) return;
-          outcomes[i] = { status: 'completed', samplesMs: samples[i], wallMs: walls[i], batch: rounds, source: 'timestamp', stoppedBy };
+          if (!stoppedBy || held) continue;
+          outcomes[i] = { status: 'completed', samplesMs: samples[i], wallMs: walls[i], batch: perRound[i], source: 'timestamp', stoppedBy };
           open.delete(i);
           if (stoppedBy === 'budget') running.delete(i);
-        });
+        }
         await hooks.between?.();
       }
       return outcomes;

@@ -21,8 +21,11 @@ import { compareOutputs } from './verify.js';
  *    alone, a layer re-run back to back keeps all of that in the cache: on lavapipe the tiny
  *    CNNs' layers timed that way summed 8–17 % below their model's measured time, and −1 to +4 %
  *    from it timed in rounds, the two methods alternated in one process.) `analyze` and `bench` time all pending layers of a
- *    run together; a layer timed on its own runs in rounds of itself. A layer the model repeats
- *    cycles through a set of weights per occurrence (rotation), as the model holds them;
+ *    run together; a layer timed on its own runs in rounds of itself. The default variants' rounds
+ *    follow the models' order, a repeated layer once per occurrence (a round is an inference;
+ *    MeasureOptions.order), and a sample is a layer's mean over its passes in a round.
+ *    A layer the model repeats cycles through a set of weights per occurrence (rotation), as the
+ *    model holds them;
  *  - `cold-weights`: one layer at a time; its weights cycle through copies spanning up to
  *    COLD_SPAN bytes, so they come from memory or the last-level cache, never from the private
  *    caches, while the activations stay hot;

@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import type { ModelGraph } from '../ir/graph.js';
 import type { TensorType } from '../ir/types.js';
-import type { KernelRunner, Prepared } from '../gpu/run.js';
+import { syntheticInputs, type KernelRunner, type Prepared } from '../gpu/run.js';
 import { PassTimestamps } from '../gpu/timestamps.js';
 import { kernelFor } from '../kernels/registry.js';
 import type { GpuType, HostTensor, Kernel, LayerCase } from '../kernels/types.js';
@@ -20,8 +20,12 @@ import { summarize, trimmedMean } from './stats.js';
 export interface ModelRun {
   /** Graph outputs by name. */
   outputs: Map<string, HostTensor>;
-  /** Per layer node (graph.nodes order): variant run, its GPU time (trimmed mean over repeats, stats.ts) and median start, ms (0 without RunCount.perLayer). */
-  layers: Array<{ variant: string; ms: number; startMs: number }>;
+  /**
+   * Per layer node (graph.nodes order): variant run, its GPU time (trimmed mean over repeats,
+   * stats.ts), every repeat's time in run order, and its median start, ms (0 and [] without
+   * RunCount.perLayer).
+   */
+  layers: Array<{ variant: string; ms: number; samplesMs: number[]; startMs: number }>;
   /** First layer's start to last layer's end (trimmed mean over repeats, as every latency: stats.ts TRIM), ms. */
   totalMs: number;
   /** Every repeat's first-start-to-last-end time, in run order, ms. */
@@ -34,6 +38,15 @@ export type VariantChooser = (c: LayerCase, kernel: Kernel) => string;
 
 export function layerCase(g: ModelGraph, key: string): LayerCase {
   return { layer: g.layers.get(key)!, consts: g.origins.get(key)!.constValues };
+}
+
+/** Deterministic data for the model's inputs (seeded per input), the same in every analysis. */
+export function modelInputs(g: ModelGraph): Map<string, HostTensor> {
+  return new Map(g.inputs.map((inp, i) => {
+    const t = { dtype: inp.dtype as HostTensor['dtype'], shape: inp.shape as number[] };
+    const [host] = syntheticInputs({ layer: { key: '', op: '', attrs: {}, inputs: [t], outputs: [], weights: [], flops: 0, bytes: 0, params: 0 }, consts: [null] }, 101 + i);
+    return [inp.name, host!];
+  }));
 }
 
 /** Whether every layer has a kernel whose chosen variant supports it. */
@@ -246,7 +259,7 @@ export async function bindModel(runner: KernelRunner, g: ModelGraph, inputs: Map
     }
     return {
       outputs,
-      layers: g.nodes.map((_, i) => ({ variant: variants[i], ms: trimmedMean(layerSamples[i]) || 0, startMs: summarize(startSamples[i]).median || 0 })),
+      layers: g.nodes.map((_, i) => ({ variant: variants[i], ms: trimmedMean(layerSamples[i]) || 0, samplesMs: layerSamples[i], startMs: summarize(startSamples[i]).median || 0 })),
       totalMs: trimmedMean(totals),
       totalsMs: totals,
     };

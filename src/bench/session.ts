@@ -12,7 +12,7 @@ import type { LayerCase } from '../kernels/types.js';
 import { benchLayer, variantEntry, type BenchLayer, type MachineInfo, type VariantEntry } from '../report/bench.js';
 import { fingerprintId, Store, type MeasurementRow } from '../store/db.js';
 import type { Progress } from '../util/progress.js';
-import { DEFAULT_TIMING, Timer, type Outcome, type TimingOptions } from './harness.js';
+import { DEFAULT_TIMING, MAX_PASSES, Timer, type Outcome, type TimingOptions } from './harness.js';
 import { DEFAULT_CONDITIONS, effectiveConditions, measureLayer, prepareLayer, variantResult, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from './measure.js';
 import type { Interleaver } from './interleave.js';
 import { passOverhead, probeMachine } from './probe.js';
@@ -105,6 +105,12 @@ export interface MeasureOptions {
   /** The state each execution starts in (default `cold-weights`); results under other conditions are neither reused nor replaced. */
   conditions?: Conditions;
   counts?: Map<string, number>;
+  /**
+   * The layers' keys in the order the model runs them, one per node (a repeated layer's key as
+   * often as it occurs): under `inference` the default variants' rounds follow it (Timer.timeRounds),
+   * each a model's inference on the benchmarks' buffers; without it each layer runs once a round.
+   */
+  order?: readonly string[];
   progress?: Progress;
   /** End-to-end runs to take between the submissions of the default variants' rounds (`inference` with timestamps only). */
   interleave?: Interleaver;
@@ -188,6 +194,15 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     let bytes = 0;
     const todo = cases.map((c) => ({ c, ...variantsToMeasure(s, c, opts) }));
     const pending = todo.filter((t) => t.toMeasure.length).length;
+    // The default variants' indices in the model's order, restricted to the chunk's layers (each
+    // once a round without an order, or when an inference's passes would not fit a submission).
+    const modelOrder = (group: readonly ReadyVariant[]): number[] | undefined => {
+      if (!opts.order) return undefined;
+      const at = new Map(group.map((r, k) => [r, k]));
+      const index = new Map(chunk.flatMap((p) => p.ready.flatMap((r) => (at.has(r) ? [[p.c.layer.key, at.get(r)!] as const] : []))));
+      const seq = opts.order.flatMap((key) => (index.has(key) ? [index.get(key)!] : []));
+      return seq.length <= MAX_PASSES && new Set(seq).size === group.length ? seq : undefined;
+    };
     // The default variants (what the model runs) in rounds of their own, so their rounds hold what
     // an inference does, then the other variants in theirs.
     const timeChunk = async (done: number): Promise<void> => {
@@ -204,7 +219,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
             ...il?.hooks,
             stop: () => s.interrupted || !!s.ctx.lost,
             onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `timing ${n} ${what} variants of ${chunk.length} layers in rounds: ${stopped}/${n} settled`),
-          });
+          }, what === 'default' ? modelOrder(group) : undefined);
           group.forEach((r, k) => outcomes.set(r, out[k]));
         }
         for (const p of chunk) {

@@ -12,11 +12,10 @@ import { DEFAULT_TIMING } from '../bench/harness.js';
 import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, effectiveConditions, type Conditions } from '../bench/measure.js';
 import { relativeSpread, trimmedMean } from '../bench/stats.js';
 import { fitsBeside, Interleaver } from '../bench/interleave.js';
-import { bindModel, canRun, referenceRun, runModel, type BoundModel, type ModelRun } from '../bench/model.js';
+import { bindModel, canRun, modelInputs, referenceRun, runModel, type BoundModel, type ModelRun } from '../bench/model.js';
 import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
 import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels } from '../bench/session.js';
 import { compareOutputs, MODEL_TOLERANCE } from '../bench/verify.js';
-import { syntheticInputs } from '../gpu/run.js';
 import { dedupe } from '../ir/dedupe.js';
 import { processModel } from '../ir/process.js';
 import { kernelFor } from '../kernels/registry.js';
@@ -128,12 +127,7 @@ export default class Analyze extends DlprofCommand {
       const counts = new Map<string, number>();
       for (const n of g.nodes) counts.set(n.key, (counts.get(n.key) ?? 0) + 1);
       const timing = { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'] };
-      const inputs = new Map<string, HostTensor>();
-      g.inputs.forEach((inp, i) => {
-        const t = { dtype: inp.dtype as HostTensor['dtype'], shape: inp.shape as number[] };
-        const [host] = syntheticInputs({ layer: { key: '', op: '', attrs: {}, inputs: [t], outputs: [], weights: [], flops: 0, bytes: 0, params: 0 }, consts: [null] }, 101 + i);
-        inputs.set(inp.name, host!);
-      });
+      const inputs = modelInputs(g);
       const chooseDefault = (c: LayerCase): string => kernelFor(c.layer.op)?.defaultVariant(c) ?? '';
       const can = canRun(s.runner, g, chooseDefault);
       const endToEnd = { repeats: flags.runs, budgetMs: flags['run-budget-ms'] };
@@ -157,7 +151,7 @@ export default class Analyze extends DlprofCommand {
           progress.done();
         }
       }
-      const m = await measureCases(s, cases, { force: flags.force, counts, progress, timing, conditions, interleave: during });
+      const m = await measureCases(s, cases, { force: flags.force, counts, order: g.nodes.map((n) => n.key), progress, timing, conditions, interleave: during });
       const interleaved = during?.totalsMs.length ? during.totalsMs : null;
       const duringMs = interleaved && trimmedMean(interleaved);
       if (s.interrupted) throw new DlprofError('interrupted; finished layer measurements were kept', 'E_INTERRUPTED', EXIT.interrupted);

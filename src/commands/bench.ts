@@ -56,7 +56,7 @@ export default class Bench extends DlprofCommand {
       recordModels(s, work.graphs);
       await ensureProbe(s, flags.probe);
       const m = await measureCases(s, cases, {
-        force: flags.force, variants: flags.variant, counts: work.counts, progress,
+        force: flags.force, variants: flags.variant, counts: work.counts, order: work.graphs.flatMap((g) => g.nodes.map((n) => n.key)), progress,
         timing: { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'], targetSpread: spread }, conditions,
       });
       if (s.ctx.lost) {

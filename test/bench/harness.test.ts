@@ -183,11 +183,39 @@ describe('timing harness', () => {
     runner.release(p);
     timer.destroy();
     if (out.status !== 'completed') throw new Error('timing in rounds failed');
+    // µs of work: several rounds a submission, a sample each.
+    const rounds = executedBefore - DEFAULT_TIMING.warmup;
+    expect(rounds).toBeGreaterThan(1);
     expect(out.stoppedBy).toBe('spread');
-    expect(out.samplesMs).toHaveLength(13); // past maxSamples and the budget while held
+    expect(out.batch).toBe(1); // executions a sample: once a round
+    expect(out.samplesMs).toHaveLength(13 * rounds); // past maxSamples and the budget while held
     expect(betweens).toBe(13);
-    expect(executedBefore).toBe(DEFAULT_TIMING.warmup + out.batch);
-    expect(executed).toBe(DEFAULT_TIMING.warmup + 13 * out.batch);
+    expect(executed).toBe(DEFAULT_TIMING.warmup + 13 * rounds);
+  });
+
+  it('runs the rounds in the order given, a plan as often as it appears, a sample the mean of its passes in one round', async () => {
+    const { runner } = await gpu();
+    const timer = new Timer(runner);
+    const a = await prepareSpin(runner, 64, 1, 'a', true);
+    const b = await prepareSpin(runner, 64 * 1024, 256, 'b', true);
+    // b's round takes ms: one round a submission, so executions count rounds exactly.
+    const opts = { ...DEFAULT_TIMING, targetSpread: Infinity, minSamples: 4, maxSamples: 4, minTimeMs: 0, budgetMs: 10_000 };
+    const outs = await timer.timeRounds([{ plans: [a] }, { plans: [b] }], opts, {}, [0, 1, 0, 0]);
+    const aRuns = await executions(runner, a);
+    const bRuns = await executions(runner, b);
+    await expect(timer.timeRounds([{ plans: [a] }, { plans: [b] }], opts, {}, [0, 0])).rejects.toThrow('timing in rounds: plan 1 is not in the order');
+    runner.release(a);
+    runner.release(b);
+    timer.destroy();
+    const [oa, ob] = outs;
+    if (oa.status !== 'completed' || ob.status !== 'completed') throw new Error('timing in rounds failed');
+    expect(oa.batch).toBe(3);
+    expect(ob.batch).toBe(1);
+    expect(oa.samplesMs).toHaveLength(4);
+    expect(ob.samplesMs).toHaveLength(4);
+    expect(aRuns).toBe(3 * (DEFAULT_TIMING.warmup + 4));
+    expect(bRuns).toBe(DEFAULT_TIMING.warmup + 4);
+    expect(summarize(ob.samplesMs).median / summarize(oa.samplesMs).median).toBeGreaterThan(4);
   });
 
   it('probes peak compute and bandwidth', async () => {

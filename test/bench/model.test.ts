@@ -4,29 +4,21 @@
  * and run as often as asked.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { bindModel, referenceRun, runModel } from '../../src/bench/model.js';
+import { bindModel, modelInputs, referenceRun, runModel } from '../../src/bench/model.js';
 import { ortOutputs } from '../../src/bench/ort.js';
 import { MODEL_TOLERANCE, compareOutputs } from '../../src/bench/verify.js';
-import { syntheticInputs } from '../../src/gpu/run.js';
+import { trimmedMean } from '../../src/bench/stats.js';
 import { processModel } from '../../src/ir/process.js';
-import type { HostTensor, Kernel, LayerCase } from '../../src/kernels/types.js';
+import type { Kernel, LayerCase } from '../../src/kernels/types.js';
 import { gpu, releaseGpu } from '../support/kernels.js';
 import { fixture } from '../support/models.js';
-
-function inputsOf(g: ReturnType<typeof processModel>): Map<string, HostTensor> {
-  return new Map(g.inputs.map((inp, i) => {
-    const t = { dtype: inp.dtype as HostTensor['dtype'], shape: inp.shape as number[] };
-    const [host] = syntheticInputs({ layer: { key: '', op: '', attrs: {}, inputs: [t], outputs: [], weights: [], flops: 0, bytes: 0, params: 0 }, consts: [null] }, 7 + i);
-    return [inp.name, host!];
-  }));
-}
 
 describe('referenceRun', () => {
   for (const [file, dims] of [['resnet-tiny.onnx', {}], ['vit-tiny.onnx', { batch: 2 }]] as const) {
     it(`${file}: dlprof's chained CPU references match onnxruntime's CPU outputs`, async () => {
       const path = fixture(file);
       const g = processModel(path, { dims: new Map(Object.entries(dims)), shapes: new Map() });
-      const inputs = inputsOf(g);
+      const inputs = modelInputs(g);
       let steps = 0;
       const ours = await referenceRun(g, inputs, () => { steps++; });
       expect(steps).toBe(g.nodes.length);
@@ -45,12 +37,17 @@ describe('runModel', () => {
   it('repeats at least `repeats` times, then on until the wall-time budget, and reports every run', async () => {
     const { runner } = await gpu();
     const g = processModel(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
-    const inputs = inputsOf(g);
+    const inputs = modelInputs(g);
     const choose = (c: LayerCase, k: Kernel): string => k.defaultVariant(c);
     const fixed = await runModel(runner, g, inputs, choose, { repeats: 3 });
     expect(fixed.totalsMs).toHaveLength(3);
     expect(fixed.totalsMs.every((t) => t > 0)).toBe(true);
     expect(fixed.layers).toHaveLength(g.nodes.length);
+    // Every layer's time in context is the trimmed mean of its samples, one a run.
+    for (const l of fixed.layers) {
+      expect(l.samplesMs).toHaveLength(3);
+      expect(l.ms).toBe(trimmedMean(l.samplesMs));
+    }
     // A run of this model takes a few ms (≤ ~100 ms even on a loaded lavapipe), so 1.5 s holds many.
     const budgeted = await runModel(runner, g, inputs, choose, { repeats: 3, budgetMs: 1500, maxRepeats: 12 });
     expect(budgeted.totalsMs.length).toBeGreaterThan(3);
@@ -60,7 +57,7 @@ describe('runModel', () => {
   it('runs a bound model as often as asked, on the same buffers, per-layer timing only when asked', async () => {
     const { runner } = await gpu();
     const g = processModel(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
-    const bound = await bindModel(runner, g, inputsOf(g), (c: LayerCase, k: Kernel) => k.defaultVariant(c));
+    const bound = await bindModel(runner, g, modelInputs(g), (c: LayerCase, k: Kernel) => k.defaultVariant(c));
     try {
       const totals = await bound.time({ repeats: 2, perLayer: false });
       const layered = await bound.time({ repeats: 1 });
@@ -68,7 +65,7 @@ describe('runModel', () => {
       expect(unread.outputs.size).toBe(0);
       expect(unread.totalsMs).toHaveLength(1);
       expect(totals.totalsMs).toHaveLength(2);
-      expect(totals.layers.every((l) => l.ms === 0)).toBe(true);
+      expect(totals.layers.every((l) => l.ms === 0 && l.samplesMs.length === 0)).toBe(true);
       expect(layered.totalsMs).toHaveLength(1);
       expect(layered.layers.every((l) => l.ms > 0)).toBe(true);
       for (const o of g.outputs) expect(Array.from(layered.outputs.get(o.name)!.data)).toEqual(Array.from(totals.outputs.get(o.name)!.data));

@@ -61,6 +61,28 @@ describe('results store', () => {
     expect(db.prepare('SELECT fingerprint, adapter_device, driver_settings FROM machine').all()).toEqual([{ fingerprint: 'f', adapter_device: 'llvmpipe', driver_settings: '' }]);
   });
 
+  it('migrates a version-5 database\'s `inference` results, keeping them, to `legacy-inference` (never reused), other conditions untouched', () => {
+    const file = path.join(tempDir(), 'v5.sqlite');
+    const db = new Database(file);
+    migrate(db, file, 5);
+    db.prepare(`INSERT INTO machine (fingerprint, adapter_vendor, adapter_architecture, adapter_device, adapter_description, backend, cpu, os, dlprof_version, created_at)
+      VALUES ('f', 'mesa', 'software', 'llvmpipe', 'd', 'vulkan', 'c', 'o', '0.0.9', 't')`).run();
+    db.prepare(`INSERT INTO layer VALUES ('k', 1, 'Relu', '{}', '[]', '[]', 6, 48)`).run();
+    const insert = db.prepare(`INSERT INTO measurement (run_id, machine_id, layer_key, variant, conditions, status, median_ms, samples, created_at)
+      VALUES ('r', 1, 'k', 'naive', ?, 'completed', 0.5, 5, 't')`);
+    for (const c of ['inference', 'warm', 'cold-weights']) insert.run(c);
+    db.close();
+    const store = Store.open(file);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(store.db.prepare('SELECT conditions FROM measurement ORDER BY id').all()).toEqual([{ conditions: 'legacy-inference' }, { conditions: 'warm' }, { conditions: 'cold-weights' }]);
+      expect(store.latestForLayer(1, 'k', 'inference')).toEqual([]);
+      expect(store.latestForLayer(1, 'k', 'warm').map((r) => r.conditions)).toEqual(['warm']);
+    } finally {
+      store.close();
+    }
+  });
+
   it('refuses a database written by a newer dlprof, and leaves it untouched', () => {
     const file = path.join(tempDir(), 'newer.sqlite');
     const db = new Database(file);

@@ -7,6 +7,7 @@ import { m0002 } from './0002-probe.js';
 import { m0003 } from './0003-conditions.js';
 import { m0004 } from './0004-pass-overhead.js';
 import { m0005 } from './0005-driver-settings.js';
+import { m0006 } from './0006-inference-rounds.js';
 
 export interface Migration {
   version: number;
@@ -14,5 +15,5 @@ export interface Migration {
   up: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
