@@ -40,7 +40,7 @@ export type Conditions = (typeof CONDITIONS)[number];
 export const DEFAULT_CONDITIONS: Conditions = 'inference';
 /** One line per conditions, for reports. */
 export const CONDITIONS_TEXT: Record<Conditions, string> = {
-  inference: 'the layers in rounds, each right after its inputs were written, the others between two of its executions, as in an inference',
+  inference: "the layers in rounds in the model's order, each right after its inputs were written, the others between two of its executions, as in an inference",
   'cold-weights': 'weights cycle through copies larger than the cache, activations hot',
   warm: 'the same buffers every time (weights and activations in the cache)',
   cold: 'caches flushed before each sample',
