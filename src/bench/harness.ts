@@ -221,10 +221,9 @@ export class Timer {
     const d = this.runner.device;
     const start = performance.now();
     try {
-      /** Runs `rounds` rounds of the running plans; per round, each plan's pass times. */
-      const submit = async (rounds: number): Promise<Array<Map<number, number[]>>> => {
+      /** Runs `rounds` rounds of `passes` (the order's running plans); per round, each plan's pass times. */
+      const submit = async (rounds: number, passes: number[]): Promise<Array<Map<number, number[]>>> => {
         const encoder = d.createCommandEncoder({ label: 'dlprof rounds' });
-        const passes = seq.filter((i) => running.has(i));
         const stamps = this.timestamps(rounds * passes.length);
         let q = 0;
         for (let r = 0; r < rounds; r++) {
@@ -252,7 +251,7 @@ export class Timer {
       };
       let roundMs = 0;
       for (let w = 0; w < Math.max(1, opts.warmup); w++) {
-        const [times] = await submit(1);
+        const [times] = await submit(1, seq.filter((i) => running.has(i)));
         roundMs = [...times.values()].flat().reduce((a, b) => a + b, 0);
       }
       // At most MAX_PASSES timed passes per submission (the query set's size).
@@ -262,11 +261,12 @@ export class Timer {
         if (hooks.stop?.()) throw new Error('interrupted');
         hooks.onProgress?.(n - open.size, n);
         const timed = [...running];
+        const passes = seq.filter((i) => running.has(i));
         const t0 = performance.now();
-        const byRound = await submit(rounds);
+        const byRound = await submit(rounds, passes);
         const now = performance.now();
         const held = hooks.hold?.() ?? false;
-        const wallPerPass = (now - t0) / byRound.reduce((a, times) => a + [...times.values()].reduce((b, x) => b + x.length, 0), 0);
+        const wallPerPass = (now - t0) / (rounds * passes.length);
         for (const i of timed) {
           const mine = byRound.map((times) => times.get(i)!);
           spent[i] += mine.flat().reduce((a, b) => a + b, 0);

@@ -104,6 +104,7 @@ export interface MeasureOptions {
   timing?: TimingOptions;
   /** The state each execution starts in (default `cold-weights`); results under other conditions are neither reused nor replaced. */
   conditions?: Conditions;
+  /** How many times each layer occurs in the model(s) (reported, and its weight copies under `inference`); default: counted from `order`, else once. */
   counts?: Map<string, number>;
   /**
    * The layers' keys in the order the model runs them, one per node (a repeated layer's key as
@@ -154,6 +155,8 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
   const { store, machineId } = s;
   const conditions = conditionsUsed(s, opts);
   const timing = opts.timing ?? DEFAULT_TIMING;
+  const counts = opts.counts ?? new Map<string, number>();
+  if (!opts.counts) for (const key of opts.order ?? []) counts.set(key, (counts.get(key) ?? 0) + 1);
   store.upsertLayers(cases.map((c) => c.layer));
   const runId = store.newRunId();
   const startedAt = new Date().toISOString();
@@ -184,7 +187,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
         measured++;
       }
     }
-    layers.push(benchLayer(m, c.layer, opts.counts?.get(c.layer.key) ?? 1, entries));
+    layers.push(benchLayer(m, c.layer, counts.get(c.layer.key) ?? 1, entries));
   };
 
   // `inference`: every pending variant prepared and checked first, then timed together in rounds.
@@ -194,14 +197,14 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     let bytes = 0;
     const todo = cases.map((c) => ({ c, ...variantsToMeasure(s, c, opts) }));
     const pending = todo.filter((t) => t.toMeasure.length).length;
-    // The default variants' indices in the model's order, restricted to the chunk's layers (each
-    // once a round without an order, or when an inference's passes would not fit a submission).
-    const modelOrder = (group: readonly ReadyVariant[]): number[] | undefined => {
+    // The indices of `keys` (the chunk's default variants' layers) in the model's order: each once
+    // a round without an order, or when one of them is not in it, or an inference's passes would not
+    // fit a submission.
+    const modelOrder = (keys: string[]): number[] | undefined => {
       if (!opts.order) return undefined;
-      const at = new Map(group.map((r, k) => [r, k]));
-      const index = new Map(chunk.flatMap((p) => p.ready.flatMap((r) => (at.has(r) ? [[p.c.layer.key, at.get(r)!] as const] : []))));
+      const index = new Map(keys.map((key, k) => [key, k]));
       const seq = opts.order.flatMap((key) => (index.has(key) ? [index.get(key)!] : []));
-      return seq.length <= MAX_PASSES && new Set(seq).size === group.length ? seq : undefined;
+      return seq.length <= MAX_PASSES && new Set(seq).size === keys.length ? seq : undefined;
     };
     // The default variants (what the model runs) in rounds of their own, so their rounds hold what
     // an inference does, then the other variants in theirs.
@@ -209,8 +212,9 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
       const ready = chunk.flatMap((p) => p.ready);
       try {
         const outcomes = new Map<ReadyVariant, Outcome>();
-        const defaults = new Set(chunk.flatMap((p) => p.ready.filter((r) => r.variant === p.m.defaultVariant)));
-        for (const [what, group] of [['default', [...defaults]], ['other', ready.filter((r) => !defaults.has(r))]] as const) {
+        // Each layer's default variant, by the layer's key.
+        const defaults = new Map(chunk.flatMap((p) => p.ready.filter((r) => r.variant === p.m.defaultVariant).map((r) => [r, p.c.layer.key] as const)));
+        for (const [what, group] of [['default', [...defaults.keys()]], ['other', ready.filter((r) => !defaults.has(r))]] as const) {
           if (!group.length) continue;
           // What the model runs, paired in time with its end-to-end runs (interleave.ts).
           const il = what === 'default' ? opts.interleave : undefined;
@@ -219,7 +223,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
             ...il?.hooks,
             stop: () => s.interrupted || !!s.ctx.lost,
             onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `timing ${n} ${what} variants of ${chunk.length} layers in rounds: ${stopped}/${n} settled`),
-          }, what === 'default' ? modelOrder(group) : undefined);
+          }, what === 'default' ? modelOrder(group.map((r) => defaults.get(r)!)) : undefined);
           group.forEach((r, k) => outcomes.set(r, out[k]));
         }
         for (const p of chunk) {
@@ -235,7 +239,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     for (const [i, { c, existing, wanted, toMeasure }] of todo.entries()) {
       if (s.interrupted || s.ctx.lost) break;
       const { m, ready } = await prepareLayer(s.runner, c, {
-        conditions, only: toMeasure, occurrences: opts.counts?.get(c.layer.key), onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`),
+        conditions, only: toMeasure, occurrences: counts.get(c.layer.key), onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`),
       });
       bytes += ready.reduce((a, r) => a + r.bytes, 0);
       chunk.push({ c, m, existing, wanted, ready });

@@ -124,8 +124,6 @@ export default class Analyze extends DlprofCommand {
     try {
       recordModels(s, [g]);
       const probed = await ensureProbe(s, flags.probe);
-      const counts = new Map<string, number>();
-      for (const n of g.nodes) counts.set(n.key, (counts.get(n.key) ?? 0) + 1);
       const timing = { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'] };
       const inputs = modelInputs(g);
       const chooseDefault = (c: LayerCase): string => kernelFor(c.layer.op)?.defaultVariant(c) ?? '';
@@ -151,7 +149,7 @@ export default class Analyze extends DlprofCommand {
           progress.done();
         }
       }
-      const m = await measureCases(s, cases, { force: flags.force, counts, order: g.nodes.map((n) => n.key), progress, timing, conditions, interleave: during });
+      const m = await measureCases(s, cases, { force: flags.force, order: g.nodes.map((n) => n.key), progress, timing, conditions, interleave: during });
       const interleaved = during?.totalsMs.length ? during.totalsMs : null;
       const duringMs = interleaved && trimmedMean(interleaved);
       if (s.interrupted) throw new DlprofError('interrupted; finished layer measurements were kept', 'E_INTERRUPTED', EXIT.interrupted);
