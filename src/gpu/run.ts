@@ -9,6 +9,7 @@ import { floatToHalf } from '../onnx/write.js';
 import { halfToFloat } from '../onnx/tensor.js';
 import type { DType } from '../onnx/dtype.js';
 import type { DeviceCaps, GpuType, HostTensor, Kernel, KernelPlan, LayerCase } from '../kernels/types.js';
+import { specializeCached } from '../kernels/specialize.js';
 import { elements, gpuSize, gpuTypeOf } from '../kernels/wgsl.js';
 import type { GpuContext } from './device.js';
 
@@ -85,6 +86,11 @@ export class KernelRunner {
     this.caps = deviceCaps(ctx);
   }
 
+  /** How many distinct programs (specialization keys) this runner has compiled. */
+  get pipelineCount(): number {
+    return this.pipelines.size;
+  }
+
   get device(): GPUDevice {
     return this.ctx.device;
   }
@@ -111,6 +117,26 @@ export class KernelRunner {
     if (err) throw new Error(`${label}: ${err.message}`);
     this.pipelines.set(wgsl, p);
     return p;
+  }
+
+  /**
+   * Compiles the programs (specialization keys, with a label each) not compiled yet, all in flight
+   * at once (createComputePipelineAsync), and returns how many were new. A program that fails is
+   * left for `pipeline`, which reports its error where a layer needs it.
+   */
+  async precompile(programs: Map<string, string>): Promise<number> {
+    const todo = [...programs].filter(([source]) => !this.pipelines.has(source));
+    await Promise.all(todo.map(async ([source, label]) => {
+      try {
+        const module = this.device.createShaderModule({ code: source, label });
+        const info = await module.getCompilationInfo();
+        if (info.messages.some((m) => m.type === 'error')) return;
+        this.pipelines.set(source, await this.device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' }, label }));
+      } catch {
+        // reported by `pipeline` when a layer binds it
+      }
+    }));
+    return todo.length;
   }
 
   private buffer(size: number, usage: number, label: string): GPUBuffer {
@@ -225,7 +251,9 @@ export class KernelRunner {
     const bindGroups: GPUBindGroup[] = [];
     try {
       for (const [pi, pass] of plan.passes.entries()) {
-        const p = await this.pipeline(pass.wgsl, pass.label);
+        // Compiled once per specialization key; this layer's sizes are bound as run-time parameters.
+        const spec = specializeCached(pass.wgsl);
+        const p = await this.pipeline(spec.source, pass.label);
         const entries: GPUBindGroupEntry[] = pass.buffers.map((ref, bi) => {
           const b = ref.kind === 'input' ? inBufs[ref.index] : ref.kind === 'output' ? outBufs[ref.index] : scratch[ref.index];
           if (!b) throw new Error(`${pass.label}: binding ${bi} refers to missing ${ref.kind} ${ref.index}`);
@@ -236,6 +264,12 @@ export class KernelRunner {
           device.queue.writeBuffer(u, 0, pass.uniforms);
           uniforms.push(u);
           entries.push({ binding: pass.buffers.length, resource: { buffer: u } });
+        }
+        if (spec.binding !== null) {
+          const u = this.buffer(spec.params.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${pass.label} parameters`);
+          device.queue.writeBuffer(u, 0, spec.params);
+          uniforms.push(u);
+          entries.push({ binding: spec.binding, resource: { buffer: u } });
         }
         pipelines.push(p);
         bindGroups.push(device.createBindGroup({ layout: p.getBindGroupLayout(0), entries, label: `${pass.label} #${pi}` }));

@@ -209,13 +209,13 @@ function directWgsl(g: ConvGeometry): { wgsl: string; buffers: Pass['buffers'] }
     l.push(`${indent}for (var k${i} = 0; k${i} < ${g.k[i]}; k${i}++) {`);
     indent += '  ';
     if (!g.transpose) {
-      l.push(`${indent}let i${i} = o${i} * ${g.s[i]} + k${i} * ${g.d[i]} - ${g.pb[i]};`);
-      l.push(`${indent}let v${i} = ${i ? `v${i - 1} && ` : ''}i${i} >= 0 && i${i} < ${g.ins[i]};`);
+      l.push(`${indent}let i${i} = o${i} * ${g.s[i]}i + k${i} * ${g.d[i]}i - ${g.pb[i]}i;`);
+      l.push(`${indent}let v${i} = ${i ? `v${i - 1} && ` : ''}i${i} >= 0 && i${i} < ${g.ins[i]}i;`);
     } else {
       // ConvTranspose: output o receives x[i]·w[k] where o = i·s + k·d − pad_begin.
-      l.push(`${indent}let q${i} = o${i} + ${g.pb[i]} - k${i} * ${g.d[i]};`);
-      l.push(`${indent}let i${i} = q${i} / ${g.s[i]};`);
-      l.push(`${indent}let v${i} = ${i ? `v${i - 1} && ` : ''}q${i} >= 0 && q${i} % ${g.s[i]} == 0 && i${i} < ${g.ins[i]};`);
+      l.push(`${indent}let q${i} = o${i} + ${g.pb[i]}i - k${i} * ${g.d[i]}i;`);
+      l.push(`${indent}let i${i} = q${i} / ${g.s[i]}i;`);
+      l.push(`${indent}let v${i} = ${i ? `v${i - 1} && ` : ''}q${i} >= 0 && q${i} % ${g.s[i]}i == 0 && i${i} < ${g.ins[i]}i;`);
     }
   }
   const xi = Array.from({ length: nd }, (_, i) => `u32(i${i}) * ${inSt[i]}u`).join(' + ');
@@ -327,35 +327,35 @@ export function gemmWgsl(s: GemmSpec): string {
   const acc = (r: number, j: number): string => `acc_${r}_${j}`;
   const l: string[] = [];
   l.push(`  let bz = wid.z;`);
-  l.push(`  let m0 = wid.y * ${TM}u;`);
-  l.push(`  let p0 = wid.x * ${TP}u;`);
-  l.push(`  let tx = lid % ${WX}u;`);
-  l.push(`  let ty = lid / ${WX}u;`);
+  l.push(`  let m0 = wid.y * ${TM};`);
+  l.push(`  let p0 = wid.x * ${TP};`);
+  l.push(`  let tx = lid % ${WX};`);
+  l.push(`  let ty = lid / ${WX};`);
   if (s.prelude) l.push(s.prelude);
-  l.push(`  let bcg = lid % ${TP4}u;`);
-  l.push(`  let brow = lid / ${TP4}u;`);
-  l.push(`  let bp = p0 + bcg * 4u;`);
+  l.push(`  let bcg = lid % ${TP4};`);
+  l.push(`  let brow = lid / ${TP4};`);
+  l.push(`  let bp = p0 + bcg * 4;`);
   if (s.bColumns) l.push(s.bColumns);
   for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`  var ${acc(r, j)} = vec4<f32>(0.0);`);
-  l.push(`  for (var k0 = 0u; k0 < ${s.K}u; k0 += ${TK}u) {`);
+  l.push(`  for (var k0 = 0u; k0 < ${s.K}u; k0 += ${TK}) {`);
   // Tile loads as loops, not unrolled: lavapipe compiles every copy of the load code through LLVM
   // (long for the implicit-GEMM and deformable gathers), and the loads are not the inner loop.
-  l.push(`    for (var i = 0u; i < ${aPer}u; i++) {`);
-  l.push(`      let e = lid + i * ${T}u; let m = m0 + e / ${TK4}u; let k = k0 + (e % ${TK4}u) * 4u;`);
+  l.push(`    for (var i = 0u; i < ${aPer}; i++) {`);
+  l.push(`      let e = lid + i * ${T}; let m = m0 + e / ${TK4}; let k = k0 + (e % ${TK4}) * 4;`);
   l.push(`      var av = ${v4}(0.0); if (m < ${s.M}u && k < ${s.K}u) {\n${s.loadA4('m', 'k')}\n      }`);
   l.push(`      As[e] = av;`);
   l.push(`    }`);
-  l.push(`    for (var i = 0u; i < ${bPer}u; i++) {`);
-  l.push(`      let row = brow + i * ${bRowStep}u; let k = k0 + row; var bv = ${v4}(0.0); if (k < ${s.K}u) {\n${s.loadB4('k')}\n      }`);
-  l.push(`      Bs[row * ${TP4}u + bcg] = bv;`);
+  l.push(`    for (var i = 0u; i < ${bPer}; i++) {`);
+  l.push(`      let row = brow + i * ${bRowStep}; let k = k0 + row; var bv = ${v4}(0.0); if (k < ${s.K}u) {\n${s.loadB4('k')}\n      }`);
+  l.push(`      Bs[row * ${TP4} + bcg] = bv;`);
   l.push(`    }`);
   l.push(`    workgroupBarrier();`);
   const target = (r: number, j: number): string => (mixed ? `h_${r}_${j}` : acc(r, j));
   if (mixed) for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`    var h_${r}_${j} = vec4<f16>(0.0);`);
-  l.push(`    for (var kq = 0u; kq < ${TK4}u; kq++) {`);
-  for (let r = 0; r < RM; r++) l.push(`      let a${r} = As[(ty + ${r * WY}u) * ${TK4}u + kq];`);
+  l.push(`    for (var kq = 0u; kq < ${TK4}; kq++) {`);
+  for (let r = 0; r < RM; r++) l.push(`      let a${r} = As[(ty + ${r * WY}) * ${TK4} + kq];`);
   for (let q = 0; q < 4; q++) {
-    for (let j = 0; j < RP4; j++) l.push(`      let b${q}_${j} = Bs[(kq * 4u + ${q}u) * ${TP4}u + tx + ${j * WX}u];`);
+    for (let j = 0; j < RP4; j++) l.push(`      let b${q}_${j} = Bs[(kq * 4 + ${q}) * ${TP4} + tx + ${j * WX}];`);
   }
   for (let q = 0; q < 4; q++) {
     for (let r = 0; r < RM; r++) {
@@ -367,10 +367,10 @@ export function gemmWgsl(s: GemmSpec): string {
   l.push(`    workgroupBarrier();`);
   l.push(`  }`);
   for (let r = 0; r < RM; r++) {
-    l.push(`  { let m = m0 + ty + ${r * WY}u; if (m < ${s.M}u) {`);
+    l.push(`  { let m = m0 + ty + ${r * WY}; if (m < ${s.M}u) {`);
     for (let j = 0; j < RP4; j++) {
-      l.push(`    { let pc = p0 + (tx + ${j * WX}u) * 4u;`);
-      for (let e = 0; e < 4; e++) l.push(`      { let p = pc + ${e}u; if (p < ${s.P}u) { ${s.store('m', 'p', `${acc(r, j)}[${e}]`)} } }`);
+      l.push(`    { let pc = p0 + (tx + ${j * WX}) * 4;`);
+      for (let e = 0; e < 4; e++) l.push(`      { let p = pc + ${e}; if (p < ${s.P}u) { ${s.store('m', 'p', `${acc(r, j)}[${e}]`)} } }`);
       l.push(`    }`);
     }
     l.push(`  } }`);
@@ -391,8 +391,8 @@ ${l.join('\n')}
  * multiple of 4 (the binding is then declared as vec4s), else four guarded scalar loads.
  */
 function rowLoad4(name: string, row: string, k: string, K: number, from: GpuType, to: GpuType, vec: boolean): string {
-  if (vec) return `        av = ${cvt4(`${name}[(${row}) * ${K / 4}u + ${k} / 4u]`, from, to)};`;
-  const el = (i: number): string => `select(${to}(0.0), ${cvt(`${name}[(${row}) * ${K}u + ${k} + ${i}u]`, from, to)}, ${k} + ${i}u < ${K}u)`;
+  if (vec) return `        av = ${cvt4(`${name}[(${row}) * ${K / 4}u + ${k} / 4]`, from, to)};`;
+  const el = (i: number): string => `select(${to}(0.0), ${cvt(`${name}[(${row}) * ${K}u + ${k} + ${i}]`, from, to)}, ${k} + ${i} < ${K}u)`;
   return `        av = vec4<${to}>(${[0, 1, 2, 3].map(el).join(', ')});`;
 }
 
@@ -401,10 +401,10 @@ function im2colColumns(g: ConvGeometry, p: string): string {
   const [OH, OW] = g.outs;
   const lines: string[] = [];
   for (let e = 0; e < 4; e++) {
-    lines.push(`  let cp${e} = ${p} + ${e}u;`);
+    lines.push(`  let cp${e} = ${p} + ${e};`);
     lines.push(`  let cr${e} = cp${e} % ${OH * OW}u;`);
-    lines.push(`  let cih${e} = i32(cr${e} / ${OW}u) * ${g.s[0]} - ${g.pb[0]};`);
-    lines.push(`  let ciw${e} = i32(cr${e} % ${OW}u) * ${g.s[1]} - ${g.pb[1]};`);
+    lines.push(`  let cih${e} = i32(cr${e} / ${OW}u) * ${g.s[0]}i - ${g.pb[0]}i;`);
+    lines.push(`  let ciw${e} = i32(cr${e} % ${OW}u) * ${g.s[1]}i - ${g.pb[1]}i;`);
     lines.push(`  let cxb${e} = (min(cp${e} / ${OH * OW}u, ${g.N - 1}u) * ${g.C}u + bz * ${g.Cg}u) * ${g.ins[0] * g.ins[1]}u;`);
   }
   return lines.join('\n');
@@ -415,10 +415,10 @@ function im2colLoad4(g: ConvGeometry, k: string, to: GpuType, target: string): s
   const [KH, KW] = g.k;
   const [H, W] = g.ins;
   const khw = KH * KW;
-  const lines = [`        let c = ${k} / ${khw}u; let r = ${k} % ${khw}u;`,
-    `        let dh = i32(r / ${KW}u) * ${g.d[0]}; let dw = i32(r % ${KW}u) * ${g.d[1]}; let co = c * ${H * W}u;`];
+  const lines = [`        let c = ${k} / ${khw}; let r = ${k} % ${khw};`,
+    `        let dh = i32(r / ${KW}) * ${g.d[0]}i; let dw = i32(r % ${KW}) * ${g.d[1]}i; let co = c * ${H * W}u;`];
   for (let e = 0; e < 4; e++) {
-    lines.push(`        { let ih = cih${e} + dh; let iw = ciw${e} + dw; if (ih >= 0 && ih < ${H} && iw >= 0 && iw < ${W}) { ${target}[${e}] = ${cvt(`X[cxb${e} + co + u32(ih) * ${W}u + u32(iw)]`, g.st, to)}; } }`);
+    lines.push(`        { let ih = cih${e} + dh; let iw = ciw${e} + dw; if (ih >= 0 && ih < ${H}i && iw >= 0 && iw < ${W}i) { ${target}[${e}] = ${cvt(`X[cxb${e} + co + u32(ih) * ${W}u + u32(iw)]`, g.st, to)}; } }`);
   }
   return lines.join('\n');
 }
@@ -593,13 +593,13 @@ ${wl.join('\n')}
   il.push(`  let tok = t < ${T}u;`);
   il.push(`  let n = min(t / ${TH * TW}u, ${g.N - 1}u);`);
   il.push(`  let tr = t % ${TH * TW}u;`);
-  il.push(`  let hb = i32(tr / ${TW}u) * 2 - ${g.pb[0]};`);
-  il.push(`  let wb = i32(tr % ${TW}u) * 2 - ${g.pb[1]};`);
+  il.push(`  let hb = i32(tr / ${TW}u) * 2 - ${g.pb[0]}i;`);
+  il.push(`  let wb = i32(tr % ${TW}u) * 2 - ${g.pb[1]}i;`);
   il.push(`  let xb = (n * ${C}u + c) * ${H * W}u;`);
   for (let i = 0; i < 4; i++) {
-    il.push(`  let h${i} = hb + ${i}; let hok${i} = h${i} >= 0 && h${i} < ${H};`);
+    il.push(`  let h${i} = hb + ${i}; let hok${i} = h${i} >= 0 && h${i} < ${H}i;`);
   }
-  for (let j = 0; j < 4; j++) il.push(`  let w${j} = wb + ${j}; let wok${j} = tok && w${j} >= 0 && w${j} < ${W};`);
+  for (let j = 0; j < 4; j++) il.push(`  let w${j} = wb + ${j}; let wok${j} = tok && w${j} >= 0 && w${j} < ${W}i;`);
   for (let i = 0; i < 4; i++) {
     for (let j = 0; j < 4; j++) {
       il.push(`  var d${i}${j} = 0.0; if (hok${i} && wok${j}) { d${i}${j} = ${f32(`X[xb + u32(h${i}) * ${W}u + u32(w${j})]`)}; }`);
@@ -699,14 +699,14 @@ function depthwisePlan(g: ConvGeometry, variant: string): KernelPlan {
   l.push(`  let ch = nc % ${g.C}u;`);
   l.push(`  let oy0 = wid.y * ${t.TOH}u;`);
   l.push(`  let ox0 = wid.x * ${t.TOW}u;`);
-  l.push(`  let iy0 = i32(oy0) * ${g.s[0]} - ${g.pb[0]};`);
-  l.push(`  let ix0 = i32(ox0) * ${g.s[1]} - ${g.pb[1]};`);
+  l.push(`  let iy0 = i32(oy0) * ${g.s[0]}i - ${g.pb[0]}i;`);
+  l.push(`  let ix0 = i32(ox0) * ${g.s[1]}i - ${g.pb[1]}i;`);
   l.push(`  let xb = nc * ${H * W}u;`);
   l.push(`  for (var e = lid; e < ${tiles}u; e += ${T}u) {`);
   l.push(`    let iy = iy0 + i32(e / ${t.IW}u);`);
   l.push(`    let ix = ix0 + i32(e % ${t.IW}u);`);
   l.push(`    var v = 0.0;`);
-  l.push(`    if (iy >= 0 && iy < ${H} && ix >= 0 && ix < ${W}) { v = ${cvt(`X[xb + u32(iy) * ${W}u + u32(ix)]`, g.st, 'f32')}; }`);
+  l.push(`    if (iy >= 0 && iy < ${H}i && ix >= 0 && ix < ${W}i) { v = ${cvt(`X[xb + u32(iy) * ${W}u + u32(ix)]`, g.st, 'f32')}; }`);
   l.push(`    tile[e] = v;`);
   l.push(`  }`);
   for (let k = 0; k < KH * KW; k++) l.push(`  let w${k} = ${cvt(`W[ch * ${KH * KW}u + ${k}u]`, g.st, 'f32')};`);

@@ -16,6 +16,7 @@
  * Every variant computes in f32; float16 layers keep f16 in memory (converted on load and store).
  */
 import type { TensorType } from '../ir/types.js';
+import { FloatAttr, type GraphBuilder } from '../onnx/write.js';
 import {
   supported, unsupported,
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
@@ -215,33 +216,33 @@ var<workgroup> Bs: array<vec4<f32>, ${TK * TP4}>;
 @compute @workgroup_size(${T})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let z = wid.z;
-  let m0 = wid.y * ${u(TM)};
-  let p0 = wid.x * ${u(TP)};
-  let tx = lid % ${u(W)};
-  let ty = lid / ${u(W)};
+  let m0 = wid.y * ${TM};
+  let p0 = wid.x * ${TP};
+  let tx = lid % ${W};
+  let ty = lid / ${W};
 ${s.prelude}
 ${rows.map((i) => `  var acc${i} = vec4<f32>(0.0);`).join('\n')}
-  for (var k0 = 0u; k0 < ${u(s.K)}; k0 += ${u(TK)}) {
-    for (var i = 0u; i < ${u(aPer)}; i++) {
-      let e = lid + i * ${u(T)};
-      let mm = e / ${u(TK)};
-      let kk = e % ${u(TK)};
+  for (var k0 = 0u; k0 < ${u(s.K)}; k0 += ${TK}) {
+    for (var i = 0u; i < ${aPer}; i++) {
+      let e = lid + i * ${T};
+      let mm = e / ${TK};
+      let kk = e % ${TK};
       var v = 0.0;
       if (m0 + mm < ${u(s.M)} && k0 + kk < ${u(s.K)}) { v = ldA(z, m0 + mm, k0 + kk); }
-      As[kk * ${u(TM4)} + mm / 4u][mm % 4u] = v;
+      As[kk * ${TM4} + mm / 4][mm % 4] = v;
     }
-    for (var i = 0u; i < ${u(bPer)}; i++) {
-      let e = lid + i * ${u(T)};
-      let kk = e / ${u(TP)};
-      let pp = e % ${u(TP)};
+    for (var i = 0u; i < ${bPer}; i++) {
+      let e = lid + i * ${T};
+      let kk = e / ${TP};
+      let pp = e % ${TP};
       var v = 0.0;
       if (p0 + pp < ${u(s.P)} && k0 + kk < ${u(s.K)}) { v = ldB(z, k0 + kk, p0 + pp); }
-      Bs[kk * ${u(TP4)} + pp / 4u][pp % 4u] = v;
+      Bs[kk * ${TP4} + pp / 4][pp % 4] = v;
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < ${u(TK)}; kk++) {
-      let a = As[kk * ${u(TM4)} + ty];
-      let b = Bs[kk * ${u(TP4)} + tx];
+    for (var kk = 0u; kk < ${TK}; kk++) {
+      let a = As[kk * ${TM4} + ty];
+      let b = Bs[kk * ${TP4} + tx];
 ${rows.map((i) => `      acc${i} = fma(vec4<f32>(a[${i}]), b, acc${i});`).join('\n')}
     }
     workgroupBarrier();
@@ -249,10 +250,10 @@ ${rows.map((i) => `      acc${i} = fma(vec4<f32>(a[${i}]), b, acc${i});`).join('
   // The epilogue as one loop (not 16 copies): an inlined activation such as Gelu's erf would
   // otherwise be replicated per output, which multiplies the shader compile time on lavapipe.
   let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-  for (var r = 0u; r < 16u; r++) {
-    let m = m0 + ty * 4u + r / 4u;
-    let p = p0 + tx * 4u + r % 4u;
-    if (m < ${u(s.M)} && p < ${u(s.P)}) { epi(z, m, p, accs[r / 4u][r % 4u]); }
+  for (var r = 0u; r < 16; r++) {
+    let m = m0 + ty * 4 + r / 4;
+    let p = p0 + tx * 4 + r % 4;
+    if (m < ${u(s.M)} && p < ${u(s.P)}) { epi(z, m, p, accs[r / 4][r % 4]); }
   }
 }
 `;
@@ -312,8 +313,8 @@ function convDirect(c: LayerCase, g: ConvGeometry, caps: DeviceCaps): KernelPlan
   const conds: string[] = [];
   const offs: string[] = [];
   for (let i = 0; i < g.nd; i++) {
-    l.push(`    let i${i} = o${i} * ${g.s[i]} + i32((k / ${u(kSt[i])}) % ${u(g.k[i])}) * ${g.d[i]} - ${g.pb[i]};`);
-    conds.push(`i${i} >= 0 && i${i} < ${g.ins[i]}`);
+    l.push(`    let i${i} = o${i} * ${g.s[i]}i + i32((k / ${u(kSt[i])}) % ${u(g.k[i])}) * ${g.d[i]}i - ${g.pb[i]}i;`);
+    conds.push(`i${i} >= 0 && i${i} < ${g.ins[i]}i`);
     offs.push(`u32(i${i}) * ${u(inSt[i])}`);
   }
   l.push(`    if (${conds.join(' && ')}) {`);
@@ -352,9 +353,9 @@ fn ldB(z: u32, k: u32, p: u32) -> f32 {
   let r = k % ${u(KH * KW)};
   let n = p / ${u(ohw)};
   let sp = p % ${u(ohw)};
-  let ih = i32((sp / ${u(OW)}) * ${u(g.s[0])} + (r / ${u(KW)}) * ${u(g.d[0])}) - ${g.pb[0]};
-  let iw = i32((sp % ${u(OW)}) * ${u(g.s[1])} + (r % ${u(KW)}) * ${u(g.d[1])}) - ${g.pb[1]};
-  if (ih < 0 || ih >= ${H} || iw < 0 || iw >= ${Wd}) { return 0.0; }
+  let ih = i32((sp / ${u(OW)}) * ${u(g.s[0])} + (r / ${u(KW)}) * ${u(g.d[0])}) - ${g.pb[0]}i;
+  let iw = i32((sp % ${u(OW)}) * ${u(g.s[1])} + (r % ${u(KW)}) * ${u(g.d[1])}) - ${g.pb[1]}i;
+  if (ih < 0 || ih >= ${H}i || iw < 0 || iw >= ${Wd}i) { return 0.0; }
   return ${ld(`X[((n * ${u(g.C)} + z * ${u(g.Cg)} + ci) * ${u(H)} + u32(ih)) * ${u(Wd)} + u32(iw)]`, st)};
 }
 fn epi(z: u32, m: u32, p: u32, v: f32) {
@@ -396,14 +397,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let ch = nc % ${u(g.C)};
   let oy0 = wid.y * ${u(DW.TOH)};
   let ox0 = wid.x * ${u(DW.TOW)};
-  let iy0 = i32(oy0 * ${u(g.s[0])}) - ${g.pb[0]};
-  let ix0 = i32(ox0 * ${u(g.s[1])}) - ${g.pb[1]};
+  let iy0 = i32(oy0 * ${u(g.s[0])}) - ${g.pb[0]}i;
+  let ix0 = i32(ox0 * ${u(g.s[1])}) - ${g.pb[1]}i;
   let xb = nc * ${u(H * Wd)};
   for (var e = lid; e < ${u(IH * IW)}; e += ${u(T)}) {
     let iy = iy0 + i32(e / ${u(IW)});
     let ix = ix0 + i32(e % ${u(IW)});
     var v = 0.0;
-    if (iy >= 0 && iy < ${H} && ix >= 0 && ix < ${Wd}) { v = ${ld(`X[xb + u32(iy) * ${u(Wd)} + u32(ix)]`, st)}; }
+    if (iy >= 0 && iy < ${H}i && ix >= 0 && ix < ${Wd}i) { v = ${ld(`X[xb + u32(iy) * ${u(Wd)} + u32(ix)]`, st)}; }
     tile[e] = v;
   }
   workgroupBarrier();
@@ -1247,6 +1248,46 @@ function packedReference(c: LayerCase, inputs: Array<HostTensor | null>): HostTe
 }
 
 // ---------------------------------------------------------------------------------------------
+// The fused layers as standard ONNX nodes: onnxruntime computes their reference (bench/reference.ts).
+
+/** Appends the activation `a` applied to `x` and returns its output (Gelu by erf, as opset 17 has no Gelu). */
+function activationNodes(b: GraphBuilder, a: Act, x: string): string {
+  const scalar = (v: number): string => b.init('c', 'float32', [], [v]);
+  switch (a.kind) {
+    case 'none': return x;
+    case 'Clip': return b.op('Clip', [x, scalar(a.alpha), scalar(a.beta)]);
+    case 'LeakyRelu': return b.op('LeakyRelu', [x], { alpha: new FloatAttr(a.alpha) });
+    case 'HardSigmoid': return b.op('HardSigmoid', [x], { alpha: new FloatAttr(a.alpha), beta: new FloatAttr(a.beta) });
+    case 'Gelu': {
+      const erf = b.op('Erf', [b.op('Mul', [x, scalar(Math.SQRT1_2)])]);
+      return b.op('Mul', [b.op('Mul', [x, scalar(0.5)]), b.op('Add', [erf, scalar(1)])]);
+    }
+    default: return b.op(a.kind, [x]);
+  }
+}
+
+/** FusedConv: Conv (with its bias), + the residual, then the activation. */
+function convDecompose(c: LayerCase, b: GraphBuilder, inputs: string[]): string[] {
+  const g = convGeometry(c);
+  const attrs = { kernel_shape: g.k, strides: g.s, dilations: g.d, pads: [...g.pb, ...g.pe], group: g.G };
+  let y = b.op('Conv', [inputs[0], inputs[1], ...(inputs[2] ? [inputs[2]] : [])], attrs);
+  if (inputs[3]) y = b.op('Add', [y, inputs[3]]);
+  return [activationNodes(b, activationOf(c)!, y)];
+}
+
+/** FusedMatMul: MatMul (Gemm with its transposes and alpha where set), + the bias, then the activation. */
+function mmDecompose(c: LayerCase, b: GraphBuilder, inputs: string[]): string[] {
+  const alpha = attrNum(c, 'alpha', 1);
+  const transA = attrNum(c, 'transA', 0);
+  const transB = attrNum(c, 'transB', 0);
+  let y = transA || transB || alpha !== 1
+    ? b.op('Gemm', [inputs[0], inputs[1]], { alpha: new FloatAttr(alpha), transA, transB })
+    : b.op('MatMul', [inputs[0], inputs[1]]);
+  if (inputs[2]) y = b.op('Add', [y, inputs[2]]);
+  return [activationNodes(b, activationOf(c)!, y)];
+}
+
+// ---------------------------------------------------------------------------------------------
 
 export const fusedConvKernel: Kernel = {
   name: 'fused-conv',
@@ -1257,6 +1298,7 @@ export const fusedConvKernel: Kernel = {
   supports: convSupports,
   plan: convPlan,
   reference: convReference,
+  decompose: convDecompose,
 };
 
 export const fusedMatMulKernel: Kernel = {
@@ -1271,6 +1313,7 @@ export const fusedMatMulKernel: Kernel = {
   supports: mmSupports,
   plan: mmPlan,
   reference: mmReference,
+  decompose: mmDecompose,
 };
 
 export const attentionKernel: Kernel = {
