@@ -7,6 +7,8 @@ import type { KernelRunner, Prepared } from '../gpu/run.js';
 import { syntheticInputs } from '../gpu/run.js';
 import type { HostTensor, Kernel, KernelPlan, LayerCase } from '../kernels/types.js';
 import { kernelFor } from '../kernels/registry.js';
+import { planHash } from '../kernels/specialize.js';
+import { referenceOutputs, type Reference } from './reference.js';
 import { DEFAULT_TIMING, type Outcome, type RoundItem, type Timer, type TimingOptions } from './harness.js';
 import { summarize, type Stats } from './stats.js';
 import { compareOutputs } from './verify.js';
@@ -122,6 +124,18 @@ export interface VariantResult {
   samplesMs?: number[];
   batch?: number;
   maxAbsError?: number;
+  /** The hash of the timed code (specialize.ts planHash); absent for a variant that does not support the layer. */
+  kernelHash?: string;
+}
+
+/**
+ * A layer's check against its reference is done once per (layer, variant, code) on a machine and
+ * stored (session.ts): `verified` says a variant's code was checked already, `onVerified` records
+ * a check that passed.
+ */
+export interface CheckMemo {
+  verified(variant: string, kernelHash: string): boolean;
+  onVerified(variant: string, kernelHash: string, maxAbsError: number, reference: Reference['source']): void;
 }
 
 export interface LayerMeasurement {
@@ -140,7 +154,9 @@ function toleranceDtype(variant: string, c: LayerCase): string | undefined {
 /** A variant prepared, checked against its reference and ready to time; `release` frees it. */
 export interface ReadyVariant {
   variant: string;
-  maxAbsError: number;
+  kernelHash: string;
+  /** Its largest difference from the reference; null when its code had been checked before (CheckMemo). */
+  maxAbsError: number | null;
   item: RoundItem;
   /** Device memory it holds, bytes. */
   bytes: number;
@@ -164,25 +180,33 @@ async function activationRefresh(runner: KernelRunner, c: LayerCase, plan: Kerne
  * outputs against the reference. A result instead when it cannot run, fails, or disagrees.
  */
 export async function prepareVariant(runner: KernelRunner, kernel: Kernel, c: LayerCase, variant: string,
-  inputs: Array<HostTensor | null>, want: () => HostTensor[], conditions: Conditions = DEFAULT_CONDITIONS, occurrences = 1): Promise<ReadyVariant | VariantResult> {
+  inputs: Array<HostTensor | null>, want: () => Promise<Reference>, conditions: Conditions = DEFAULT_CONDITIONS, occurrences = 1,
+  memo?: CheckMemo): Promise<ReadyVariant | VariantResult> {
   const s = kernel.supports(c, variant, runner.caps);
   if (!s.ok) return { variant, status: 'skipped', reason: s.reason };
   if (runner.ctx.lost) return { variant, status: 'errored', reason: `device lost: ${runner.ctx.lost}` };
   let prepared: Prepared;
   const plan = kernel.plan(c, variant, runner.caps);
+  const kernelHash = planHash(plan);
   try {
     prepared = await runner.prepare(kernel, c, plan, inputs, `${kernel.name}/${variant} ${c.layer.op} ${c.layer.key}`);
   } catch (e) {
-    return { variant, status: 'errored', reason: (e as Error).message };
+    return { variant, status: 'errored', reason: (e as Error).message, kernelHash };
   }
   try {
-    const got = await runner.run(prepared, c);
-    const agreement = compareOutputs(got, want(), toleranceDtype(variant, c));
-    if (!agreement.ok) {
-      runner.release(prepared);
-      const w = agreement.worst;
-      return { variant, status: 'mismatch', maxAbsError: agreement.maxAbsError,
-        reason: `disagrees with the reference${w ? ` at output ${w.output}[${w.index}]: ${w.got} vs ${w.want}` : ''} (rtol ${agreement.tolerance.rtol})` };
+    let maxAbsError: number | null = null;
+    if (!memo?.verified(variant, kernelHash)) {
+      const got = await runner.run(prepared, c);
+      const ref = await want();
+      const agreement = compareOutputs(got, ref.outputs, toleranceDtype(variant, c));
+      if (!agreement.ok) {
+        runner.release(prepared);
+        const w = agreement.worst;
+        return { variant, status: 'mismatch', maxAbsError: agreement.maxAbsError, kernelHash,
+          reason: `disagrees with the reference (${ref.source})${w ? ` at output ${w.output}[${w.index}]: ${w.got} vs ${w.want}` : ''} (rtol ${agreement.tolerance.rtol})` };
+      }
+      maxAbsError = agreement.maxAbsError;
+      memo?.onVerified(variant, kernelHash, maxAbsError, ref.source);
     }
     const copies = await rotation(runner, kernel, c, plan, prepared, conditions, occurrences);
     // Only rounds make the activation copies (Timer.timeRounds; `inference` is only asked for with timestamps: effectiveConditions).
@@ -196,7 +220,7 @@ export async function prepareVariant(runner: KernelRunner, kernel: Kernel, c: La
     const bytes = copies.plans.slice(1).reduce((a, q) => a + q.inputs.reduce((b, x, i) => b + (x && x !== prepared.inputs[i] ? x.size : 0), 0), prepared.bytes)
       + before.reduce((a, x) => a + x.source.size, 0);
     return {
-      variant, maxAbsError: agreement.maxAbsError, item: { plans: copies.plans, before }, bytes,
+      variant, kernelHash, maxAbsError, item: { plans: copies.plans, before }, bytes,
       release: () => {
         for (const x of before) x.source.destroy();
         copies.release();
@@ -205,24 +229,26 @@ export async function prepareVariant(runner: KernelRunner, kernel: Kernel, c: La
     };
   } catch (e) {
     runner.release(prepared);
-    return { variant, status: 'errored', reason: (e as Error).message };
+    return { variant, status: 'errored', reason: (e as Error).message, kernelHash };
   }
 }
 
 /** The result of timing a prepared variant. */
 export function variantResult(r: ReadyVariant, outcome: Outcome): VariantResult {
-  if (outcome.status !== 'completed') return { variant: r.variant, status: outcome.status, reason: outcome.reason, maxAbsError: r.maxAbsError };
+  const maxAbsError = r.maxAbsError ?? undefined;
+  if (outcome.status !== 'completed') return { variant: r.variant, status: outcome.status, reason: outcome.reason, maxAbsError, kernelHash: r.kernelHash };
   return {
     variant: r.variant, status: 'completed', stats: summarize(outcome.samplesMs), wallMedianMs: summarize(outcome.wallMs).median,
-    samplesMs: outcome.samplesMs, batch: outcome.batch, maxAbsError: r.maxAbsError,
+    samplesMs: outcome.samplesMs, batch: outcome.batch, maxAbsError, kernelHash: r.kernelHash,
   };
 }
 
 /** Prepares, checks and times one variant on its own (`inference`: in rounds of itself alone). */
 export async function measureVariant(runner: KernelRunner, timer: Timer, kernel: Kernel, c: LayerCase, variant: string,
-  inputs: Array<HostTensor | null>, want: () => HostTensor[], timing: TimingOptions = DEFAULT_TIMING, conditions: Conditions = DEFAULT_CONDITIONS): Promise<VariantResult> {
+  inputs: Array<HostTensor | null>, want: () => Promise<Reference>, timing: TimingOptions = DEFAULT_TIMING, conditions: Conditions = DEFAULT_CONDITIONS,
+  memo?: CheckMemo): Promise<VariantResult> {
   const used = effectiveConditions(conditions, timer.usesTimestamps).conditions;
-  const r = await prepareVariant(runner, kernel, c, variant, inputs, want, used);
+  const r = await prepareVariant(runner, kernel, c, variant, inputs, want, used, 1, memo);
   if (!('item' in r)) return r;
   try {
     const outcome = used === 'inference'
@@ -234,11 +260,11 @@ export async function measureVariant(runner: KernelRunner, timer: Timer, kernel:
   }
 }
 
-/** A layer's synthetic inputs and its reference outputs for them, computed once when first asked for. */
-function layerData(c: LayerCase, kernel: Kernel, seed: number): { inputs: Array<HostTensor | null>; want: () => HostTensor[] } {
+/** A layer's synthetic inputs and its reference outputs for them (reference.ts), computed once when first asked for. */
+export function layerData(c: LayerCase, kernel: Kernel, seed = 1): { inputs: Array<HostTensor | null>; want: () => Promise<Reference> } {
   const inputs = syntheticInputs(c, seed);
-  let reference: HostTensor[] | undefined;
-  return { inputs, want: () => (reference ??= kernel.reference(c, inputs)) };
+  let reference: Promise<Reference> | undefined;
+  return { inputs, want: () => (reference ??= referenceOutputs(c, kernel, inputs)) };
 }
 
 interface LayerOptions {
@@ -248,6 +274,8 @@ interface LayerOptions {
   seed?: number;
   /** How many times the layer occurs in the model(s) measured (rotation: its weight copies under `inference`). */
   occurrences?: number;
+  /** Checks already done, and where to record new ones. */
+  memo?: CheckMemo;
 }
 
 function selected(kernel: Kernel, only?: string[]): string[] {
@@ -259,11 +287,11 @@ export async function measureLayer(runner: KernelRunner, timer: Timer, c: LayerC
   const kernel = kernelFor(c.layer.op);
   if (!kernel) return { key: c.layer.key, op: c.layer.op, variants: [] };
   const variants = selected(kernel, opts.only);
-  const { inputs, want } = layerData(c, kernel, opts.seed ?? 1);
+  const { inputs, want } = layerData(c, kernel, opts.seed);
   const results: VariantResult[] = [];
   for (const [i, v] of variants.entries()) {
     opts.onVariant?.(v, i, variants.length);
-    results.push(await measureVariant(runner, timer, kernel, c, v, inputs, want, opts.timing, opts.conditions));
+    results.push(await measureVariant(runner, timer, kernel, c, v, inputs, want, opts.timing, opts.conditions, opts.memo));
   }
   return { key: c.layer.key, op: c.layer.op, kernel: kernel.name, defaultVariant: kernel.defaultVariant(c), variants: results };
 }
@@ -279,10 +307,10 @@ export async function prepareLayer(runner: KernelRunner, c: LayerCase, opts: Lay
   const ready: ReadyVariant[] = [];
   if (!kernel) return { m, ready };
   const variants = selected(kernel, opts.only);
-  const { inputs, want } = layerData(c, kernel, opts.seed ?? 1);
+  const { inputs, want } = layerData(c, kernel, opts.seed);
   for (const [i, v] of variants.entries()) {
     opts.onVariant?.(v, i, variants.length);
-    const r = await prepareVariant(runner, kernel, c, v, inputs, want, opts.conditions, opts.occurrences);
+    const r = await prepareVariant(runner, kernel, c, v, inputs, want, opts.conditions, opts.occurrences, opts.memo);
     if ('item' in r) ready.push(r);
     else m.variants.push(r);
   }

@@ -36,8 +36,10 @@ export type RunPlan = { ok: true } | { ok: false; reason: string };
 
 export type VariantChooser = (c: LayerCase, kernel: Kernel) => string;
 
+/** The layer of `key` in `g` as a kernel sees it, with the node it came from (a library reference runs that node). */
 export function layerCase(g: ModelGraph, key: string): LayerCase {
-  return { layer: g.layers.get(key)!, consts: g.origins.get(key)!.constValues };
+  const o = g.origins.get(key)!;
+  return { layer: g.layers.get(key)!, consts: o.constValues, origin: { domain: o.domain, opType: o.opType, opset: o.opset, attributes: o.attributes } };
 }
 
 /** Deterministic data for the model's inputs (seeded per input), the same in every analysis. */

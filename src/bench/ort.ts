@@ -8,13 +8,14 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
 import type { HostTensor } from '../kernels/types.js';
+import { halfToFloat } from '../onnx/tensor.js';
 import { summarize } from './stats.js';
 
 const ORT_TYPE: Record<string, ort.Tensor.Type> = {
   float32: 'float32', float16: 'float16', int64: 'int64', int32: 'int32', uint8: 'uint8', int8: 'int8', bool: 'bool', float64: 'float64',
 };
 
-function toOrt(t: HostTensor): ort.Tensor {
+export function toOrt(t: HostTensor): ort.Tensor {
   const type = ORT_TYPE[t.dtype];
   if (!type) throw new Error(`onnxruntime input of dtype ${t.dtype} is not supported here`);
   let data: ort.Tensor.DataType;
@@ -35,10 +36,12 @@ function f16bits(x: number): number {
   return sign | (e << 10) | ((u >>> 13) & 0x3ff);
 }
 
-function fromOrt(t: ort.Tensor): HostTensor {
+export function fromOrt(t: ort.Tensor): HostTensor {
   const shape = [...t.dims].map(Number);
   const d = t.data as ArrayLike<number | bigint>;
   const data = t.type === 'int64' ? Int32Array.from(d as BigInt64Array, (x) => Number(x))
+    // float16 comes as its bit patterns.
+    : t.type === 'float16' ? Float32Array.from(d as Uint16Array, (x) => halfToFloat(x))
     : t.type === 'bool' || t.type === 'uint8' ? Uint8Array.from(d as Uint8Array)
       : Float32Array.from(d as ArrayLike<number>, Number);
   return { dtype: t.type === 'float32' ? 'float32' : t.type === 'int64' ? 'int64' : t.type === 'float16' ? 'float16' : (t.type as HostTensor['dtype']), shape, data };

@@ -8,12 +8,14 @@ import { closeGpu, fingerprint, openGpu, type AdapterSelection, type GpuContext,
 import { KernelRunner } from '../gpu/run.js';
 import type { ModelGraph } from '../ir/graph.js';
 import { kernelFor } from '../kernels/registry.js';
-import type { LayerCase } from '../kernels/types.js';
+import { planHash, specializeCached } from '../kernels/specialize.js';
+import type { Kernel, LayerCase } from '../kernels/types.js';
 import { benchLayer, variantEntry, type BenchLayer, type MachineInfo, type VariantEntry } from '../report/bench.js';
 import { fingerprintId, Store, type MeasurementRow } from '../store/db.js';
+import { PhaseClock } from '../util/phases.js';
 import type { Progress } from '../util/progress.js';
 import { DEFAULT_TIMING, MAX_PASSES, Timer, type Outcome, type TimingOptions } from './harness.js';
-import { DEFAULT_CONDITIONS, effectiveConditions, measureLayer, prepareLayer, variantResult, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from './measure.js';
+import { DEFAULT_CONDITIONS, effectiveConditions, measureLayer, prepareLayer, variantResult, type CheckMemo, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from './measure.js';
 import type { Interleaver } from './interleave.js';
 import { passOverhead, probeMachine } from './probe.js';
 import { summarize } from './stats.js';
@@ -27,6 +29,8 @@ export interface Session {
   machineId: number;
   /** Set by Ctrl-C: stop after the current measurement. */
   interrupted: boolean;
+  /** Where this session's time went, by phase. */
+  clock: PhaseClock;
   close(): void;
 }
 
@@ -44,7 +48,7 @@ export async function openSession(sel: AdapterSelection, dbPath: string, version
   const timer = new Timer(runner);
   const fp = fingerprint(ctx, version);
   const s: Session = {
-    ctx, runner, timer, store, fp, machineId: store.machineId(fp), interrupted: false,
+    ctx, runner, timer, store, fp, machineId: store.machineId(fp), interrupted: false, clock: new PhaseClock(),
     close: () => {
       process.off('SIGINT', onSigint);
       timer.destroy();
@@ -66,14 +70,14 @@ export async function ensureProbe(s: Session, force: boolean | undefined): Promi
   const kinds = s.ctx.timestamps ? ['fma-f32', 'pass-overhead'] : ['fma-f32'];
   if (!(force || (force === undefined && kinds.some((k) => !s.store.latestProbe(s.machineId, k))))) return false;
   process.stderr.write('probing peak compute, bandwidth and timing overhead…\n');
-  for (const p of await probeMachine(s.runner, s.timer)) s.store.saveProbe(s.machineId, p.kind, p.value, p.unit, p.medianMs);
+  for (const p of await s.clock.time('probe', () => probeMachine(s.runner, s.timer))) s.store.saveProbe(s.machineId, p.kind, p.value, p.unit, p.medianMs);
   return true;
 }
 
 /** Probes the pass overhead alone (a second or so), when the GPU has timestamps. */
 export async function probePassOverhead(s: Session): Promise<void> {
   if (!s.ctx.timestamps) return;
-  const p = await passOverhead(s.runner);
+  const p = await s.clock.time('probe', () => passOverhead(s.runner));
   s.store.saveProbe(s.machineId, p.kind, p.value, p.unit, p.medianMs);
 }
 
@@ -124,11 +128,35 @@ export interface MeasureOutcome {
   reused: number;
 }
 
-/** A case's (selected) variants, the stored results for them under the conditions, and those still to measure. */
+/**
+ * The identity of the code a variant would run on a layer (specialize.ts planHash), null where the
+ * variant does not support the layer (nothing runs). A stored result is reused only when made by
+ * the same code: a changed kernel is measured again.
+ */
+export function variantCode(kernel: Kernel, c: LayerCase, variant: string, s: Pick<Session, 'runner'>): string | null {
+  if (!kernel.supports(c, variant, s.runner.caps).ok) return null;
+  try {
+    return planHash(kernel.plan(c, variant, s.runner.caps));
+  } catch {
+    return null;
+  }
+}
+
+/** A case's (selected) variants, the stored results for them under the conditions and made by today's code, and those still to measure. */
 function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): { existing: MeasurementRow[]; wanted: string[]; toMeasure: string[] } {
-  const existing = opts.force ? [] : s.store.latestForLayer(s.machineId, c.layer.key, conditionsUsed(s, opts));
-  const wanted = (kernelFor(c.layer.op)?.variants ?? []).map((v) => v.name).filter((v) => !opts.variants || opts.variants.includes(v));
+  const kernel = kernelFor(c.layer.op);
+  const wanted = (kernel?.variants ?? []).map((v) => v.name).filter((v) => !opts.variants || opts.variants.includes(v));
+  const stored = opts.force || !kernel ? [] : s.store.latestForLayer(s.machineId, c.layer.key, conditionsUsed(s, opts));
+  const existing = stored.filter((e) => wanted.includes(e.variant) && (e.kernelHash ?? null) === variantCode(kernel!, c, e.variant, s));
   return { existing, wanted, toMeasure: wanted.filter((v) => !existing.some((e) => e.variant === v)) };
+}
+
+/** The checks this machine has stored for a layer (measure.ts CheckMemo). */
+function checkMemo(s: Session, c: LayerCase): CheckMemo {
+  return {
+    verified: (variant, kernelHash) => !!s.store.verification(s.machineId, c.layer.key, variant, kernelHash),
+    onVerified: (variant, kernelHash, maxAbsError, reference) => s.store.saveVerification({ machineId: s.machineId, layerKey: c.layer.key, variant, kernelHash, maxAbsError, reference }),
+  };
 }
 
 /** The conditions `opts` asks for, as this device can time them (effectiveConditions). */
@@ -149,6 +177,30 @@ export function pendingCases(s: Session, cases: LayerCase[], opts: MeasureOption
  */
 const CHUNK_BYTES = 256 * 2 ** 20;
 const CHUNK_ITEMS = 512;
+
+/**
+ * Compiles every program the pending variants of `cases` need, all in flight at once, before any is
+ * checked: layers that differ only in sizes share their programs (specialize.ts), so a model needs a
+ * few dozen, and a driver that compiles in parallel does so here.
+ */
+async function compilePending(s: Session, cases: LayerCase[], opts: MeasureOptions): Promise<void> {
+  const programs = new Map<string, string>();
+  for (const c of cases) {
+    const kernel = kernelFor(c.layer.op);
+    if (!kernel) continue;
+    for (const v of variantsToMeasure(s, c, opts).toMeasure) {
+      if (!kernel.supports(c, v, s.runner.caps).ok) continue;
+      try {
+        for (const p of kernel.plan(c, v, s.runner.caps).passes) programs.set(specializeCached(p.wgsl).source, p.label);
+      } catch {
+        // reported when the variant is prepared
+      }
+    }
+  }
+  if (!programs.size) return;
+  opts.progress?.phase(`compiling ${programs.size} programs for ${cases.length} layers`);
+  s.clock.programs += await s.clock.time('compile', () => s.runner.precompile(programs));
+}
 
 /** Measures every case on every (selected) variant, reusing stored results unless `force`. */
 export async function measureCases(s: Session, cases: LayerCase[], opts: MeasureOptions = {}): Promise<MeasureOutcome> {
@@ -181,7 +233,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
         store.insertMeasurement({
           runId, machineId, layerKey: c.layer.key, variant: v.variant, conditions, status: v.status, reason: v.reason, medianMs: v.stats?.median,
           minMs: v.stats?.min, p10Ms: v.stats?.p10, p90Ms: v.stats?.p90, cv: v.stats?.cv, samples: v.stats?.n, batch: v.batch,
-          wallMedianMs: v.wallMedianMs, maxAbsError: v.maxAbsError, samplesMs: v.samplesMs,
+          wallMedianMs: v.wallMedianMs, maxAbsError: v.maxAbsError, samplesMs: v.samplesMs, kernelHash: v.kernelHash,
         });
         entries.push(variantEntry(v, false));
         measured++;
@@ -190,6 +242,8 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     layers.push(benchLayer(m, c.layer, counts.get(c.layer.key) ?? 1, entries));
   };
 
+  await compilePending(s, cases, opts);
+
   // `inference`: every pending variant prepared and checked first, then timed together in rounds.
   if (conditions === 'inference') {
     type Pending = { c: LayerCase; m: LayerMeasurement; existing: MeasurementRow[]; wanted: string[]; ready: ReadyVariant[] };
@@ -197,6 +251,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     let bytes = 0;
     const todo = cases.map((c) => ({ c, ...variantsToMeasure(s, c, opts) }));
     const pending = todo.filter((t) => t.toMeasure.length).length;
+    if (pending) opts.progress?.phase(`checking ${todo.reduce((a, t) => a + t.toMeasure.length, 0)} variants of ${pending} layers against their references, then timing them`);
     // The indices of `keys` (the chunk's default variants' layers) in the model's order: each once
     // a round without an order, or when one of them is not in it, or an inference's passes would not
     // fit a submission.
@@ -219,11 +274,11 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
           // What the model runs, paired in time with its end-to-end runs (interleave.ts).
           const il = what === 'default' ? opts.interleave : undefined;
           if (il) await il.begin(chunk.filter((p) => p.ready.length).length / Math.max(1, pending));
-          const out = await s.timer.timeRounds(group.map((r) => r.item), il ? { ...timing, minPassUs: il.submissionUs(timing.minPassUs) } : timing, {
+          const out = await s.clock.time('timing', () => s.timer.timeRounds(group.map((r) => r.item), il ? { ...timing, minPassUs: il.submissionUs(timing.minPassUs) } : timing, {
             ...il?.hooks,
             stop: () => s.interrupted || !!s.ctx.lost,
             onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `timing ${n} ${what} variants of ${chunk.length} layers in rounds: ${stopped}/${n} settled`),
-          }, what === 'default' ? modelOrder(group.map((r) => defaults.get(r)!)) : undefined);
+          }, what === 'default' ? modelOrder(group.map((r) => defaults.get(r)!)) : undefined));
           group.forEach((r, k) => outcomes.set(r, out[k]));
         }
         for (const p of chunk) {
@@ -238,9 +293,9 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     };
     for (const [i, { c, existing, wanted, toMeasure }] of todo.entries()) {
       if (s.interrupted || s.ctx.lost) break;
-      const { m, ready } = await prepareLayer(s.runner, c, {
-        conditions, only: toMeasure, occurrences: counts.get(c.layer.key), onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`),
-      });
+      const { m, ready } = await s.clock.time('check', () => prepareLayer(s.runner, c, {
+        conditions, only: toMeasure, occurrences: counts.get(c.layer.key), memo: checkMemo(s, c), onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`),
+      }));
       bytes += ready.reduce((a, r) => a + r.bytes, 0);
       chunk.push({ c, m, existing, wanted, ready });
       if (bytes >= CHUNK_BYTES || chunk.reduce((a, p) => a + p.ready.length, 0) >= CHUNK_ITEMS) await timeChunk(i + 1);
@@ -250,12 +305,13 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     for (const [i, c] of cases.entries()) {
       if (s.interrupted || s.ctx.lost) break;
       const { existing, wanted, toMeasure } = variantsToMeasure(s, c, opts);
-      const m = await measureLayer(s.runner, s.timer, c, {
+      const m = await s.clock.time('timing', () => measureLayer(s.runner, s.timer, c, {
         timing,
         conditions,
         only: toMeasure,
+        memo: checkMemo(s, c),
         onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v}${toMeasure.length ? eta(i) : ''}`),
-      });
+      }));
       record(c, m, existing, wanted);
     }
   }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { Args, Flags } from '@oclif/core';
 import { DlprofCommand } from '../cli/base.js';
 import { modelFlags, parseBindings } from '../cli/flags.js';
@@ -12,7 +13,7 @@ import { DEFAULT_TIMING } from '../bench/harness.js';
 import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, effectiveConditions, type Conditions } from '../bench/measure.js';
 import { relativeSpread, trimmedMean } from '../bench/stats.js';
 import { fitsBeside, Interleaver } from '../bench/interleave.js';
-import { bindModel, canRun, modelInputs, referenceRun, runModel, type BoundModel, type ModelRun } from '../bench/model.js';
+import { bindModel, canRun, layerCase, modelInputs, referenceRun, runModel, type BoundModel, type ModelRun } from '../bench/model.js';
 import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
 import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels } from '../bench/session.js';
 import { compareOutputs, MODEL_TOLERANCE } from '../bench/verify.js';
@@ -109,12 +110,15 @@ export default class Analyze extends DlprofCommand {
       if (file && fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new DlprofError(`--${flag} ${file}: is a directory`, 'E_BAD_FLAG', EXIT.usage);
     }
     const progress = new Progress();
+    const t0 = performance.now();
     const g = processModel(args.model, bindings);
+    const parseMs = performance.now() - t0;
     const notes: string[] = [];
     if (g.unsupported.length) notes.push(`unsupported ops (not timed): ${g.unsupported.map((u) => `${u.op} ×${u.count}`).join(', ')}`);
     if (g.failed.length) notes.push(`${g.failed.length} nodes without static shapes were not timed`);
-    const cases = dedupe([g]).map((u) => ({ layer: u.layer, consts: g.origins.get(u.layer.key)!.constValues }));
+    const cases = dedupe([g]).map((u) => layerCase(g, u.layer.key));
     const s = await openSession({ adapter: flags.adapter, backend: flags.backend }, flags.db ?? defaultDbPath(), this.config.version);
+    s.clock.add('parse', parseMs);
     const { conditions, note } = effectiveConditions(flags.conditions as Conditions, s.ctx.timestamps);
     if (note) notes.push(note);
     // The model bound for the end-to-end runs: between the layer benchmarks (when it fits beside
@@ -142,10 +146,10 @@ export default class Analyze extends DlprofCommand {
         // bias every later analysis (on our VM 19.8 µs once, ~2.5 µs usually).
         if (!probed && flags.probe === undefined) await probePassOverhead(s);
         if (can.ok && conditions === 'inference' && fitsBeside(g)) {
-          bound = await bindModel(s.runner, g, inputs, chooseDefault, (w) => progress.step(1, 1, `end-to-end runs between the layer benchmarks: ${w}`));
+          bound = await s.clock.time('end-to-end', () => bindModel(s.runner, g, inputs, chooseDefault, (w) => progress.step(1, 1, `end-to-end runs between the layer benchmarks: ${w}`)));
           during = new Interleaver(bound, { ...endToEnd, onProgress: (w) => progress.step(1, 1, w) });
         } else if (can.ok) {
-          before = await runModel(s.runner, g, inputs, chooseDefault, { ...endToEnd, perLayer: false }, (w) => progress.step(1, 1, `end-to-end run before the layer benchmarks: ${w}`));
+          before = await s.clock.time('end-to-end', () => runModel(s.runner, g, inputs, chooseDefault, { ...endToEnd, perLayer: false }, (w) => progress.step(1, 1, `end-to-end run before the layer benchmarks: ${w}`)));
           progress.done();
         }
       }
@@ -169,13 +173,16 @@ export default class Analyze extends DlprofCommand {
         // The model bound for the runs between the benchmarks runs again: binding it a second time
         // would hold it twice (sparse-dnn-4096, 7.7 GB, ran a 24 GB machine out of memory so).
         const onRun = (w: string): void => progress.step(1, 1, `end-to-end run: ${w}`);
-        bound ??= await bindModel(s.runner, g, inputs, chooseDefault, onRun);
-        run = await bound.time(endToEnd, onRun);
+        progress.phase('end-to-end runs of the model');
+        run = await s.clock.time('end-to-end', async () => {
+          bound ??= await bindModel(s.runner, g, inputs, chooseDefault, onRun);
+          return bound.time(endToEnd, onRun);
+        });
         progress.done();
         releaseBound();
         let referenceName = 'onnxruntime-node (CPU execution provider)';
         try {
-          reference = await ortOutputs(args.model, inputs);
+          reference = await s.clock.time('onnxruntime', () => ortOutputs(args.model, inputs));
         } catch (e) {
           // Models with ops onnxruntime does not know (dlprof's own domain, mmcv's) are checked
           // against dlprof's CPU reference implementations instead.
@@ -224,8 +231,8 @@ export default class Analyze extends DlprofCommand {
       let framework: FrameworkResult | null = null;
       if (flags.framework) {
         try {
-          progress.step(1, 1, 'onnxruntime webgpu…');
-          framework = await ortLatency(args.model, inputs, 'webgpu', Math.max(5, flags.runs));
+          progress.phase("onnxruntime's WebGPU execution provider on the same model");
+          framework = await s.clock.time('onnxruntime', () => ortLatency(args.model, inputs, 'webgpu', Math.max(5, flags.runs)));
           progress.done();
         } catch (e) {
           notes.push(`onnxruntime's WebGPU execution provider could not run the model: ${(e as Error).message.split('\n')[0]}`);
@@ -317,8 +324,10 @@ export default class Analyze extends DlprofCommand {
       if (measuredMs !== null) {
         if (measuredMs < lat.sequentialLowerBoundMs) notes.push(`measured (${measuredMs.toFixed(3)} ms) is below the sequential lower bound (${lat.sequentialLowerBoundMs.toFixed(3)} ms): inside one submission the GPU overlaps consecutive layers and caches stay warm, which isolated micro-benchmarks do not see`);
       }
+      process.stderr.write(`analysis ${s.clock.text()}\n`);
       const result: AnalyzeResult = {
         schemaVersion: ANALYZE_SCHEMA_VERSION,
+        analysisTime: s.clock.summary(),
         model: { path: g.path, name: g.name, layerCount: g.nodes.length, uniqueLayerCount: g.layers.size, flops: g.flops, params: g.params, inputs: g.inputs, outputs: g.outputs },
         machine,
         conditions,

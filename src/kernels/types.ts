@@ -4,7 +4,9 @@
  * which layers each variant supports, how to run a layer (a plan of WGSL compute passes), and a
  * CPU reference implementation that every variant is checked against before it is timed.
  */
+import type { LayerOrigin } from '../ir/graph.js';
 import type { Layer, TensorType } from '../ir/types.js';
+import type { GraphBuilder } from '../onnx/write.js';
 import type { DType } from '../onnx/dtype.js';
 import type { ConstValue } from '../onnx/tensor.js';
 
@@ -20,6 +22,11 @@ export interface LayerCase {
   layer: Layer;
   /** Values of constant inputs that define the computation (Slice starts, Pad pads…); null otherwise. */
   consts: Array<ConstValue | null>;
+  /**
+   * The ONNX node the layer came from (op type, domain, opset, attributes as written): what a
+   * library reference runs (bench/reference.ts). Absent for layers dlprof makes (fused layers).
+   */
+  origin?: Pick<LayerOrigin, 'domain' | 'opType' | 'opset' | 'attributes'>;
 }
 
 /** What the device offers that kernel choice depends on. */
@@ -90,6 +97,17 @@ export interface Kernel {
   plan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan;
   /** CPU reference: outputs for the given inputs (the layer's non-null inputs, in slot order; null for omitted ones). */
   reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[];
+  /**
+   * The layer as standard ONNX nodes, for a layer dlprof makes (a fused layer): appends them to `b`,
+   * reading the graph inputs `inputs` (the layer's, '' where omitted), and returns the names of the
+   * layer's outputs. onnxruntime then computes the reference (bench/reference.ts).
+   */
+  decompose?(c: LayerCase, b: GraphBuilder, inputs: string[]): string[];
+  /**
+   * False where onnxruntime's result cannot be the reference though it runs the op (random
+   * generators: the reference is dlprof's own generator, bit for bit).
+   */
+  libraryReference?: boolean;
   /** Element types on the GPU; defaults follow GpuType's rule. */
   gpuType?(t: TensorType): GpuType;
 }

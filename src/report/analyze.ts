@@ -9,7 +9,7 @@ import { shape, si } from '../util/format.js';
 import { CONDITIONS_TEXT, type Conditions } from '../bench/measure.js';
 import { backendText, type MachineInfo } from './bench.js';
 
-export const ANALYZE_SCHEMA_VERSION = 6;
+export const ANALYZE_SCHEMA_VERSION = 7;
 
 export interface AnalyzeLayer {
   id: number;
@@ -38,6 +38,8 @@ export interface AnalyzeLayer {
 
 export interface AnalyzeResult {
   schemaVersion: number;
+  /** Where this analysis's wall time went (util/phases.ts), and how many programs it compiled. */
+  analysisTime: { totalSeconds: number; programs: number; phases: Array<{ phase: string; seconds: number }> };
   model: { path: string; name: string; layerCount: number; uniqueLayerCount: number; flops: number; params: number; inputs: TensorDecl[]; outputs: TensorDecl[] };
   machine: MachineInfo;
   /** The state each layer's timed executions started in (bench/measure.ts CONDITIONS). */

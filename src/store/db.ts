@@ -64,7 +64,19 @@ export interface MeasurementRow {
   wallMedianMs?: number | null;
   maxAbsError?: number | null;
   samplesMs?: number[] | null;
+  /** The hash of the code that was timed (kernels/specialize.ts planHash); null for rows from before it was recorded. */
+  kernelHash?: string | null;
   createdAt?: string;
+}
+
+/** A variant's stored check against its reference (bench/reference.ts). */
+export interface VerificationRow {
+  machineId: number;
+  layerKey: string;
+  variant: string;
+  kernelHash: string;
+  maxAbsError: number | null;
+  reference: string;
 }
 
 export function fingerprintId(fp: MachineFingerprint): string {
@@ -169,11 +181,25 @@ export class Store {
   /** Inserts one measurement in its own transaction (durable when this returns). */
   insertMeasurement(m: MeasurementRow): void {
     this.db.prepare(`INSERT INTO measurement (run_id, machine_id, layer_key, variant, conditions, status, reason, median_ms, min_ms, p10_ms, p90_ms, cv,
-      samples, batch, wall_median_ms, max_abs_error, samples_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      samples, batch, wall_median_ms, max_abs_error, samples_ms, kernel_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(m.runId, m.machineId, m.layerKey, m.variant, m.conditions, m.status, m.reason ?? null, m.medianMs ?? null, m.minMs ?? null, m.p10Ms ?? null,
         m.p90Ms ?? null, m.cv ?? null, m.samples ?? null, m.batch ?? null, m.wallMedianMs ?? null,
         m.maxAbsError === undefined || m.maxAbsError === null || !Number.isFinite(m.maxAbsError) ? null : m.maxAbsError,
-        m.samplesMs ? JSON.stringify(m.samplesMs) : null, m.createdAt ?? new Date().toISOString());
+        m.samplesMs ? JSON.stringify(m.samplesMs) : null, m.kernelHash ?? null, m.createdAt ?? new Date().toISOString());
+  }
+
+  /** Records that a variant's code agreed with its reference on a layer (once; a later check of the same code changes nothing). */
+  saveVerification(v: VerificationRow): void {
+    this.db.prepare(`INSERT OR IGNORE INTO verification (machine_id, layer_key, variant, kernel_hash, max_abs_error, reference, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(v.machineId, v.layerKey, v.variant, v.kernelHash,
+      v.maxAbsError === null || !Number.isFinite(v.maxAbsError) ? null : v.maxAbsError, v.reference, new Date().toISOString());
+  }
+
+  /** The stored check of (machine, layer, variant, code), if that code was checked there. */
+  verification(machineId: number, layerKey: string, variant: string, kernelHash: string): VerificationRow | undefined {
+    const r = this.db.prepare('SELECT * FROM verification WHERE machine_id = ? AND layer_key = ? AND variant = ? AND kernel_hash = ?')
+      .get(machineId, layerKey, variant, kernelHash) as Record<string, unknown> | undefined;
+    return r ? { machineId, layerKey, variant, kernelHash, maxAbsError: r.max_abs_error as number | null, reference: String(r.reference) } : undefined;
   }
 
   /** Marks a run complete: the run row appears only now. */
@@ -205,6 +231,7 @@ function rowToMeasurement(r: Record<string, unknown>): MeasurementRow {
     conditions: String(r.conditions), status: r.status as MeasurementRow['status'], reason: (r.reason as string | null) ?? null,
     medianMs: r.median_ms as number | null, minMs: r.min_ms as number | null, p10Ms: r.p10_ms as number | null, p90Ms: r.p90_ms as number | null,
     cv: r.cv as number | null, samples: r.samples as number | null, batch: r.batch as number | null, wallMedianMs: r.wall_median_ms as number | null,
-    maxAbsError: r.max_abs_error as number | null, samplesMs: r.samples_ms ? JSON.parse(String(r.samples_ms)) : null, createdAt: String(r.created_at),
+    maxAbsError: r.max_abs_error as number | null, samplesMs: r.samples_ms ? JSON.parse(String(r.samples_ms)) : null,
+    kernelHash: (r.kernel_hash as string | null) ?? null, createdAt: String(r.created_at),
   };
 }

@@ -81,7 +81,8 @@ export function loadWorkload(paths: string[], bindings: Bindings, onModel?: (p: 
   });
   for (const u of dedupe(graphs)) {
     const g = graphs[u.counts.findIndex((c) => c > 0)];
-    if (!byKey.has(u.layer.key)) byKey.set(u.layer.key, { layer: u.layer, consts: g.origins.get(u.layer.key)!.constValues });
+    const o = g.origins.get(u.layer.key)!;
+    if (!byKey.has(u.layer.key)) byKey.set(u.layer.key, { layer: u.layer, consts: o.constValues, origin: { domain: o.domain, opType: o.opType, opset: o.opset, attributes: o.attributes } });
     counts.set(u.layer.key, (counts.get(u.layer.key) ?? 0) + u.counts.reduce((a, b) => a + b, 0));
   }
   return { cases: [...byKey.values()], counts, graphs, suites };

@@ -18,6 +18,13 @@ export class Progress {
     if (this.tty) this.last = now;
   }
 
+  /** Announces a phase of the work (compiling, checking, timing): always a line of its own. */
+  phase(what: string): void {
+    if (!this.enabled) return;
+    process.stderr.write(`${this.tty ? '\r\x1b[K' : ''}${what}\n`);
+    this.last = Date.now();
+  }
+
   done(): void {
     if (this.enabled && this.tty) process.stderr.write('\r\x1b[K');
   }

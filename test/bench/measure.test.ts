@@ -113,7 +113,7 @@ describe('measurement conditions', () => {
     const c = matmul(256, 1024);
     const kernel = kernelFor(c.layer.op)!;
     const inputs = syntheticInputs(c, 1);
-    const r = await prepareVariant(runner, kernel, c, kernel.defaultVariant(c), inputs, () => kernel.reference(c, inputs), 'inference');
+    const r = await prepareVariant(runner, kernel, c, kernel.defaultVariant(c), inputs, async () => ({ outputs: kernel.reference(c, inputs), source: 'dlprof-cpu' as const }), 'inference');
     if (!('item' in r)) throw new Error(`not ready: ${r.reason}`);
     expect(r.item.plans).toHaveLength(1);
     const p = r.item.plans[0];
@@ -131,14 +131,14 @@ describe('measurement conditions', () => {
     expect(r.bytes).toBe(p.bytes + source.size);
     r.release();
     // Four occurrences: four sets of weights, each counted in the bytes the rounds hold.
-    const rep = await prepareVariant(runner, kernel, c, kernel.defaultVariant(c), inputs, () => kernel.reference(c, inputs), 'inference', 4);
+    const rep = await prepareVariant(runner, kernel, c, kernel.defaultVariant(c), inputs, async () => ({ outputs: kernel.reference(c, inputs), source: 'dlprof-cpu' as const }), 'inference', 4);
     if (!('item' in rep)) throw new Error(`not ready: ${rep.reason}`);
     expect(rep.item.plans).toHaveLength(4);
     expect(rep.bytes).toBe(rep.item.plans[0].bytes + 3 * rep.item.plans[0].inputs[1]!.size + rep.item.before![0].source.size);
     rep.release();
 
     // A variant that disagrees with its reference is not made ready.
-    const wrong = await prepareVariant(runner, kernel, c, kernel.defaultVariant(c), inputs, () => [{ ...want[0], data: want[0].data.map((x) => x + 1) }], 'inference');
+    const wrong = await prepareVariant(runner, kernel, c, kernel.defaultVariant(c), inputs, async () => ({ outputs: [{ ...want[0], data: want[0].data.map((x) => x + 1) }], source: 'dlprof-cpu' as const }), 'inference');
     expect('item' in wrong ? 'ready' : wrong.status).toBe('mismatch');
   });
 });

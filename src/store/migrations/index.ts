@@ -8,6 +8,7 @@ import { m0003 } from './0003-conditions.js';
 import { m0004 } from './0004-pass-overhead.js';
 import { m0005 } from './0005-driver-settings.js';
 import { m0006 } from './0006-inference-rounds.js';
+import { m0007 } from './0007-kernel-identity.js';
 
 export interface Migration {
   version: number;
@@ -15,5 +16,5 @@ export interface Migration {
   up: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
