@@ -44,6 +44,8 @@ export function layerCase(g: ModelGraph, key: string): LayerCase {
 export function modelInputs(g: ModelGraph): Map<string, HostTensor> {
   return new Map(g.inputs.map((inp, i) => {
     const t = { dtype: inp.dtype as HostTensor['dtype'], shape: inp.shape as number[] };
+    // An input bound with --value is fed that value: the model was analyzed for it.
+    if (inp.value) return [inp.name, { ...t, data: hostData(t.dtype, inp.value) }];
     const [host] = syntheticInputs({ layer: { key: '', op: '', attrs: {}, inputs: [t], outputs: [], weights: [], flops: 0, bytes: 0, params: 0 }, consts: [null] }, 101 + i);
     return [inp.name, host!];
   }));
@@ -61,15 +63,16 @@ export function canRun(runner: KernelRunner, g: ModelGraph, choose: VariantChoos
   return { ok: true };
 }
 
+/** A known value's elements as a host tensor holds them (integers as int32, clamped). */
+function hostData(dtype: HostTensor['dtype'], d: number[]): HostTensor['data'] {
+  return dtype.startsWith('float') || dtype === 'bfloat16' ? Float32Array.from(d)
+    : dtype === 'bool' || dtype === 'uint8' ? Uint8Array.from(d) : Int32Array.from(d, (x) => Math.max(-2147483648, Math.min(2147483647, x)));
+}
+
 function constHost(info: TensorInfo, g: ModelGraph): HostTensor | undefined {
   if (!info.dtype || !info.shape) return undefined;
   const shape = info.shape as number[];
-  if (info.value) {
-    const d = info.value.data as number[];
-    const data = info.dtype.startsWith('float') || info.dtype === 'bfloat16' ? Float32Array.from(d)
-      : info.dtype === 'bool' || info.dtype === 'uint8' ? Uint8Array.from(d) : Int32Array.from(d, (x) => Math.max(-2147483648, Math.min(2147483647, x)));
-    return { dtype: info.dtype, shape, data };
-  }
+  if (info.value) return { dtype: info.dtype, shape, data: hostData(info.dtype, info.value.data as number[]) };
   if (!info.weight) return undefined;
   const sparse = info.weight.sparse;
   if (sparse) {
