@@ -11,8 +11,8 @@
  * Node has no dup2, so the original stderr is reopened through /proc/self/fd (Linux) or /dev/fd;
  * that is only done where reopening is equivalent: a terminal, a pipe, a character device, or a
  * file only stderr writes to (reopened for appending). Where stderr shares a file with stdout
- * (`>log 2>&1`: one offset for both) or is a socket, or on a system without those paths, the
- * messages are left alone.
+ * (`>log 2>&1`: one offset for both) or is a socket (a Node parent's 'pipe' is a socketpair,
+ * which cannot be reopened), or on a system without those paths, the messages are left alone.
  */
 import fs from 'node:fs';
 

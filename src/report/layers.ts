@@ -114,7 +114,7 @@ function modelBlock(m: ModelSummary, c: ChalkInstance): string {
   lines.push(`  layers ${m.layerCount} (${m.uniqueLayerCount} unique) · ${si(m.flops, 'FLOP')} · ${si(m.params)} params · `
     + `host work ${m.hostWork.nodes} nodes · constants ${m.constants}`);
   if (m.controlFlow.length) {
-    lines.push(`  control flow: ${m.controlFlow.map((cf) => `${cf.op} '${cf.node}' (${cf.subgraphNodes} nodes${cf.inlined ? ', inlined' : ', not timed'})`).join('; ')}`);
+    lines.push(`  control flow: ${m.controlFlow.map((cf) => `${cf.op} '${cf.node}' (${cf.subgraphNodes} nodes${cf.iterations ? `, unrolled ×${cf.iterations}` : cf.inlined ? ', inlined' : ', not timed'})`).join('; ')}`);
   }
   if (m.unsupported.length) {
     lines.push(c.yellow(`  unsupported: ${m.unsupported.map((u) => `${u.domain ? `${printable(u.domain)}.` : ''}${printable(u.op)} ×${u.count}`).join(', ')}`));

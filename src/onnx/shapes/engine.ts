@@ -67,6 +67,8 @@ export interface ControlFlowInfo {
   /** Nodes inside its subgraphs (recursively), which dlprof does not time individually. */
   subgraphNodes: number;
   inlined: boolean;
+  /** An unrolled Loop's iterations. */
+  iterations?: number;
 }
 
 export interface InferenceResult {
@@ -422,6 +424,7 @@ function sortTopologically(st: EngineState, nodes: WorkNode[], available: Set<st
 function runNodes(st: EngineState, order: WorkNode[]): void {
   for (const w of order) {
     if (w.op === 'If' && w.domain === '' && tryInlineIf(st, w)) continue;
+    if (w.op === 'Loop' && w.domain === '' && tryUnrollLoop(st, w)) continue;
     if ((w.op === 'If' || w.op === 'Loop') && w.domain === '') warnIfGated(st, w);
     st.nodes.push(inferNode(st, w, st.nodes.length));
   }
@@ -495,6 +498,92 @@ function tryInlineIf(st: EngineState, w: WorkNode): boolean {
   (w.proto.output ?? []).forEach((o, i) => {
     const src = branch.output?.[i]?.name;
     if (o && src) st.aliases.set(o, src);
+  });
+  return true;
+}
+
+/** A Loop is unrolled when its iterations hold at most this many nodes in all; larger ones stay one control-flow node. */
+export const MAX_UNROLLED_NODES = 4096;
+
+/**
+ * Unrolls a Loop whose trip count is a known constant (folded, or from --value) and whose
+ * condition is absent or a known true: each iteration's body runs as nodes of the graph, with the
+ * iteration number a constant and the carried values threaded through; a scan output is each
+ * iteration's value unsqueezed and concatenated, as the Loop would stack it. An iteration whose
+ * condition output folds to false ends it early; one computed from data counts as continuing (the
+ * trip count is then the most it can run). Bodies with subgraphs of their own are not unrolled.
+ */
+function tryUnrollLoop(st: EngineState, w: WorkNode): boolean {
+  const [mName = '', condName = '', ...initial] = w.proto.input ?? [];
+  const m = mName ? st.tensors.get(mName)?.value : undefined;
+  const cond = condName ? st.tensors.get(condName)?.value : undefined;
+  if (!m || m.data.length !== 1 || (condName && (!cond || cond.data.length !== 1 || !cond.data[0]))) return false;
+  const trips = Number(m.data[0]);
+  const body = w.attrs.find((a) => a.name === 'body')?.g;
+  if (!body || !Number.isSafeInteger(trips) || trips < 1) return false;
+  const bodyNodes = body.node ?? [];
+  if (bodyNodes.some((n) => (n.attribute ?? []).some((a) => a.g || a.graphs?.length))) return false;
+  if (trips * bodyNodes.length > MAX_UNROLLED_NODES) return false;
+  const ins = (body.input ?? []).map((i) => i.name ?? '');
+  const outs = (body.output ?? []).map((o) => o.name ?? '');
+  const n = initial.length;
+  if (ins.length !== 2 + n || outs.length < 1 + n) return false;
+
+  const label = nodeLabel(w.proto, st.nodes.length, 'Loop');
+  const uid = st.symbols++;
+  const local = new Set<string>([...ins, ...bodyNodes.flatMap((x) => x.output ?? []), ...(body.initializer ?? []).map((t) => t.name ?? '')]);
+  // Body initializers once, under names of their own.
+  const initName = (name: string): string => `${label}#${uid}/${name}`;
+  for (const t of body.initializer ?? []) {
+    st.tensors.set(initName(t.name ?? ''), { dtype: tensorDtype(t), shape: tensorDims(t), value: decodeTensor(t, st.model.external), weight: { proto: t } });
+  }
+  const constant = (name: string, dtype: 'int64' | 'bool', shape: number[], data: number[]): string => {
+    st.tensors.set(name, { dtype, shape, value: { dtype, shape, data } });
+    return name;
+  };
+  const trueName = constant(`${label}#${uid}/cond_in`, 'bool', [], [1]);
+  let carried = [...initial];
+  const scans: string[][] = outs.slice(1 + n).map(() => []);
+  let ran = 0;
+  for (let i = 0; i < trips; i++) {
+    const prefix = `${label}#${uid}/iter${i}/`;
+    const rename = new Map<string, string>([[ins[0], constant(`${prefix}iteration`, 'int64', [], [i])], [ins[1], trueName]]);
+    carried.forEach((c, j) => rename.set(ins[2 + j], c));
+    for (const t of body.initializer ?? []) rename.set(t.name ?? '', initName(t.name ?? ''));
+    const map = (x: string): string => (x === '' ? '' : rename.get(x) ?? (local.has(x) ? `${prefix}${x}` : x));
+    const nodes: NodeProto[] = bodyNodes.map((b) => ({ ...b, name: `${label}/iter${i}/${b.name || b.opType}`, input: (b.input ?? []).map(map), output: (b.output ?? []).map(map) }));
+    const flat = flattenNodes(st, nodes, st.model.opsets, 0, `Loop:${label}/iter${i}`);
+    runNodes(st, sortTopologically(st, flat, new Set(st.tensors.keys()), body));
+    ran++;
+    carried = outs.slice(1, 1 + n).map(map);
+    outs.slice(1 + n).forEach((o, k) => scans[k].push(map(o)));
+    const more = st.tensors.get(map(outs[0]))?.value;
+    if (more && more.data.length === 1 && !more.data[0]) break;
+  }
+  st.controlFlow.push({ node: label, op: 'Loop', subgraphNodes: countNodes(body) * ran, inlined: true, iterations: ran });
+  const loopOuts = w.proto.output ?? [];
+  // Final carried values: the last iteration's.
+  carried.forEach((c, j) => {
+    const o = loopOuts[j];
+    if (!o) return;
+    const info = st.tensors.get(c);
+    if (info) st.tensors.set(o, info);
+    st.aliases.set(o, c);
+  });
+  // Scan outputs: the iterations' values stacked on a new leading axis.
+  const opset = st.model.opsets.get('') ?? 1;
+  const axes = constant(`${label}#${uid}/axes`, 'int64', [1], [0]);
+  scans.forEach((vals, k) => {
+    const o = loopOuts[n + k];
+    if (!o) return;
+    const parts = vals.map((v, i) => {
+      const name = `${label}#${uid}/stack${k}/${i}`;
+      return { proto: { name, opType: 'Unsqueeze', input: opset >= 13 ? [v, axes] : [v], output: [name] }, op: 'Unsqueeze', domain: '', opset,
+        attrs: opset >= 13 ? [] : [{ name: 'axes', type: 7, ints: [0] }], origin: `Loop:${label}/stack` } satisfies WorkNode;
+    });
+    const concat: WorkNode = { proto: { name: `${label}/stack${k}`, opType: 'Concat', input: parts.map((p) => p.proto.output[0]), output: [o] },
+      op: 'Concat', domain: '', opset, attrs: [{ name: 'axis', type: 2, i: 0 }], origin: `Loop:${label}/stack` };
+    runNodes(st, [...parts, concat]);
   });
   return true;
 }
