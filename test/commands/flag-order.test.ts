@@ -58,6 +58,9 @@ describe('dlprof layers: flags before and after the models', () => {
     expect(after.status, after.stderr).toBe(0);
     expect(before.json().models[0].layerCount).toBeGreaterThan(1);
     expect(models(before.json())).toEqual(models(after.json()));
+    const human = await dlprof(['layers', '--defaults', fixture('vit-tiny.onnx')]);
+    expect(human.status, human.stderr).toBe(0);
+    expect(human.stdout).toContain("warning: --defaults bound 'batch' to 1");
   });
 
   it('a flag that needs a value still says so when it has none', async () => {
