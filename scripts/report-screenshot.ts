@@ -3,10 +3,10 @@
  * Chromium:
  *
  *   npx dlprof analyze fixtures/resnet-tiny.onnx --html /tmp/report.html
- *   node dist/scripts/report-screenshot.js /tmp/report.html docs/report.png
+ *   node dist/scripts/report-screenshot.js /tmp/report.html docs/report.png 770
  *
- * The top of the page (latency ladder, waterfall, roofline) at 1000 px wide; Chromium from
- * $CHROMIUM_PATH, else /usr/bin/chromium (scripts/setup-system.sh installs it).
+ * The top of the page (the output check, the latency ladder, the first suggestions) at 1000 px
+ * wide; Chromium from $CHROMIUM_PATH, else /usr/bin/chromium (scripts/setup-system.sh installs it).
  */
 import fs from 'node:fs';
 import path from 'node:path';

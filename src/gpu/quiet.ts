@@ -3,7 +3,7 @@
  *
  * Dawn writes some warnings straight to the process's stderr from native code (on Mesa's lavapipe,
  * "maxDynamicUniformBuffersPerPipelineLayout artificially reduced…" twice for every adapter
- * request). They say nothing a dlprof user can act on, so by default they are discarded: file
+ * request, by dlprof's Dawn and by the one inside onnxruntime's WebGPU execution provider). They say nothing a dlprof user can act on, so by default they are discarded: file
  * descriptor 2 points at /dev/null for the duration of the native call, and at the original
  * stderr again afterwards. `--verbose`, or `DEBUG=dlprof*` (any pattern that matches `dlprof`),
  * leaves them on.
@@ -60,23 +60,23 @@ function reopenablePath(): string | undefined {
 }
 
 /**
- * Runs a synchronous native call with the process's stderr discarded, unless the user asked for
- * the driver's messages. The call must not write anything of dlprof's own to stderr.
+ * Points descriptor 2 at /dev/null; returns what puts the original stream back, or undefined when
+ * nothing was done (the user asked for the messages, or stderr cannot be reopened).
  */
-export function quietly<T>(call: () => T): T {
-  if (verbose || debugNamesDlprof()) return call();
+function discardStderr(): (() => void) | undefined {
+  if (verbose || debugNamesDlprof()) return undefined;
   const self = reopenablePath();
-  if (!self) return call();
+  if (!self) return undefined;
   const dir = self.slice(0, self.lastIndexOf('/'));
   let saved: number;
   try {
     saved = fs.openSync(self, 'a');
   } catch {
-    return call();
+    return undefined;
   }
-  // Descriptor 2 is closed, then the lowest free one, which open() takes: /dev/null, and after
-  // the call the original stream again. Nothing else opens files meanwhile (this runs on the
-  // main thread, synchronously, and dlprof keeps no file operations in flight around it).
+  // Descriptor 2 is closed, then the lowest free one, which open() takes: /dev/null, and at the end
+  // the original stream again. Nothing else opens files in between: both steps run on the main
+  // thread, synchronously, before and after the native work.
   const restore = (): void => {
     const back = fs.openSync(`${dir}/${saved}`, 'a');
     if (back !== 2) fs.closeSync(back);
@@ -85,15 +85,40 @@ export function quietly<T>(call: () => T): T {
   fs.closeSync(2);
   const nul = fs.openSync('/dev/null', 'a');
   if (nul !== 2) {
-    // 0 or 1 was closed: give 2 back and run the call as it is.
+    // 0 or 1 was closed: give 2 back and leave stderr as it is.
     fs.closeSync(nul);
     restore();
-    return call();
+    return undefined;
   }
+  return () => {
+    fs.closeSync(2);
+    restore();
+  };
+}
+
+/**
+ * Runs a synchronous native call with the process's stderr discarded, unless the user asked for
+ * the driver's messages. The call must not write anything of dlprof's own to stderr.
+ */
+export function quietly<T>(call: () => T): T {
+  const restore = discardStderr();
   try {
     return call();
   } finally {
-    fs.closeSync(2);
-    restore();
+    restore?.();
+  }
+}
+
+/**
+ * The same around asynchronous native work (onnxruntime creates its WebGPU device on a worker
+ * thread, and its Dawn prints the same warnings there). While it runs, nothing dlprof writes to
+ * stderr is shown: use it only around work during which dlprof itself writes nothing.
+ */
+export async function quietlyAsync<T>(work: () => Promise<T>): Promise<T> {
+  const restore = discardStderr();
+  try {
+    return await work();
+  } finally {
+    restore?.();
   }
 }
