@@ -16,6 +16,7 @@ import { gpuTypeOf } from '../kernels/wgsl.js';
 import { elementCount, tensorDims, tensorValues } from '../onnx/tensor.js';
 import type { TensorInfo } from '../onnx/shapes/types.js';
 import { summarize, trimmedMean } from './stats.js';
+import { printable } from '../util/errors.js';
 
 export interface ModelRun {
   /** Graph outputs by name. */
@@ -59,6 +60,14 @@ export function canRun(runner: KernelRunner, g: ModelGraph, choose: VariantChoos
     const c = layerCase(g, n.key);
     const s = kernel.supports(c, choose(c, kernel), runner.caps);
     if (!s.ok) return { ok: false, reason: `node '${n.label}' (${n.op}): ${s.reason}` };
+  }
+  // An output computed outside the layers (under an If or Loop left unexpanded, by an unsupported
+  // op) is not in the run: its outputs could not be checked.
+  for (const o of g.outputs) {
+    const t = g.resolve(o.name);
+    if (!g.producers.has(t) && !g.inputs.some((i) => i.name === t) && !g.constTensors.has(t)) {
+      return { ok: false, reason: `graph output '${printable(o.name)}' is computed by nodes dlprof does not run (control flow left unexpanded, or ops without a layer)` };
+    }
   }
   return { ok: true };
 }

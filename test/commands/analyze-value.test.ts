@@ -31,9 +31,15 @@ describe('dlprof analyze --value (slow: end-to-end on lavapipe)', () => {
     expect(doc.notes.join('\n')).not.toContain('--value');
   });
 
-  it('without --value, the note names the input to bind', async () => {
+  it('without --value, the note names the input to bind, and nothing is called a mismatch', async () => {
     const r = await dlprof(['analyze', fixture('if-gated.onnx'), '--db', db, ...FAST, '--json']);
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const doc = r.json();
-    expect(doc.notes.join('\n')).toContain("depends on input 'sample_rate' (int64 scalar) for which branch runs: bind it with --value sample_rate=V");
+    expect(schemaErrors('analyze', doc)).toBe('');
+    const notes = doc.notes.join('\n');
+    expect(notes).toContain("depends on input 'sample_rate' (int64 scalar) for which branch runs: bind it with --value sample_rate=V");
+    // The graph's output comes from the untimed If: the whole model is not run, nor checked.
+    expect(notes).toContain("graph output 'output' is computed by nodes dlprof does not run");
+    expect(doc.correctness).toBeNull();
   });
 });
