@@ -1,7 +1,7 @@
 /**
  * The timing harness: raw GPU-time samples of one prepared kernel plan, with a tagged outcome.
  *
- * Method (design.md, Timing):
+ * Method (docs/architecture.md, Timing):
  *  - warm-up runs first (pipeline creation and the first dispatch are never counted);
  *  - a sample is one submission of `batch` executions back to back, enough to span `minPassUs`
  *    (so the queue — and lavapipe's worker threads — stay busy, as in a model run). With GPU

@@ -16,6 +16,7 @@ import { gpuTypeOf } from '../kernels/wgsl.js';
 import { elementCount, tensorDims, tensorValues } from '../onnx/tensor.js';
 import type { TensorInfo } from '../onnx/shapes/types.js';
 import { summarize, trimmedMean } from './stats.js';
+import { printable } from '../util/errors.js';
 
 export interface ModelRun {
   /** Graph outputs by name. */
@@ -46,6 +47,8 @@ export function layerCase(g: ModelGraph, key: string): LayerCase {
 export function modelInputs(g: ModelGraph): Map<string, HostTensor> {
   return new Map(g.inputs.map((inp, i) => {
     const t = { dtype: inp.dtype as HostTensor['dtype'], shape: inp.shape as number[] };
+    // An input bound with --value is fed that value: the model was analyzed for it.
+    if (inp.value) return [inp.name, { ...t, data: hostData(t.dtype, inp.value) }];
     const [host] = syntheticInputs({ layer: { key: '', op: '', attrs: {}, inputs: [t], outputs: [], weights: [], flops: 0, bytes: 0, params: 0 }, consts: [null] }, 101 + i);
     return [inp.name, host!];
   }));
@@ -60,18 +63,27 @@ export function canRun(runner: KernelRunner, g: ModelGraph, choose: VariantChoos
     const s = kernel.supports(c, choose(c, kernel), runner.caps);
     if (!s.ok) return { ok: false, reason: `node '${n.label}' (${n.op}): ${s.reason}` };
   }
+  // An output computed outside the layers (under an If or Loop left unexpanded, by an unsupported
+  // op) is not in the run: its outputs could not be checked.
+  for (const o of g.outputs) {
+    const t = g.resolve(o.name);
+    if (!g.producers.has(t) && !g.inputs.some((i) => i.name === t) && !g.constTensors.has(t)) {
+      return { ok: false, reason: `graph output '${printable(o.name)}' is computed by nodes dlprof does not run (control flow left unexpanded, or ops without a layer)` };
+    }
+  }
   return { ok: true };
+}
+
+/** A known value's elements as a host tensor holds them (integers as int32, clamped). */
+function hostData(dtype: HostTensor['dtype'], d: number[]): HostTensor['data'] {
+  return dtype.startsWith('float') || dtype === 'bfloat16' ? Float32Array.from(d)
+    : dtype === 'bool' || dtype === 'uint8' ? Uint8Array.from(d) : Int32Array.from(d, (x) => Math.max(-2147483648, Math.min(2147483647, x)));
 }
 
 function constHost(info: TensorInfo, g: ModelGraph): HostTensor | undefined {
   if (!info.dtype || !info.shape) return undefined;
   const shape = info.shape as number[];
-  if (info.value) {
-    const d = info.value.data as number[];
-    const data = info.dtype.startsWith('float') || info.dtype === 'bfloat16' ? Float32Array.from(d)
-      : info.dtype === 'bool' || info.dtype === 'uint8' ? Uint8Array.from(d) : Int32Array.from(d, (x) => Math.max(-2147483648, Math.min(2147483647, x)));
-    return { dtype: info.dtype, shape, data };
-  }
+  if (info.value) return { dtype: info.dtype, shape, data: hostData(info.dtype, info.value.data as number[]) };
   if (!info.weight) return undefined;
   const sparse = info.weight.sparse;
   if (sparse) {

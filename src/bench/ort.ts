@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
+import { quietlyAsync } from '../gpu/quiet.js';
 import type { HostTensor } from '../kernels/types.js';
 import { halfToFloat } from '../onnx/tensor.js';
 import { summarize } from './stats.js';
@@ -75,9 +76,9 @@ export async function ortLatency(file: string, inputs: Map<string, HostTensor>, 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-ort-'));
   let s: ort.InferenceSession;
   try {
-    s = await ort.InferenceSession.create(file, {
+    s = await quietlyAsync(() => ort.InferenceSession.create(file, {
       executionProviders: [provider], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'profile'),
-    });
+    }));
   } catch (e) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;

@@ -1,6 +1,6 @@
 /**
  * Numerical agreement of a kernel variant with its CPU reference, checked before any timing is
- * trusted (design: "Every variant is checked … before its timing is trusted").
+ * trusted (docs/architecture.md, Checking before timing).
  */
 import type { HostTensor, Kernel, LayerCase } from '../kernels/types.js';
 import type { KernelRunner, Prepared } from '../gpu/run.js';

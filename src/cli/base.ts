@@ -4,6 +4,7 @@
  * document on stdout. Unexpected errors (bugs) keep their stack trace.
  */
 import { Command, Errors, type Interfaces } from '@oclif/core';
+import { showDriverMessages } from '../gpu/quiet.js';
 import { DlprofError, EXIT } from '../util/errors.js';
 
 /** An error oclif raised while parsing the command line (its parse errors exit 2). */
@@ -13,8 +14,19 @@ function isUsageError(err: unknown): boolean {
 
 export const ERROR_SCHEMA_VERSION = 1;
 
+/** oclif's parsed flags and args (its FlagOutput/ArgOutput, which it does not export). */
+type Output = { [name: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+
 export abstract class DlprofCommand extends Command {
   static override enableJsonFlag = true;
+
+  /** Every command parses through here: --verbose (the GPU commands' flag) lets the driver's messages through. */
+  protected override async parse<F extends Output, B extends Output, A extends Output>(
+    options?: Interfaces.Input<F, B, A>, argv?: string[]): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const out = await super.parse<F, B, A>(options, argv);
+    if ((out.flags as { verbose?: boolean }).verbose) showDriverMessages(true);
+    return out;
+  }
 
   protected override async catch(err: Interfaces.CommandError): Promise<unknown> {
     if (err instanceof DlprofError) {

@@ -3,6 +3,7 @@ import { Flags } from '@oclif/core';
 
 export const gpuFlags = {
   adapter: Flags.string({ description: "Use the adapter whose name contains this text (see 'dlprof devices')." }),
+  verbose: Flags.boolean({ description: "Show the GPU driver's own messages (Dawn's warnings), hidden by default; DEBUG=dlprof* does the same." }),
   backend: Flags.string({ description: 'Dawn backend: vulkan, metal, d3d12, d3d11, opengl, opengles.', options: ['vulkan', 'metal', 'd3d12', 'd3d11', 'opengl', 'opengles'] }),
 };
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Args, Flags } from '@oclif/core';
 import { DlprofCommand } from '../cli/base.js';
-import { modelFlags, parseBindings } from '../cli/flags.js';
+import { modelBindings, modelFlags } from '../cli/flags.js';
 import { gpuFlags, storeFlags } from '../cli/gpu-flags.js';
 import { findFusions } from '../analysis/fusion.js';
 import { fusedCase } from '../analysis/fused-layers.js';
@@ -105,7 +105,7 @@ export default class Analyze extends DlprofCommand {
 
   async run(): Promise<AnalyzeResult> {
     const { args, flags } = await this.parse(Analyze);
-    const bindings = parseBindings(flags.dim, flags.shape);
+    const bindings = modelBindings(flags);
     for (const [flag, file] of [['html', flags.html], ['trace', flags.trace]] as const) {
       if (file && fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new DlprofError(`--${flag} ${file}: is a directory`, 'E_BAD_FLAG', EXIT.usage);
     }
@@ -114,6 +114,8 @@ export default class Analyze extends DlprofCommand {
     const g = processModel(args.model, bindings);
     const parseMs = performance.now() - t0;
     const notes: string[] = [];
+    // What the user must know about the bindings: dimensions --defaults set, a graph gated on an unbound input.
+    notes.push(...g.diagnostics.filter((d) => d.code === 'W_DEFAULT_DIM' || d.code === 'W_GATED_ON_INPUT').map((d) => d.message));
     if (g.unsupported.length) notes.push(`unsupported ops (not timed): ${g.unsupported.map((u) => `${u.op} ×${u.count}`).join(', ')}`);
     if (g.failed.length) notes.push(`${g.failed.length} nodes without static shapes were not timed`);
     const cases = dedupe([g]).map((u) => layerCase(g, u.layer.key));

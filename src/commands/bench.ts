@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { DlprofCommand } from '../cli/base.js';
-import { modelFlags, parseBindings } from '../cli/flags.js';
+import { modelBindings, modelFlags } from '../cli/flags.js';
 import { gpuFlags, storeFlags } from '../cli/gpu-flags.js';
 import { DEFAULT_TIMING } from '../bench/harness.js';
 import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, effectiveConditions, type Conditions } from '../bench/measure.js';
@@ -32,8 +32,8 @@ export default class Bench extends DlprofCommand {
     ...gpuFlags,
     ...storeFlags,
     force: Flags.boolean({ description: 'Measure again even when this machine already has results for a layer.' }),
-    op: Flags.string({ multiple: true, description: 'Only layers of these op types (repeatable).' }),
-    variant: Flags.string({ multiple: true, description: 'Only these kernel variants (repeatable).' }),
+    op: Flags.string({ multiple: true, multipleNonGreedy: true, description: 'Only layers of these op types (repeatable).' }),
+    variant: Flags.string({ multiple: true, multipleNonGreedy: true, description: 'Only these kernel variants (repeatable).' }),
     'budget-ms': Flags.integer({ description: 'Time budget per variant measurement, in ms.', default: DEFAULT_TIMING.budgetMs, min: 50 }),
     'target-spread': Flags.string({ description: 'Stop sampling once (p90 − p10) / median is at most this.', default: String(DEFAULT_TIMING.targetSpread) }),
     conditions: Flags.string({ description: `The state each timed execution starts in: ${CONDITIONS_HELP}. Part of a result's identity in the store.`, options: [...CONDITIONS], default: DEFAULT_CONDITIONS }),
@@ -44,7 +44,7 @@ export default class Bench extends DlprofCommand {
     const { argv, flags } = await this.parse(Bench);
     const spread = Number(flags['target-spread']);
     if (!(spread > 0 && spread < 1)) throw new DlprofError(`--target-spread ${flags['target-spread']}: expected a number between 0 and 1`, 'E_BAD_FLAG', EXIT.usage);
-    const bindings = parseBindings(flags.dim, flags.shape);
+    const bindings = modelBindings(flags);
     const progress = new Progress();
     const work = loadWorkload(argv as string[], bindings, (p, i, n) => progress.step(i + 1, n, `loading ${printable(p)}`));
     const cases = flags.op ? work.cases.filter((c) => flags.op!.includes(c.layer.op)) : work.cases;

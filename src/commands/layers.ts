@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { DlprofCommand } from '../cli/base.js';
-import { modelFlags, parseBindings } from '../cli/flags.js';
+import { modelBindings, modelFlags } from '../cli/flags.js';
 import { dedupe } from '../ir/dedupe.js';
 import type { ModelGraph } from '../ir/graph.js';
 import { processModel } from '../ir/process.js';
@@ -37,7 +37,7 @@ export default class Layers extends DlprofCommand {
   async run(): Promise<LayersResult> {
     const { argv, flags } = await this.parse(Layers);
     const files = argv as string[];
-    const bindings = parseBindings(flags.dim, flags.shape);
+    const bindings = modelBindings(flags);
     const progress = new Progress(files.length > 1);
     const graphs: ModelGraph[] = [];
     files.forEach((f, i) => {

@@ -3,12 +3,15 @@
  * features dlprof needs, and the machine fingerprint measurements are keyed by. Nothing outside
  * gpu/ and bench/ touches WebGPU.
  *
+ * Dawn's native warnings on adapter requests are hidden unless asked for (quiet.ts).
+ *
  * Timestamps: Dawn quantizes timestamp queries (to ~65 µs on some drivers) unless the
  * `timestamp_quantization` toggle is disabled, which we always do.
  */
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import { DlprofError, EXIT } from '../util/errors.js';
+import { quietly } from './quiet.js';
 
 const require = createRequire(import.meta.url);
 
@@ -125,7 +128,7 @@ export function listAdapterNames(): Promise<Array<{ backend: string; name: strin
   // Once per process: each call creates a Dawn instance that lives until exit.
   adapterList ??= (async () => {
     try {
-      await webgpu().create(['adapter=dlprof-no-such-adapter']).requestAdapter();
+      await quietly(() => webgpu().create(['adapter=dlprof-no-such-adapter']).requestAdapter());
     } catch (e) {
       return parseAdapterList((e as Error).message);
     }
@@ -159,7 +162,7 @@ export async function requestAdapter(sel: AdapterSelection = {}): Promise<{ gpu:
   }
   let adapter: GPUAdapter | null;
   try {
-    adapter = await gpu.requestAdapter({ powerPreference: sel.powerPreference ?? 'high-performance' });
+    adapter = await quietly(() => gpu.requestAdapter({ powerPreference: sel.powerPreference ?? 'high-performance' }));
   } catch (e) {
     const listed = parseAdapterList((e as Error).message).map((a) => `'${a.name}' (${a.backend})`);
     throw new DlprofError(`no WebGPU adapter matches${sel.adapter ? ` --adapter '${sel.adapter}'` : ''}${sel.backend ? ` --backend ${sel.backend}` : ''}`

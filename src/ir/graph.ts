@@ -34,6 +34,8 @@ export interface TensorDecl {
   name: string;
   dtype: string;
   shape: Array<number | string>;
+  /** An input's value bound with --value (its elements); the runs feed it. */
+  value?: number[];
 }
 
 export interface OpCount {
@@ -113,6 +115,10 @@ function toType(info: TensorInfo | undefined): TensorType | null {
 
 function decl(name: string, info: TensorInfo): TensorDecl {
   return { name, dtype: info.dtype ?? 'unknown', shape: info.shape ?? [] };
+}
+
+function inputDecl(name: string, info: TensorInfo): TensorDecl {
+  return info.value ? { ...decl(name, info), value: info.value.data as number[] } : decl(name, info);
 }
 
 function countOps(nodes: InferredNode[]): OpCount[] {
@@ -223,7 +229,7 @@ export function buildGraph(model: LoadedModel, inf: InferenceResult): ModelGraph
     producer: model.producer,
     opsets: Object.fromEntries([...model.opsets].map(([d, v]) => [d || 'ai.onnx', v])),
     fileBytes: model.fileBytes,
-    inputs: inf.inputs.map((i) => decl(i.name, i.info)),
+    inputs: inf.inputs.map((i) => inputDecl(i.name, i.info)),
     outputs: inf.outputs.map((o) => decl(o.name, o.info)),
     nodes,
     layers,

@@ -1,7 +1,7 @@
 /**
- * Small shared pieces for assembling WGSL (conventions §4): bindings, the f16 enable, the flat
- * invocation id with its bounds guard, row-major index arithmetic and broadcasting — so kernel files
- * contain their algorithm, not boilerplate.
+ * Small shared pieces for assembling WGSL (docs/architecture.md, Kernels): bindings, the f16
+ * enable, the flat invocation id with its bounds guard, row-major index arithmetic and
+ * broadcasting — so kernel files contain their algorithm, not boilerplate.
  */
 import type { TensorType } from '../ir/types.js';
 import type { DType } from '../onnx/dtype.js';

@@ -108,13 +108,13 @@ function modelBlock(m: ModelSummary, c: ChalkInstance): string {
   const opsets = Object.entries(m.opsets).map(([d, v]) => `${d} ${v}`).join(', ');
   lines.push(`${c.bold(printable(m.path))}  ${c.dim(`IR ${m.irVersion} · opsets ${opsets}${m.producer ? ` · ${printable(m.producer)}` : ''} · ${bytes(m.fileBytes)}`)}`);
   for (const [label, ts] of [['inputs', m.inputs], ['outputs', m.outputs]] as const) {
-    const shown = ts.slice(0, 6).map((t) => `${printable(t.name, 40)} ${t.dtype}${shape(t.shape)}`).join(', ');
+    const shown = ts.slice(0, 6).map((t) => `${printable(t.name, 40)} ${t.dtype}${shape(t.shape)}${t.value ? ` = ${t.value.slice(0, 8).join(',')}${t.value.length > 8 ? ',…' : ''}` : ''}`).join(', ');
     lines.push(`  ${label.padEnd(8)} ${shown}${ts.length > 6 ? `, … (${ts.length} in all)` : ''}`);
   }
   lines.push(`  layers ${m.layerCount} (${m.uniqueLayerCount} unique) · ${si(m.flops, 'FLOP')} · ${si(m.params)} params · `
     + `host work ${m.hostWork.nodes} nodes · constants ${m.constants}`);
   if (m.controlFlow.length) {
-    lines.push(`  control flow: ${m.controlFlow.map((cf) => `${cf.op} '${cf.node}' (${cf.subgraphNodes} nodes${cf.inlined ? ', inlined' : ', not timed'})`).join('; ')}`);
+    lines.push(`  control flow: ${m.controlFlow.map((cf) => `${cf.op} '${cf.node}' (${cf.subgraphNodes} nodes${cf.iterations ? `, unrolled ×${cf.iterations}` : cf.inlined ? ', inlined' : ', not timed'})`).join('; ')}`);
   }
   if (m.unsupported.length) {
     lines.push(c.yellow(`  unsupported: ${m.unsupported.map((u) => `${u.domain ? `${printable(u.domain)}.` : ''}${printable(u.op)} ×${u.count}`).join(', ')}`));

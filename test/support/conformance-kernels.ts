@@ -1,5 +1,5 @@
 /**
- * ONNX's conformance cases through the kernels (conventions §6): a case's single node becomes a
+ * ONNX's conformance cases through the kernels (docs/architecture.md, Tests): a case's single node becomes a
  * layer, the test's inputs go in, and every supported variant's outputs are compared with the
  * expected ones. One runner, `runOpConformance`, decides which node input slots become constants
  * (as in a real model; every other input is fed as data) and matches expected outputs to layer

@@ -1,5 +1,5 @@
 /**
- * Data-driven kernel checks (conventions §6): every variant of a kernel that supports a case runs on
+ * Data-driven kernel checks (docs/architecture.md, Tests): every variant of a kernel that supports a case runs on
  * the WebGPU device (lavapipe on CPU-only machines) and must agree with the kernel's CPU reference
  * within the dtype's tolerance (src/bench/verify.ts). ONNX's conformance cases run through the
  * kernels in ./conformance-kernels.ts.

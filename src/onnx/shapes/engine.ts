@@ -22,7 +22,18 @@ import { ShapeError, type InferCtx, type TensorInfo } from './types.js';
 export interface Bindings {
   dims: Map<string, number>;
   shapes: Map<string, number[]>;
+  /**
+   * Values of inputs, from --value (a scalar, or the elements of a small tensor): shape math on
+   * them folds, so an `If` that decides on one (a sample rate, a mode flag) inlines the branch it
+   * takes, and a `Loop` whose trip count comes from one is unrolled.
+   */
+  values?: Map<string, number[]>;
+  /** --defaults: every symbolic input dimension that nothing else binds is 1 (and a warning says so). */
+  defaults?: boolean;
 }
+
+/** --value binds small tensors only: they are folded like shape math, element by element. */
+export const MAX_VALUE_ELEMENTS = 1024;
 
 export type NodeKind = 'layer' | 'host' | 'constant' | 'control-flow' | 'unsupported' | 'failed';
 
@@ -56,6 +67,8 @@ export interface ControlFlowInfo {
   /** Nodes inside its subgraphs (recursively), which dlprof does not time individually. */
   subgraphNodes: number;
   inlined: boolean;
+  /** An unrolled Loop's iterations. */
+  iterations?: number;
 }
 
 export interface InferenceResult {
@@ -150,16 +163,30 @@ export function inferModel(model: LoadedModel, bindings: Bindings): InferenceRes
         'E_UNKNOWN_INPUT', EXIT.usage);
     }
   }
+  for (const s of bindings.values?.keys() ?? []) {
+    if (!graphInputs.some((vi) => vi.name === s)) {
+      throw new DlprofError(`${file}: --value names input '${printable(s)}', but the model's inputs are ${graphInputs.map((i) => `'${printable(i.name ?? '')}'`).join(', ') || 'none'}`,
+        'E_UNKNOWN_INPUT', EXIT.usage);
+    }
+  }
   const inputs: Array<{ name: string; info: TensorInfo }> = [];
   const usedDims = new Set<string>();
+  const defaulted = new Set<string>();
   for (const vi of graphInputs) {
     const name = vi.name ?? '';
-    const info = bindInput(file, vi, bindings, usedDims);
+    const info = bindInput(file, vi, bindings, usedDims, defaulted);
     tensors.set(name, info);
     inputs.push({ name, info });
   }
+  if (defaulted.size) {
+    diagnostics.push({ level: 'warning', code: 'W_DEFAULT_DIM',
+      message: `--defaults bound ${[...defaulted].map((d) => `'${printable(d)}'`).join(', ')} to 1 (set them with --dim NAME=N)` });
+  }
 
-  const state: EngineState = { model, bindings, tensors, valueInfos, diagnostics, nodes: [], controlFlow: [], aliases: new Map(), symbols: 0, file };
+  const state: EngineState = {
+    model, bindings, tensors, valueInfos, diagnostics, nodes: [], controlFlow: [], aliases: new Map(), symbols: 0, file,
+    graphInputs: new Set(inputs.map((i) => i.name)),
+  };
   const work = flattenNodes(state, g.node ?? [], model.opsets, 0, undefined);
   runNodes(state, sortTopologically(state, work, new Set(tensors.keys()), g));
 
@@ -181,6 +208,8 @@ interface EngineState {
   aliases: Map<string, string>;
   symbols: number;
   file: string;
+  /** Names of the main graph's inputs (not initializers): what --value can bind. */
+  graphInputs: Set<string>;
 }
 
 function checkSize(file: string, what: string, elemBytes: number, shape: readonly Dim[]): void {
@@ -195,10 +224,12 @@ function checkSize(file: string, what: string, elemBytes: number, shape: readonl
   }
 }
 
-function bindInput(file: string, vi: ValueInfoProto, b: Bindings, usedDims: Set<string>): TensorInfo {
+function bindInput(file: string, vi: ValueInfoProto, b: Bindings, usedDims: Set<string>, defaulted: Set<string>): TensorInfo {
   const name = vi.name ?? '';
   const { dtype, dims } = typeToInfo(vi.type);
   const forced = b.shapes.get(name);
+  const bound = b.values?.get(name);
+  if (bound) return valueInput(file, name, dtype, dims, forced, bound, usedDims);
   if (forced) {
     if (dims && dims.length !== forced.length) {
       throw new DlprofError(`${file}: --shape ${printable(name)}=${forced.join('x')} has rank ${forced.length}, but input '${printable(name)}' has rank ${dims.length}`,
@@ -224,14 +255,53 @@ function bindInput(file: string, vi: ValueInfoProto, b: Bindings, usedDims: Set<
       usedDims.add(d.param);
       const v = b.dims.get(d.param);
       if (v !== undefined) return v;
+      if (b.defaults) {
+        defaulted.add(d.param);
+        return 1;
+      }
       throw new DlprofError(`${file}: symbolic dimension '${printable(d.param)}' of input '${printable(name)}' (axis ${axis}) is not bound`,
-        'E_UNBOUND_DIM', EXIT.model, [`Bind it with --dim ${printable(d.param)}=N, or the whole input with --shape ${printable(name)}=…`]);
+        'E_UNBOUND_DIM', EXIT.model, [`Bind it with --dim ${printable(d.param)}=N, or the whole input with --shape ${printable(name)}=…`,
+          'Or pass --defaults to set every unbound symbolic dimension to 1.']);
     }
     throw new DlprofError(`${file}: input '${printable(name)}' has an unnamed dimension at axis ${axis}`, 'E_UNBOUND_DIM', EXIT.model,
       [`Give the whole shape with --shape ${printable(name)}=${dims.map((x) => x.value ?? 'N').join('x')}`]);
   });
   checkSize(file, `input '${printable(name)}'`, dtype ? dtypeSize(dtype) : 4, shape);
   return { dtype, shape };
+}
+
+/**
+ * An input bound with --value: its shape is the declared one (a symbolic or size-1 axis takes the
+ * value's length on the last axis, 1 elsewhere) or --shape's, and it carries the value, so every
+ * computation on it folds.
+ */
+function valueInput(file: string, name: string, dtype: TensorInfo['dtype'], dims: Array<{ value?: number; param?: string }> | undefined,
+  forced: number[] | undefined, data: number[], usedDims: Set<string>): TensorInfo {
+  const flag = `--value ${printable(name)}=${data.join(',')}`;
+  if (!dtype) throw new DlprofError(`${file}: ${flag}: input '${printable(name)}' has no element type in the model`, 'E_BAD_VALUE', EXIT.usage);
+  if (!(dtype.startsWith('int') || dtype.startsWith('uint') || dtype === 'bool' || dtype.startsWith('float') || dtype === 'bfloat16')) {
+    throw new DlprofError(`${file}: ${flag}: input '${printable(name)}' is ${dtype}; --value binds numeric and bool inputs`, 'E_BAD_VALUE', EXIT.usage);
+  }
+  const integral = dtype !== 'bool' && !dtype.startsWith('float') && dtype !== 'bfloat16';
+  for (const v of data) {
+    if (dtype === 'bool' && v !== 0 && v !== 1) throw new DlprofError(`${file}: ${flag}: input '${printable(name)}' is bool; give 0/1 or false/true`, 'E_BAD_VALUE', EXIT.usage);
+    // Integer inputs reach the model runs as 32-bit integers (int64 ones too).
+    if (integral && !(Number.isInteger(v) && Math.abs(v) <= 2 ** 31 - 1)) {
+      throw new DlprofError(`${file}: ${flag}: input '${printable(name)}' is ${dtype}; ${v} is not an integer within ±2³¹`, 'E_BAD_VALUE', EXIT.usage);
+    }
+  }
+  let shape: number[];
+  if (forced) shape = [...forced];
+  else if (!dims) shape = data.length === 1 ? [] : [data.length];
+  else {
+    for (const d of dims) if (d.param) usedDims.add(d.param);
+    shape = dims.map((d, i) => (i === dims.length - 1 ? d.value ?? data.length : d.value ?? 1));
+  }
+  if (elementCount(shape) !== data.length) {
+    throw new DlprofError(`${file}: ${flag} has ${data.length} element${data.length === 1 ? '' : 's'}, but input '${printable(name)}' has shape [${shape.join(',')}]`,
+      'E_BAD_VALUE', EXIT.usage, [dims && dims.length > 1 ? `Give its shape too, with --shape ${printable(name)}=…` : `Give ${elementCount(shape)} comma-separated values.`]);
+  }
+  return { dtype, shape, value: { dtype, shape, data: [...data] } };
 }
 
 /** Expands calls to model-local functions into their bodies (recursively, renaming internals). */
@@ -354,8 +424,53 @@ function sortTopologically(st: EngineState, nodes: WorkNode[], available: Set<st
 function runNodes(st: EngineState, order: WorkNode[]): void {
   for (const w of order) {
     if (w.op === 'If' && w.domain === '' && tryInlineIf(st, w)) continue;
+    if (w.op === 'Loop' && w.domain === '' && tryUnrollLoop(st, w)) continue;
+    if ((w.op === 'If' || w.op === 'Loop') && w.domain === '') warnIfGated(st, w);
     st.nodes.push(inferNode(st, w, st.nodes.length));
   }
+}
+
+/**
+ * The main graph's inputs without a value that a tensor is computed from (through the nodes
+ * inferred so far): what --value would have to bind for it to fold.
+ */
+function unboundInputsBehind(st: EngineState, tensor: string): string[] {
+  const producer = new Map<string, InferredNode>();
+  for (const n of st.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  const found = new Set<string>();
+  const seen = new Set<string>();
+  const stack = [tensor];
+  while (stack.length) {
+    let t = stack.pop()!;
+    for (let i = 0; i < 64 && st.aliases.has(t); i++) t = st.aliases.get(t)!;
+    if (!t || seen.has(t)) continue;
+    seen.add(t);
+    if (st.tensors.get(t)?.value !== undefined) continue;
+    if (st.graphInputs.has(t)) found.add(t);
+    else for (const i of producer.get(t)?.inputs ?? []) stack.push(i);
+  }
+  return [...found];
+}
+
+/**
+ * An If whose condition, or a Loop whose trip count or condition, depends on inputs with no value
+ * is not timed; the warning names the inputs to bind (exported audio models put their whole graph
+ * under an If on the sample rate).
+ */
+function warnIfGated(st: EngineState, w: WorkNode): void {
+  const decides = w.op === 'If' ? [w.proto.input?.[0] ?? ''] : (w.proto.input ?? []).slice(0, 2);
+  const names = [...new Set(decides.filter((t) => t && st.tensors.get(t)?.value === undefined).flatMap((t) => unboundInputsBehind(st, t)))];
+  if (!names.length) return;
+  const label = nodeLabel(w.proto, st.nodes.length, w.op);
+  const nodes = w.attrs.reduce((n, a) => n + (a.g ? countNodes(a.g) : 0), 0);
+  const what = (n: string): string => {
+    const i = st.tensors.get(n);
+    return `'${printable(n)}' (${i?.dtype ?? 'unknown type'}${i?.shape?.length === 0 ? ' scalar' : i?.shape ? `[${i.shape.join(',')}]` : ''})`;
+  };
+  const decided = w.op === 'If' ? 'which branch runs' : 'how many times it runs';
+  const message = `${w.op} '${label}' (${nodes} nodes inside, not timed) depends on input${names.length > 1 ? 's' : ''} ${names.map(what).join(', ')} for ${decided}: `
+    + `bind ${names.length > 1 ? 'them' : 'it'} with ${names.map((n) => `--value ${printable(n)}=V`).join(' ')} to analyze ${w.op === 'If' ? 'the branch it takes' : 'its iterations'}`;
+  if (!st.diagnostics.some((d) => d.message === message)) st.diagnostics.push({ level: 'warning', code: 'W_GATED_ON_INPUT', message });
 }
 
 /** Inlines the taken branch of an If whose condition is a known constant. */
@@ -383,6 +498,92 @@ function tryInlineIf(st: EngineState, w: WorkNode): boolean {
   (w.proto.output ?? []).forEach((o, i) => {
     const src = branch.output?.[i]?.name;
     if (o && src) st.aliases.set(o, src);
+  });
+  return true;
+}
+
+/** A Loop is unrolled when its iterations hold at most this many nodes in all; larger ones stay one control-flow node. */
+export const MAX_UNROLLED_NODES = 4096;
+
+/**
+ * Unrolls a Loop whose trip count is a known constant (folded, or from --value) and whose
+ * condition is absent or a known true: each iteration's body runs as nodes of the graph, with the
+ * iteration number a constant and the carried values threaded through; a scan output is each
+ * iteration's value unsqueezed and concatenated, as the Loop would stack it. An iteration whose
+ * condition output folds to false ends it early; one computed from data counts as continuing (the
+ * trip count is then the most it can run). Bodies with subgraphs of their own are not unrolled.
+ */
+function tryUnrollLoop(st: EngineState, w: WorkNode): boolean {
+  const [mName = '', condName = '', ...initial] = w.proto.input ?? [];
+  const m = mName ? st.tensors.get(mName)?.value : undefined;
+  const cond = condName ? st.tensors.get(condName)?.value : undefined;
+  if (!m || m.data.length !== 1 || (condName && (!cond || cond.data.length !== 1 || !cond.data[0]))) return false;
+  const trips = Number(m.data[0]);
+  const body = w.attrs.find((a) => a.name === 'body')?.g;
+  if (!body || !Number.isSafeInteger(trips) || trips < 1) return false;
+  const bodyNodes = body.node ?? [];
+  if (bodyNodes.some((n) => (n.attribute ?? []).some((a) => a.g || a.graphs?.length))) return false;
+  if (trips * bodyNodes.length > MAX_UNROLLED_NODES) return false;
+  const ins = (body.input ?? []).map((i) => i.name ?? '');
+  const outs = (body.output ?? []).map((o) => o.name ?? '');
+  const n = initial.length;
+  if (ins.length !== 2 + n || outs.length < 1 + n) return false;
+
+  const label = nodeLabel(w.proto, st.nodes.length, 'Loop');
+  const uid = st.symbols++;
+  const local = new Set<string>([...ins, ...bodyNodes.flatMap((x) => x.output ?? []), ...(body.initializer ?? []).map((t) => t.name ?? '')]);
+  // Body initializers once, under names of their own.
+  const initName = (name: string): string => `${label}#${uid}/${name}`;
+  for (const t of body.initializer ?? []) {
+    st.tensors.set(initName(t.name ?? ''), { dtype: tensorDtype(t), shape: tensorDims(t), value: decodeTensor(t, st.model.external), weight: { proto: t } });
+  }
+  const constant = (name: string, dtype: 'int64' | 'bool', shape: number[], data: number[]): string => {
+    st.tensors.set(name, { dtype, shape, value: { dtype, shape, data } });
+    return name;
+  };
+  const trueName = constant(`${label}#${uid}/cond_in`, 'bool', [], [1]);
+  let carried = [...initial];
+  const scans: string[][] = outs.slice(1 + n).map(() => []);
+  let ran = 0;
+  for (let i = 0; i < trips; i++) {
+    const prefix = `${label}#${uid}/iter${i}/`;
+    const rename = new Map<string, string>([[ins[0], constant(`${prefix}iteration`, 'int64', [], [i])], [ins[1], trueName]]);
+    carried.forEach((c, j) => rename.set(ins[2 + j], c));
+    for (const t of body.initializer ?? []) rename.set(t.name ?? '', initName(t.name ?? ''));
+    const map = (x: string): string => (x === '' ? '' : rename.get(x) ?? (local.has(x) ? `${prefix}${x}` : x));
+    const nodes: NodeProto[] = bodyNodes.map((b) => ({ ...b, name: `${label}/iter${i}/${b.name || b.opType}`, input: (b.input ?? []).map(map), output: (b.output ?? []).map(map) }));
+    const flat = flattenNodes(st, nodes, st.model.opsets, 0, `Loop:${label}/iter${i}`);
+    runNodes(st, sortTopologically(st, flat, new Set(st.tensors.keys()), body));
+    ran++;
+    carried = outs.slice(1, 1 + n).map(map);
+    outs.slice(1 + n).forEach((o, k) => scans[k].push(map(o)));
+    const more = st.tensors.get(map(outs[0]))?.value;
+    if (more && more.data.length === 1 && !more.data[0]) break;
+  }
+  st.controlFlow.push({ node: label, op: 'Loop', subgraphNodes: countNodes(body) * ran, inlined: true, iterations: ran });
+  const loopOuts = w.proto.output ?? [];
+  // Final carried values: the last iteration's.
+  carried.forEach((c, j) => {
+    const o = loopOuts[j];
+    if (!o) return;
+    const info = st.tensors.get(c);
+    if (info) st.tensors.set(o, info);
+    st.aliases.set(o, c);
+  });
+  // Scan outputs: the iterations' values stacked on a new leading axis.
+  const opset = st.model.opsets.get('') ?? 1;
+  const axes = constant(`${label}#${uid}/axes`, 'int64', [1], [0]);
+  scans.forEach((vals, k) => {
+    const o = loopOuts[n + k];
+    if (!o) return;
+    const parts = vals.map((v, i) => {
+      const name = `${label}#${uid}/stack${k}/${i}`;
+      return { proto: { name, opType: 'Unsqueeze', input: opset >= 13 ? [v, axes] : [v], output: [name] }, op: 'Unsqueeze', domain: '', opset,
+        attrs: opset >= 13 ? [] : [{ name: 'axes', type: 7, ints: [0] }], origin: `Loop:${label}/stack` } satisfies WorkNode;
+    });
+    const concat: WorkNode = { proto: { name: `${label}/stack${k}`, opType: 'Concat', input: parts.map((p) => p.proto.output[0]), output: [o] },
+      op: 'Concat', domain: '', opset, attrs: [{ name: 'axis', type: 2, i: 0 }], origin: `Loop:${label}/stack` };
+    runNodes(st, [...parts, concat]);
   });
   return true;
 }

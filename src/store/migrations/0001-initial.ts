@@ -1,6 +1,6 @@
 import type { Migration } from './index.js';
 
-/** Machines, layers, models, runs and measurements (design.md, Store). */
+/** Machines, layers, models, runs and measurements (docs/architecture.md, The store). */
 export const m0001: Migration = {
   version: 1,
   name: 'initial',

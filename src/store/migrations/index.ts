@@ -1,5 +1,5 @@
 /**
- * Numbered schema migrations (conventions §10): each runs in a transaction and stamps
+ * Numbered schema migrations (docs/architecture.md, The store): each runs in a transaction and stamps
  * PRAGMA user_version. Append only; never edit a released migration.
  */
 import { m0001 } from './0001-initial.js';
