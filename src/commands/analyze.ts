@@ -3,6 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { DlprofCommand } from '../cli/base.js';
 import { modelFlags, parseBindings } from '../cli/flags.js';
 import { gpuFlags, storeFlags } from '../cli/gpu-flags.js';
+import { inRun, splitFramework } from '../analysis/framework.js';
 import { findFusions } from '../analysis/fusion.js';
 import { fusedCase } from '../analysis/fused-layers.js';
 import { latencies, longestPath, type LayerTime } from '../analysis/latency.js';
@@ -13,7 +14,7 @@ import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, effectiveConditions, t
 import { relativeSpread, trimmedMean } from '../bench/stats.js';
 import { fitsBeside, Interleaver } from '../bench/interleave.js';
 import { bindModel, canRun, modelInputs, referenceRun, runModel, type BoundModel, type ModelRun } from '../bench/model.js';
-import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
+import { ortLatency, ortOutputs, ortProfile, type FrameworkResult, type OrtProfile } from '../bench/ort.js';
 import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels } from '../bench/session.js';
 import { compareOutputs, MODEL_TOLERANCE } from '../bench/verify.js';
 import { dedupe } from '../ir/dedupe.js';
@@ -40,12 +41,6 @@ const isF16 = (v: string): boolean => v.endsWith('-f16');
 
 /** A change of the end-to-end time across the layer benchmarks beyond this is reported: the reconstruction target is 5 %. */
 const DRIFT_NOTE = 0.05;
-
-/**
- * A layer benchmark's time as a layer of a model run: less the probed overhead of timing it in its
- * own pass (probe.ts), since a model run records its layers in one pass; at least a tenth of it.
- */
-const inRun = (ms: number, passOverheadMs: number): number => Math.max(ms - passOverheadMs, ms / 10);
 
 /**
  * A layer's completed variants with their times as layers of a model run (inRun), fastest first.
@@ -222,10 +217,15 @@ export default class Analyze extends DlprofCommand {
       }
 
       let framework: FrameworkResult | null = null;
+      let profile: OrtProfile | { error: string } = { error: 'not profiled' };
       if (flags.framework) {
         try {
           progress.step(1, 1, 'onnxruntime webgpu…');
           framework = await ortLatency(args.model, inputs, 'webgpu', Math.max(5, flags.runs));
+          // Its GPU kernel times, from a second session with its profiler on (ort.ts ortLatency says why not the same one).
+          progress.step(1, 1, 'onnxruntime webgpu, profiled…');
+          profile = await ortProfile(args.model, inputs, { runs: Math.max(5, flags.runs) }).catch((e: Error) => ({ error: e.message.split('\n')[0] }));
+          if ('error' in profile) notes.push(`onnxruntime's kernel and host time are not told apart: ${profile.error}`);
           progress.done();
         } catch (e) {
           notes.push(`onnxruntime's WebGPU execution provider could not run the model: ${(e as Error).message.split('\n')[0]}`);
@@ -294,16 +294,14 @@ export default class Analyze extends DlprofCommand {
         opMs.set(l.op, e);
       }
       const totalOpMs = [...opMs.values()].reduce((a, b) => a + b.ms, 0) || 1;
-      const slowerNodes = framework ? framework.nodes.flatMap((fnode) => {
-        const ours = layers.find((l) => fnode.name.startsWith(l.node) || l.node === fnode.name);
-        return ours?.bestMs && fnode.ms > 2 * ours.bestMs ? [{ node: ours.node, op: ours.op, frameworkMs: fnode.ms, dlprofMs: ours.bestMs }] : [];
-      }) : [];
+      const split = framework ? splitFramework(g, framework, profile, (id) => times.get(g.nodes[id].key)?.defaultMs, passOverheadMs) : null;
       const suggestions = suggest({
         graph: g, times, f16: f16Used ? faster : undefined, fusions, sequentialLowerBoundMs: lat.sequentialLowerBoundMs,
         parallelLowerBoundMs: lat.parallelLowerBoundMs, criticalPath: lat.criticalPath, measuredMs: measuredMs ?? lat.reconstructedMs,
-        frameworkMs: framework?.trimmedMeanMs,
-        hostShapeMs: framework ? framework.nodes.filter((x) => ['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Slice', 'Squeeze', 'Cast', 'Range', 'ConstantOfShape', 'Equal', 'Where'].includes(x.op)
-          && !layers.some((l) => x.name.startsWith(l.node))).reduce((a, x) => a + x.ms, 0) : undefined,
+        framework: split ? { wallMs: split.wallMs, kernelInRunMs: split.kernelInRunMs ?? undefined, hostMs: split.hostMs ?? undefined, profiledWallMs: split.profiledWallMs ?? undefined, dispatches: split.dispatches ?? undefined } : undefined,
+        dlprofKernelMs: lat.reconstructedMs,
+        hostShapeMs: 'error' in profile ? undefined : profile.hostNodes.filter((x) => ['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Slice', 'Squeeze', 'Cast', 'Range', 'ConstantOfShape', 'Equal', 'Where'].includes(x.op)
+          && !g.nodes.some((n) => n.name && x.node.startsWith(n.name))).reduce((a, x) => a + x.ms, 0),
       });
       const measuredSpread = interleaved ? relativeSpread(interleaved) : run ? relativeSpread([...(before?.totalsMs ?? []), ...run.totalsMs]) : null;
       const reconstructionError = measuredMs ? (lat.reconstructedMs - measuredMs) / measuredMs : null;
@@ -330,7 +328,7 @@ export default class Analyze extends DlprofCommand {
         },
         ideal: { parallelMs: lat.parallelLowerBoundMs, f16: { used: f16Used, reason: f16Reason }, fusions: { groups: groups.length, measured: fusions.length, savingMs: fusions.reduce((a, f) => a + Math.max(0, f.unfusedMs - f.fusedMs), 0) } },
         correctness,
-        framework: framework ? { provider: framework.provider, medianMs: framework.medianMs, slowerNodes } : null,
+        framework: split,
         layers,
         byOp: [...opMs].map(([op, e]) => ({ op, count: e.count, ms: e.ms, pct: (100 * e.ms) / totalOpMs })).sort((a, b) => b.ms - a.ms),
         suggestions,
