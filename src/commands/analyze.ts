@@ -109,7 +109,7 @@ export default class Analyze extends DlprofCommand {
     if (g.unsupported.length) notes.push(`unsupported ops (not timed): ${g.unsupported.map((u) => `${u.op} ×${u.count}`).join(', ')}`);
     if (g.failed.length) notes.push(`${g.failed.length} nodes without static shapes were not timed`);
     const cases = dedupe([g]).map((u) => ({ layer: u.layer, consts: g.origins.get(u.layer.key)!.constValues }));
-    const s = await openSession({ adapter: flags.adapter, backend: flags.backend }, flags.db ?? defaultDbPath(), this.config.version);
+    const s = await openSession({ adapter: flags.adapter, backend: flags.backend, unlock: flags['unlock-features'] }, flags.db ?? defaultDbPath(), this.config.version);
     const { conditions, note } = effectiveConditions(flags.conditions as Conditions, s.ctx.timestamps);
     if (note) notes.push(note);
     // The model bound for the end-to-end runs: between the layer benchmarks (when it fits beside
@@ -202,7 +202,8 @@ export default class Analyze extends DlprofCommand {
 
       // f16 where it is faster and the model stays within tolerance (checked by running it).
       let f16Used = false;
-      let f16Reason = s.ctx.f16 ? 'no f16 kernel variant is faster' : 'the adapter has no shader-f16';
+      let f16Reason = s.ctx.f16 ? 'no f16 kernel variant is faster'
+        : `the adapter has no shader-f16${s.ctx.unlocked ? '' : " (Dawn may keep it behind a toggle: see 'dlprof devices', --unlock-features)"}`;
       const faster = new Map([...f16].filter(([k, h]) => h.ms < (times.get(k)?.bestMs ?? Infinity)));
       if (faster.size && reference && run) {
         const choose = (c: LayerCase): string => faster.get(c.layer.key)?.variant ?? times.get(c.layer.key)?.bestVariant ?? chooseDefault(c);
