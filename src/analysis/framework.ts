@@ -55,11 +55,14 @@ export interface FrameworkSplit {
   slowerNodes: Array<{ node: string; op: string; frameworkMs: number; dlprofMs: number }>;
 }
 
-/** onnxruntime names a node it rewrote after the original, with a suffix. */
+/**
+ * onnxruntime names a node it rewrote after the original: its layout pass adds '_token_N'
+ * ('/conv1/Conv_token_1'), its fusions a path segment ('/fc1/MatMul/MatMulAddFusion').
+ */
 const ORT_SUFFIX = /_token_\d+$/;
 
 /**
- * Matches onnxruntime's profiled nodes to the model's: by name (less onnxruntime's suffix). A
+ * Matches onnxruntime's profiled nodes to the model's: by name, less onnxruntime's suffixes. A
  * model node onnxruntime ran no kernel for was fused into (or folded before) the node that
  * produces its first input, the way Conv → BatchNormalization → Relu becomes one kernel: it is
  * counted with the nearest such producer that has kernels.
@@ -71,7 +74,14 @@ export function splitFramework(g: ModelGraph, run: FrameworkResult, profile: Ort
   }
   const byName = new Map<string, number>();
   for (const n of g.nodes) if (n.name) byName.set(n.name, n.id);
-  const nodeOf = (ortName: string): number | undefined => byName.get(ortName) ?? byName.get(ortName.replace(ORT_SUFFIX, ''));
+  const nodeOf = (ortName: string): number | undefined => {
+    if (byName.has(ortName)) return byName.get(ortName);
+    for (let name = ortName.replace(ORT_SUFFIX, ''); name; name = name.slice(0, Math.max(0, name.lastIndexOf('/')))) {
+      const id = byName.get(name);
+      if (id !== undefined) return id;
+    }
+    return undefined;
+  };
   const owner = new Map<number, number>();
   for (const x of profile.nodes) {
     const id = nodeOf(x.node);

@@ -10,6 +10,7 @@ import { modelInputs } from '../../src/bench/model.js';
 import { ortProfile, parseOrtProfile, type OrtProfile } from '../../src/bench/ort.js';
 import { trimmedMean } from '../../src/bench/stats.js';
 import { processModel } from '../../src/ir/process.js';
+import { buildModelBytes } from '../../models/index.js';
 import { fixture, noBindings, tempDir } from '../support/models.js';
 
 interface Ev { cat: string; name: string; ts: number; dur: number; args?: Record<string, unknown> }
@@ -69,6 +70,23 @@ describe('onnxruntime WebGPU profile (real, on this adapter)', async () => {
     expect(split.addedKernelMs).toBeCloseTo(added.reduce((a, n) => a + n.kernelMs, 0), 12);
     expect(split.kernelMs).toBe(profile.kernelMs);
     expect(split.hostMs).toBe(profile.hostMs);
+  });
+
+  it("matches a node onnxruntime fused under a new name ('…/MatMul/MatMulAddFusion') to the layers it computes", async () => {
+    const f = path.join(tempDir(), 'sparse-dnn-tiny.onnx');
+    fs.writeFileSync(f, buildModelBytes('sparse-dnn-tiny'));
+    const sg = processModel(f, { dims: new Map([['batch', 1]]), shapes: new Map() });
+    const p = await ortProfile(f, modelInputs(sg), { runs: 2, warmup: 1 });
+    const run = { provider: 'webgpu', medianMs: p.wallMs, trimmedMeanMs: p.wallMs, minMs: p.wallMs, runs: 2 };
+    const split = splitFramework(sg, run, p, () => 0.001, 0);
+    const fused = split.nodes.filter((n) => n.name.endsWith('/MatMulAddFusion'));
+    expect(fused).toHaveLength(sg.nodes.filter((n) => n.op === 'MatMul').length);
+    for (const n of fused) {
+      const base = n.name.slice(0, -'/MatMulAddFusion'.length);
+      expect(n.layers).toEqual([base, base.replace(/MatMul$/, 'Add')]);
+    }
+    // Every layer is covered once; nothing is left to onnxruntime's added nodes.
+    expect(split.nodes.flatMap((n) => n.layers).sort()).toEqual(sg.nodes.map((n) => n.label).sort());
   });
 
   it('refuses a profile whose kernels do not repeat run after run, or that has none', () => {
