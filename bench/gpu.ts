@@ -15,7 +15,7 @@
  *
  * The steps run in that order, most valuable first, each under its own time cap and the overall
  * deadline; a step the deadline leaves no time for is skipped and says so in summary.json. Run it
- * after `npm run build`; on a machine without npm (a packed app: ../shared/gpu's pack.sh), as
+ * after `npm run build`; on a machine without npm (the built project copied there with node), as
  * `node dist/bench/gpu.js DIR`. Options: `--quick` (a reduced set that finishes in minutes on a
  * software adapter: sparse-dnn-tiny for analyze and accuracy, one kernel layer, one special group,
  * no full-size models),
