@@ -86,7 +86,7 @@ function refName(reference: string): string {
 /** The framework row's note: where onnxruntime's profiled run goes. */
 function frameworkText(fw: FrameworkSplit | null): string {
   if (!fw || fw.kernelMs === null) return fw?.profileError ? 'kernel and host time not told apart (see notes)' : '';
-  return `profiled run ${f(fw.profiledWallMs)}: GPU kernels ${f(fw.kernelMs, 3)} (${fw.dispatches}), host ${f(fw.hostMs)}`;
+  return `profiled run ${f(fw.profiledWallMs)}: GPU kernels ${f(fw.kernelMs, 3)} (${fw.dispatches} dispatches), host ${f(fw.hostMs)}`;
 }
 
 export function renderAnalyze(r: AnalyzeResult, c: ChalkInstance): string {
