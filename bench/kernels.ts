@@ -1,31 +1,35 @@
 /**
  * `npm run bench:kernels`: dlprof's kernels against onnxruntime's WebGPU execution provider, side by
- * side in one run on the same adapter, on a fixed set of layers taken from the bundled models.
+ * side in one run on the same adapter, on a fixed set of layers taken from the bundled models. GPU
+ * kernel time against GPU kernel time:
  *
- * dlprof: every variant is checked against the reference and timed with GPU timestamps; the best
- * variant's median counts (the default variant is shown too).
- * onnxruntime: the layer as a single-node model on the `webgpu` EP, median wall time of
- * session.run minus the median of an "empty" model with the same inputs and outputs (each input is
- * read by a 1-element Slice, each output written by ConstantOfShape), so uploads, downloads and
- * per-run overhead cancel and what remains is its kernel time.
- * Prints each ratio (onnxruntime / dlprof: > 1 means dlprof is faster) and their geometric mean.
+ * dlprof: every variant is checked against the reference and timed with GPU timestamps around its
+ * pass; the best variant's median counts (the default variant is shown too).
+ * onnxruntime: the layer as a single-node model on the `webgpu` EP with its profiler on, which
+ * times each of its program dispatches with GPU timestamps around its own pass (ort.ts
+ * ortProfile); the layer's time is the median over the runs of its node's kernels. Kernels
+ * onnxruntime adds around it (layout transposes) are shown apart, not counted.
+ * A time that is missing, zero or negative on either side is an error on that row (exit 1), never
+ * clamped. Prints each ratio (onnxruntime / dlprof: > 1 means dlprof is faster) and their
+ * geometric mean over the rows without error.
+ * Options: `-- --only SUBSTRING[,…]` (the layers whose name contains one), `-- --budget MS` (dlprof's
+ * time budget per variant, default 4000), `-- --runs N` (onnxruntime's profiled runs, default 15).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
 import { buildModelBytes } from '../models/index.js';
 import { DEFAULT_TIMING, Timer } from '../src/bench/harness.js';
 import { bestVariant, measureLayer } from '../src/bench/measure.js';
+import { ortProfile } from '../src/bench/ort.js';
 import { geomean, summarize } from '../src/bench/stats.js';
 import { closeGpu, openGpu } from '../src/gpu/device.js';
 import { KernelRunner } from '../src/gpu/run.js';
 import type { ModelGraph } from '../src/ir/graph.js';
 import { processModel } from '../src/ir/process.js';
 import type { Layer } from '../src/ir/types.js';
-import type { LayerCase } from '../src/kernels/types.js';
-import { GraphBuilder } from '../src/onnx/write.js';
+import type { HostTensor, LayerCase } from '../src/kernels/types.js';
 import { layerModel } from '../src/suite/emit.js';
 
 interface Pick { name: string; model: string; dims?: Record<string, number>; match: (l: Layer) => boolean }
@@ -47,48 +51,42 @@ const PICKS: Pick[] = [
   { name: 'LayerNorm 197×768 (ViT)', model: 'vit-b16', dims: { batch: 1 }, match: (l) => l.op === 'LayerNormalization' },
 ];
 
-const ORT_RUNS = 15;
-
-/** A model with the layer model's inputs and outputs that does (almost) nothing. */
-function emptyModel(layer: Layer, graphInputs: string[]): Uint8Array {
-  const g = new GraphBuilder('empty');
-  // The same graph inputs as the layer model (constants it embeds are not inputs).
-  layer.inputs.forEach((t, i) => {
-    const name = `input_${i}`;
-    if (!t || !graphInputs.includes(name)) return;
-    g.input(name, t.dtype, t.shape);
-    const starts = g.ints('starts', t.shape.map(() => 0));
-    const ends = g.ints('ends', t.shape.map(() => 1));
-    g.output(g.op('Slice', [name, starts, ends], {}, { output: `touch_${i}` }), t.dtype);
-  });
-  layer.outputs.forEach((t, i) => {
-    const shape = g.ints('shape', t.shape);
-    g.op('ConstantOfShape', [shape], { value: { dtype: t.dtype, shape: [1], data: [0] } }, { output: `output_${i}` });
-    g.output(`output_${i}`, t.dtype, t.shape);
-  });
-  return g.toBytes({ '': 17 });
+function parseArgs(argv: string[]): { only?: string[]; budgetMs: number; runs: number } {
+  let only: string[] | undefined;
+  let budgetMs = 4000;
+  let runs = 15;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--only') only = argv[++i]?.split(',');
+    else if (argv[i] === '--budget') budgetMs = Number(argv[++i]);
+    else if (argv[i] === '--runs') runs = Number(argv[++i]);
+    else throw new Error(`unknown option ${argv[i]} (options: --only SUBSTRING[,…], --budget MS, --runs N)`);
+  }
+  if (!(budgetMs > 0)) throw new Error('--budget needs a positive number of milliseconds');
+  if (!(Number.isInteger(runs) && runs > 0)) throw new Error('--runs needs a positive integer');
+  return { only, budgetMs, runs };
 }
 
-async function ortTime(file: string, layer: Layer, inputs: string[]): Promise<number> {
-  const s = await ort.InferenceSession.create(file, { executionProviders: ['webgpu'] });
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const name of inputs) {
-    const t = layer.inputs[Number(name.split('_')[1])]!;
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    feeds[name] = new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5), t.shape);
-  }
-  for (let i = 0; i < 3; i++) await s.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < ORT_RUNS; i++) {
-    const t0 = performance.now();
-    await s.run(feeds);
-    times.push(performance.now() - t0);
-  }
-  await s.release();
-  return summarize(times).median;
+/**
+ * GPU time of the layer on onnxruntime's WebGPU EP: its node's kernels per profiled run, median
+ * over the runs; `addedMs`, the same for the kernels onnxruntime adds around it.
+ * @throws Error when the profile has no kernel of the node, or its time is not positive.
+ */
+async function ortKernelTime(file: string, node: string, inputs: Map<string, HostTensor>, runs: number): Promise<{ ms: number; addedMs: number; programs: string[] }> {
+  const p = await ortProfile(file, inputs, { runs, warmup: 3 });
+  const own = (k: { node: string }): boolean => k.node === node || k.node.startsWith(`${node}_token_`);
+  const ms = summarize(p.runs.map((r) => r.kernels.filter(own).reduce((a, k) => a + k.ms, 0))).median;
+  const addedMs = summarize(p.runs.map((r) => r.kernels.filter((k) => !own(k)).reduce((a, k) => a + k.ms, 0))).median;
+  const programs = [...new Set(p.runs[0].kernels.filter(own).map((k) => k.program))];
+  if (!programs.length) throw new Error(`onnxruntime's profile has no GPU kernel of node '${node}' (kernels: ${p.nodes.map((n) => n.node).join(', ')})`);
+  if (!(ms > 0)) throw new Error(`onnxruntime's kernels of '${node}' timed ${ms} ms: not a time`);
+  return { ms, addedMs, programs };
 }
 
 async function main(): Promise<void> {
+  const { only, budgetMs, runs } = parseArgs(process.argv.slice(2));
+  const picks = PICKS.filter((p) => !only || only.some((o) => p.name.toLowerCase().includes(o.toLowerCase())));
+  if (!picks.length) throw new Error(`no layer matches --only ${only!.join(',')}; layers: ${PICKS.map((p) => p.name).join('; ')}`);
+  let failures = 0;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-bench-kernels-'));
   const graphs = new Map<string, ModelGraph>();
   const graphOf = (p: Pick): ModelGraph => {
@@ -107,14 +105,14 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   const ratios: number[] = [];
   try {
-    for (const p of PICKS) {
+    for (const p of picks) {
       const g = graphOf(p);
       const layer = [...g.layers.values()].find(p.match);
       if (!layer) { rows.push([p.name, 'layer not found in model', '', '', '', '', '']); continue; }
       const c: LayerCase = { layer, consts: g.origins.get(layer.key)!.constValues };
       process.stderr.write(`${p.name}: dlprof variants…\n`);
       // Warm, as onnxruntime's session runs the one-layer model again and again.
-      const m = await measureLayer(runner, timer, c, { timing: { ...DEFAULT_TIMING, budgetMs: 4000 }, conditions: 'warm' });
+      const m = await measureLayer(runner, timer, c, { timing: { ...DEFAULT_TIMING, budgetMs }, conditions: 'warm' });
       const best = bestVariant(m.variants);
       const def = m.variants.find((v) => v.variant === m.defaultVariant && v.status === 'completed');
       const problems = m.variants.filter((v) => v.status === 'mismatch' || v.status === 'errored').map((v) => `${v.variant}: ${v.status}`);
@@ -123,30 +121,40 @@ async function main(): Promise<void> {
       const lf = path.join(dir, `${layer.key}.onnx`);
       fs.writeFileSync(lf, bytes);
       const s = await ort.InferenceSession.create(lf, { executionProviders: ['cpu'] });
-      const inputs = [...s.inputNames];
+      const inputs = new Map<string, HostTensor>(s.inputNames.map((name) => {
+        const t = layer.inputs[Number(name.split('_')[1])]!;
+        const n = t.shape.reduce((a, b) => a * b, 1);
+        return [name, { dtype: 'float32', shape: t.shape, data: Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5) }];
+      }));
       await s.release();
-      const ef = path.join(dir, `${layer.key}-empty.onnx`);
-      fs.writeFileSync(ef, emptyModel(layer, inputs));
-      const ortFull = await ortTime(lf, layer, inputs);
-      const ortEmpty = await ortTime(ef, layer, inputs);
-      const ortKernel = Math.max(ortFull - ortEmpty, 1e-3);
-      const ratio = best ? ortKernel / best.stats!.median : NaN;
-      if (best) ratios.push(ratio);
-      rows.push([p.name, best ? `${best.variant} ${best.stats!.median.toFixed(3)}` : 'none', def ? def.stats!.median.toFixed(3) : '—',
-        `${ortKernel.toFixed(3)} (${ortFull.toFixed(2)} − ${ortEmpty.toFixed(2)})`, Number.isFinite(ratio) ? ratio.toFixed(2) : '—',
-        `${((layer.flops / (best?.stats?.median ?? NaN)) / 1e6).toFixed(2)}`, problems.join(', ')]);
+      const ours = best?.stats?.median;
+      let theirs: { ms: number; addedMs: number; programs: string[] } | undefined;
+      try {
+        if (!(ours !== undefined && ours > 0)) throw new Error(`dlprof's best variant timed ${ours ?? 'nothing'}${best ? ` ms (${best.variant})` : ''}: not a time`);
+        theirs = await ortKernelTime(lf, layer.op, inputs, runs);
+      } catch (e) {
+        failures++;
+        rows.push([p.name, best && ours ? `${best.variant} ${ours.toFixed(3)}` : 'none', def ? def.stats!.median.toFixed(3) : '—', 'ERROR', '—', '—', `${(e as Error).message}${problems.length ? `; ${problems.join(', ')}` : ''}`]);
+        continue;
+      }
+      const ratio = theirs.ms / ours;
+      ratios.push(ratio);
+      rows.push([p.name, `${best!.variant} ${ours.toFixed(3)}`, def ? def.stats!.median.toFixed(3) : '—',
+        `${theirs.ms.toFixed(3)} (${theirs.programs.join('+')})`, ratio.toFixed(2),
+        `${((layer.flops / ours) / 1e6).toFixed(2)}`, [theirs.addedMs > 0 ? `onnxruntime adds ${theirs.addedMs.toFixed(3)} ms of layout kernels` : '', ...problems].filter(Boolean).join(', ')]);
     }
   } finally {
     timer.destroy();
     closeGpu(ctx);
   }
-  const head = ['layer', 'dlprof best (ms)', 'dlprof default (ms)', 'onnxruntime webgpu (ms)', 'ort/dlprof', 'dlprof GFLOP/s', 'notes'];
+  const head = ['layer', 'dlprof best (ms)', 'dlprof default (ms)', 'onnxruntime webgpu kernels (ms)', 'ort/dlprof', 'dlprof GFLOP/s', 'notes'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   console.log(`bench:kernels on ${ctx.info.description} (${ctx.info.backend}); onnxruntime-node ${ort.env.versions?.common ?? ''}`);
   console.log(head.map((h, i) => h.padEnd(widths[i])).join('  '));
   for (const r of rows) console.log(r.map((x, i) => x.padEnd(widths[i])).join('  '));
-  console.log(`geometric mean of ort/dlprof: ${geomean(ratios).toFixed(2)} over ${ratios.length} layers (> 1: dlprof's best variant is faster)`);
+  console.log(`GPU kernel time on both sides (median ms); geometric mean of ort/dlprof: ${ratios.length ? geomean(ratios).toFixed(2) : '—'} over ${ratios.length} layers (> 1: dlprof's best variant is faster)${failures ? `; ${failures} layer${failures === 1 ? '' : 's'} in error` : ''}`);
   fs.rmSync(dir, { recursive: true, force: true });
+  if (failures) process.exitCode = 1;
 }
 
 await main();

@@ -1,13 +1,15 @@
 /**
  * Ranked optimization suggestions, each from measured times only: the layers (node names) it
  * concerns, the time it saves in ms and as a share of the measured end-to-end latency (the
- * framework-overhead one: of onnxruntime's, the latency it saves from), and one sentence a user can act on.
+ * framework ones: of onnxruntime's, the latency they save from), and one sentence a user can act on.
+ * onnxruntime's time beyond dlprof's is split by where it goes: its kernels' GPU time against
+ * dlprof's (framework-kernels), and the rest, spent on the host (framework-overhead).
  */
 import type { ModelGraph } from '../ir/graph.js';
 import { printable } from '../util/errors.js';
 import type { LayerTime } from './latency.js';
 
-export type SuggestionKind = 'variant-selection' | 'fusion' | 'precision' | 'sparsity' | 'parallel-branches' | 'framework-overhead' | 'host-shape-work';
+export type SuggestionKind = 'variant-selection' | 'fusion' | 'precision' | 'sparsity' | 'parallel-branches' | 'framework-kernels' | 'framework-overhead' | 'host-shape-work';
 
 export interface Suggestion {
   kind: SuggestionKind;
@@ -28,7 +30,14 @@ export interface SuggestInputs {
   parallelLowerBoundMs: number;
   criticalPath: number[];
   measuredMs: number;
-  frameworkMs?: number;
+  /**
+   * onnxruntime's run: its wall time (unprofiled) and, where its profiler gave GPU times, the Σ of
+   * its kernels as parts of a run (less the pass overhead, as dlprof's layers), and the host time
+   * of a profiled run (its wall time, profiledWallMs, less its kernels' GPU time).
+   */
+  framework?: { wallMs: number; kernelInRunMs?: number; hostMs?: number; profiledWallMs?: number; dispatches?: number };
+  /** Σ of dlprof's default-kernel layer times as parts of a run (the reconstructed latency): what onnxruntime's kernel time compares with. */
+  dlprofKernelMs?: number;
   /** onnxruntime's per-node times of the folded shape-computation nodes, if its profile has them. */
   hostShapeMs?: number;
 }
@@ -107,10 +116,26 @@ export function suggest(x: SuggestInputs): Suggestion[] {
       message: `${off.length} layers are off the critical path: running independent branches concurrently (separate queues or a merged dispatch) could hide up to ${parallel.toFixed(3)} ms.` });
   }
 
-  if (x.frameworkMs !== undefined && x.frameworkMs > x.measuredMs) {
-    // A saving for who runs the model on onnxruntime: a share of onnxruntime's time.
-    out.push({ kind: 'framework-overhead', savingMs: x.frameworkMs - x.measuredMs, nodes: [], of: x.frameworkMs,
-      message: `onnxruntime's WebGPU execution provider takes ${x.frameworkMs.toFixed(2)} ms for this model where dlprof's default kernels take ${x.measuredMs.toFixed(2)} ms: the difference (${(100 * (1 - x.measuredMs / x.frameworkMs)).toFixed(0)} % of onnxruntime's time) is framework overhead and kernel choice.` });
+  const fw = x.framework;
+  if (fw && fw.wallMs > x.measuredMs) {
+    // Savings for who runs the model on onnxruntime: shares of onnxruntime's time.
+    const gap = fw.wallMs - x.measuredMs;
+    const share = (ms: number): string => `${(100 * ms / fw.wallMs).toFixed(0)} % of onnxruntime's time`;
+    if (fw.kernelInRunMs !== undefined && fw.hostMs !== undefined && x.dlprofKernelMs !== undefined) {
+      const kernels = fw.kernelInRunMs - x.dlprofKernelMs;
+      if (kernels > 0) {
+        out.push({ kind: 'framework-kernels', savingMs: kernels, nodes: [], of: fw.wallMs,
+          message: `Kernel choice: onnxruntime's ${fw.dispatches ?? ''} GPU kernels take ${fw.kernelInRunMs.toFixed(3)} ms per run (its profiler's GPU timestamps, less the pass overhead dlprof takes off its own layers) where dlprof's default kernels take ${x.dlprofKernelMs.toFixed(3)} ms: ${kernels.toFixed(3)} ms (${share(kernels)}) is GPU time that dlprof's kernels save; framework.nodes shows which nodes.` });
+      }
+      const host = gap - Math.max(0, kernels);
+      if (host > 0) {
+        out.push({ kind: 'framework-overhead', savingMs: host, nodes: [], of: fw.wallMs,
+          message: `Host overhead: onnxruntime takes ${fw.wallMs.toFixed(2)} ms per run where dlprof takes ${x.measuredMs.toFixed(2)} ms, and ${host.toFixed(3)} ms of the difference (${share(host)}) is not kernel time but host work — its profiled runs spend ${fw.hostMs.toFixed(2)} of ${fw.profiledWallMs?.toFixed(2) ?? '?'} ms outside GPU kernels (dispatching ${fw.dispatches ?? 'its'} kernels one by one, synchronisation, copies); fewer dispatches (fusion) or onnxruntime's graph capture cut it.` });
+      }
+    } else {
+      out.push({ kind: 'framework-overhead', savingMs: gap, nodes: [], of: fw.wallMs,
+        message: `onnxruntime's WebGPU execution provider takes ${fw.wallMs.toFixed(2)} ms for this model where dlprof's default kernels take ${x.measuredMs.toFixed(2)} ms: the difference (${share(gap)}) is framework overhead and kernel choice, not told apart (onnxruntime's profile gave no GPU kernel times).` });
+    }
   }
 
   if (g.host.count > 0 && x.hostShapeMs !== undefined && x.hostShapeMs > 0) {

@@ -10,7 +10,7 @@ import ort from 'onnxruntime-node';
 import { quietlyAsync } from '../gpu/quiet.js';
 import type { HostTensor } from '../kernels/types.js';
 import { halfToFloat } from '../onnx/tensor.js';
-import { summarize } from './stats.js';
+import { summarize, trimmedMean } from './stats.js';
 
 const ORT_TYPE: Record<string, ort.Tensor.Type> = {
   float32: 'float32', float16: 'float16', int64: 'int64', int32: 'int32', uint8: 'uint8', int8: 'int8', bool: 'bool', float64: 'float64',
@@ -52,8 +52,7 @@ export function fromOrt(t: ort.Tensor): HostTensor {
 export async function ortOutputs(file: string, inputs: Map<string, HostTensor>): Promise<Map<string, HostTensor>> {
   const s = await ort.InferenceSession.create(file, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
   try {
-    const feeds = Object.fromEntries([...inputs].filter(([k]) => s.inputNames.includes(k)).map(([k, v]) => [k, toOrt(v)]));
-    const out = await s.run(feeds);
+    const out = await s.run(feedsFor(s, inputs));
     return new Map(Object.entries(out).map(([k, v]) => [k, fromOrt(v)]));
   } finally {
     await s.release();
@@ -67,24 +66,18 @@ export interface FrameworkResult {
   trimmedMeanMs: number;
   minMs: number;
   runs: number;
-  /** Per-node times from onnxruntime's profiler, where it reports them (kernel dispatch on the host for the WebGPU EP). */
-  nodes: Array<{ name: string; op: string; ms: number }>;
 }
 
-/** End-to-end latency of the model on an onnxruntime execution provider (median and trimmed mean of `runs`). */
+/**
+ * End-to-end latency of the model on an onnxruntime execution provider (median and trimmed mean of
+ * `runs`), profiling off: with it on, the WebGPU EP puts every kernel in its own timed compute pass
+ * and reads the timestamps back after each run, which on lavapipe doubled resnet-tiny's run (6.1 →
+ * 12.9 ms). Its GPU times come from a separate, profiled session (ortProfile).
+ */
 export async function ortLatency(file: string, inputs: Map<string, HostTensor>, provider = 'webgpu', runs = 10): Promise<FrameworkResult> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-ort-'));
-  let s: ort.InferenceSession;
+  const s = await quietlyAsync(() => ort.InferenceSession.create(file, { executionProviders: [provider], graphOptimizationLevel: 'all' }));
   try {
-    s = await quietlyAsync(() => ort.InferenceSession.create(file, {
-      executionProviders: [provider], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'profile'),
-    }));
-  } catch (e) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
-  try {
-    const feeds = Object.fromEntries([...inputs].filter(([k]) => s.inputNames.includes(k)).map(([k, v]) => [k, toOrt(v)]));
+    const feeds = feedsFor(s, inputs);
     for (let i = 0; i < 2; i++) await s.run(feeds);
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
@@ -92,32 +85,164 @@ export async function ortLatency(file: string, inputs: Map<string, HostTensor>, 
       await s.run(feeds);
       times.push(performance.now() - t0);
     }
-    s.endProfiling();
     const st = summarize(times);
-    return { provider, medianMs: st.median, trimmedMeanMs: st.trimmedMean, minMs: st.min, runs, nodes: readProfile(dir, runs + 2) };
+    return { provider, medianMs: st.median, trimmedMeanMs: st.trimmedMean, minMs: st.min, runs };
   } finally {
     await s.release();
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Mean per-node kernel time over the profiled runs, from onnxruntime's Chrome-trace profile. */
-function readProfile(dir: string, runs: number): Array<{ name: string; op: string; ms: number }> {
-  const file = fs.readdirSync(dir).map((f) => path.join(dir, f)).find((f) => f.endsWith('.json'));
-  if (!file) return [];
-  let events: Array<{ cat?: string; name?: string; dur?: number; args?: { op_name?: string } }>;
+function feedsFor(s: ort.InferenceSession, inputs: Map<string, HostTensor>): Record<string, ort.Tensor> {
+  return Object.fromEntries([...inputs].filter(([k]) => s.inputNames.includes(k)).map(([k, v]) => [k, toOrt(v)]));
+}
+
+/** One GPU kernel (a program dispatch) of an onnxruntime run, from its WebGPU profiler. */
+export interface OrtKernel {
+  /** The onnxruntime node that dispatched it (its layout pass renames some: '/conv1/Conv_token_1'). */
+  node: string;
+  op: string;
+  /** The WebGPU EP's program (e.g. 'Conv2dMM', 'MatMulNaive'). */
+  program: string;
+  /** GPU time between the timestamps around its compute pass. */
+  ms: number;
+}
+
+/** One profiled run: its wall time as onnxruntime measured it ('model_run') and its GPU kernels in order. */
+export interface OrtRun {
+  wallMs: number;
+  kernels: OrtKernel[];
+}
+
+/** A node's GPU kernels in one run, averaged over the profiled runs. */
+export interface OrtNodeTime {
+  node: string;
+  op: string;
+  programs: string[];
+  /** Dispatches per run. */
+  dispatches: number;
+  /** Σ of its kernels' GPU time per run, mean over the runs. */
+  kernelMs: number;
+}
+
+export interface OrtProfile {
+  provider: string;
+  /** The runs after the warm-ups. */
+  runs: OrtRun[];
+  /** Trimmed means over the runs of their wall time and of their Σ kernel GPU time; their difference, the host overhead. */
+  wallMs: number;
+  kernelMs: number;
+  hostMs: number;
+  dispatches: number;
+  nodes: OrtNodeTime[];
+  /** Host time per node and run (its '…_kernel_time' events: on the host's clock, inside the runs), mean over the runs. */
+  hostNodes: Array<{ node: string; op: string; ms: number }>;
+}
+
+interface TraceEvent { cat?: string; name?: string; ph?: string; ts?: number; dur?: number; args?: Record<string, unknown> }
+
+/**
+ * The runs of an onnxruntime profile (its Chrome-trace JSON), the first `warmup` of them left out.
+ *
+ * The WebGPU EP's profiler writes one 'Api' event per program dispatch, named
+ * 'node&op&program', with the GPU timestamps of its compute pass as ts/dur. Those timestamps are
+ * on the GPU's clock (offset to its first one), not the host's, so they cannot be placed in a run
+ * by time: every run dispatches the same kernels in the same order, so the events are split into
+ * equal runs, and a profile where they do not repeat run after run is an error. Node events
+ * ('…_kernel_time') are host time spent in each node, on the host's clock, placed in the runs by time.
+ * @throws Error when the profile has no runs, no GPU kernel events (the EP had no timestamp-query),
+ * events that do not divide into the runs, or a run whose kernels take longer than its wall time.
+ */
+export function parseOrtProfile(events: unknown, warmup: number, provider = 'webgpu'): OrtProfile {
+  if (!Array.isArray(events)) throw new Error('onnxruntime profile: not a JSON array of trace events');
+  const ev = events as TraceEvent[];
+  const runs = ev.filter((e) => e.cat === 'Session' && e.name === 'model_run' && typeof e.ts === 'number' && typeof e.dur === 'number');
+  const api = ev.filter((e) => e.cat === 'Api' && typeof e.name === 'string' && e.name.includes('&') && typeof e.dur === 'number');
+  if (runs.length <= warmup) throw new Error(`onnxruntime profile: ${runs.length} runs recorded, ${warmup} of them warm-ups`);
+  if (!api.length) throw new Error('onnxruntime profile: no GPU kernel events (its WebGPU execution provider writes them only where the adapter has timestamp-query)');
+  const per = api.length / runs.length;
+  if (!Number.isInteger(per)) throw new Error(`onnxruntime profile: ${api.length} GPU kernel events do not divide into ${runs.length} runs`);
+  for (let i = per; i < api.length; i++) {
+    if (api[i].name !== api[i - per].name) throw new Error(`onnxruntime profile: run ${Math.floor(i / per) + 1} dispatched '${api[i].name}' where the run before dispatched '${api[i - per].name}'`);
+  }
+  const out: OrtRun[] = [];
+  for (let r = warmup; r < runs.length; r++) {
+    const kernels = api.slice(r * per, (r + 1) * per).map((e): OrtKernel => {
+      const parts = e.name!.split('&');
+      const program = parts.pop()!;
+      const op = parts.pop()!;
+      return { node: parts.join('&'), op, program, ms: e.dur! / 1000 };
+    });
+    const wallMs = runs[r].dur! / 1000;
+    const k = kernels.reduce((a, x) => a + x.ms, 0);
+    if (k > wallMs) throw new Error(`onnxruntime profile: run ${r + 1}'s kernels take ${k.toFixed(3)} ms of GPU time, more than the run's ${wallMs.toFixed(3)} ms`);
+    out.push({ wallMs, kernels });
+  }
+  const byNode = new Map<string, OrtNodeTime>();
+  for (const run of out) {
+    for (const x of run.kernels) {
+      const n = byNode.get(x.node) ?? { node: x.node, op: x.op, programs: [], dispatches: 0, kernelMs: 0 };
+      if (!n.programs.includes(x.program)) n.programs.push(x.program);
+      n.dispatches += 1 / out.length;
+      n.kernelMs += x.ms / out.length;
+      byNode.set(x.node, n);
+    }
+  }
+  const hostNodes = new Map<string, { node: string; op: string; ms: number }>();
+  const timed = runs.slice(warmup);
+  for (const e of ev) {
+    if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time') || typeof e.ts !== 'number') continue;
+    if (!timed.some((r) => e.ts! >= r.ts! && e.ts! <= r.ts! + r.dur!)) continue;
+    const node = e.name.slice(0, -'_kernel_time'.length);
+    const h = hostNodes.get(node) ?? { node, op: String(e.args?.op_name ?? ''), ms: 0 };
+    h.ms += (e.dur ?? 0) / 1000 / timed.length;
+    hostNodes.set(node, h);
+  }
+  const sum = (r: OrtRun): number => r.kernels.reduce((a, x) => a + x.ms, 0);
+  const wallMs = trimmedMean(out.map((r) => r.wallMs));
+  const kernelMs = trimmedMean(out.map(sum));
+  return {
+    provider, runs: out, wallMs, kernelMs, hostMs: wallMs - kernelMs,
+    dispatches: per,
+    nodes: [...byNode.values()].map((n) => ({ ...n, dispatches: Math.round(n.dispatches) })),
+    hostNodes: [...hostNodes.values()],
+  };
+}
+
+/** Reads and parses an onnxruntime profile file (parseOrtProfile). */
+export function readOrtProfile(file: string, warmup: number, provider = 'webgpu'): OrtProfile {
+  let events: unknown;
   try {
     events = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch {
-    return [];
+  } catch (e) {
+    throw new Error(`onnxruntime profile ${file}: ${(e as Error).message}`);
   }
-  const byNode = new Map<string, { op: string; us: number }>();
-  for (const e of events) {
-    if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time')) continue;
-    const name = e.name.slice(0, -'_kernel_time'.length);
-    const x = byNode.get(name) ?? { op: e.args?.op_name ?? '', us: 0 };
-    x.us += e.dur ?? 0;
-    byNode.set(name, x);
+  return parseOrtProfile(events, warmup, provider);
+}
+
+/**
+ * The model on an onnxruntime execution provider with its profiler on: `warmup` runs, then `runs`
+ * profiled ones, each split into GPU kernel time (the WebGPU EP's timestamps) and host time.
+ * `keep`, when given, is a path the profile JSON is copied to.
+ */
+export async function ortProfile(file: string, inputs: Map<string, HostTensor>, opts: { provider?: string; runs?: number; warmup?: number; keep?: string } = {}): Promise<OrtProfile> {
+  const { provider = 'webgpu', runs = 10, warmup = 2 } = opts;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-ort-'));
+  try {
+    const s = await quietlyAsync(() => ort.InferenceSession.create(file, {
+      executionProviders: [provider], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'profile'),
+    }));
+    try {
+      const feeds = feedsFor(s, inputs);
+      for (let i = 0; i < warmup + runs; i++) await s.run(feeds);
+      s.endProfiling();
+    } finally {
+      await s.release();
+    }
+    const json = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
+    if (!json) throw new Error('onnxruntime wrote no profile');
+    if (opts.keep) fs.copyFileSync(path.join(dir, json), opts.keep);
+    return readOrtProfile(path.join(dir, json), warmup, provider);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  return [...byNode].map(([name, x]) => ({ name, op: x.op, ms: x.us / 1000 / runs }));
 }

@@ -5,6 +5,11 @@ export const gpuFlags = {
   adapter: Flags.string({ description: "Use the adapter whose name contains this text (see 'dlprof devices')." }),
   verbose: Flags.boolean({ description: "Show the GPU driver's own messages (Dawn's warnings), hidden by default; DEBUG=dlprof* does the same." }),
   backend: Flags.string({ description: 'Dawn backend: vulkan, metal, d3d12, d3d11, opengl, opengles.', options: ['vulkan', 'metal', 'd3d12', 'd3d11', 'opengl', 'opengles'] }),
+  'unlock-features': Flags.boolean({
+    description: "Turn on the Dawn toggles that gated features are behind (allow_unsafe_apis, vulkan_enable_f16_on_nvidia): shader-f16 on NVIDIA's Vulkan driver, subgroup matrices. 'dlprof devices' shows what they bring.",
+    env: 'DLPROF_UNLOCK_FEATURES',
+    default: false,
+  }),
 };
 
 export const storeFlags = {

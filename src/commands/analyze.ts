@@ -4,6 +4,7 @@ import { Args, Flags } from '@oclif/core';
 import { DlprofCommand } from '../cli/base.js';
 import { modelBindings, modelFlags } from '../cli/flags.js';
 import { gpuFlags, storeFlags } from '../cli/gpu-flags.js';
+import { inRun, splitFramework } from '../analysis/framework.js';
 import { findFusions } from '../analysis/fusion.js';
 import { fusedCase } from '../analysis/fused-layers.js';
 import { latencies, longestPath, type LayerTime } from '../analysis/latency.js';
@@ -14,7 +15,7 @@ import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, effectiveConditions, t
 import { relativeSpread, trimmedMean } from '../bench/stats.js';
 import { fitsBeside, Interleaver } from '../bench/interleave.js';
 import { bindModel, canRun, layerCase, modelInputs, referenceRun, runModel, type BoundModel, type ModelRun } from '../bench/model.js';
-import { ortLatency, ortOutputs, type FrameworkResult } from '../bench/ort.js';
+import { ortLatency, ortOutputs, ortProfile, type FrameworkResult, type OrtProfile } from '../bench/ort.js';
 import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels } from '../bench/session.js';
 import { compareOutputs, MODEL_TOLERANCE } from '../bench/verify.js';
 import { dedupe } from '../ir/dedupe.js';
@@ -41,12 +42,6 @@ const isF16 = (v: string): boolean => v.endsWith('-f16');
 
 /** A change of the end-to-end time across the layer benchmarks beyond this is reported: the reconstruction target is 5 %. */
 const DRIFT_NOTE = 0.05;
-
-/**
- * A layer benchmark's time as a layer of a model run: less the probed overhead of timing it in its
- * own pass (probe.ts), since a model run records its layers in one pass; at least a tenth of it.
- */
-const inRun = (ms: number, passOverheadMs: number): number => Math.max(ms - passOverheadMs, ms / 10);
 
 /**
  * A layer's completed variants with their times as layers of a model run (inRun), fastest first.
@@ -119,7 +114,7 @@ export default class Analyze extends DlprofCommand {
     if (g.unsupported.length) notes.push(`unsupported ops (not timed): ${g.unsupported.map((u) => `${u.op} ×${u.count}`).join(', ')}`);
     if (g.failed.length) notes.push(`${g.failed.length} nodes without static shapes were not timed`);
     const cases = dedupe([g]).map((u) => layerCase(g, u.layer.key));
-    const s = await openSession({ adapter: flags.adapter, backend: flags.backend }, flags.db ?? defaultDbPath(), this.config.version);
+    const s = await openSession({ adapter: flags.adapter, backend: flags.backend, unlock: flags['unlock-features'] }, flags.db ?? defaultDbPath(), this.config.version);
     s.clock.add('parse', parseMs);
     const { conditions, note } = effectiveConditions(flags.conditions as Conditions, s.ctx.timestamps);
     if (note) notes.push(note);
@@ -216,7 +211,8 @@ export default class Analyze extends DlprofCommand {
 
       // f16 where it is faster and the model stays within tolerance (checked by running it).
       let f16Used = false;
-      let f16Reason = s.ctx.f16 ? 'no f16 kernel variant is faster' : 'the adapter has no shader-f16';
+      let f16Reason = s.ctx.f16 ? 'no f16 kernel variant is faster'
+        : `the adapter has no shader-f16${s.ctx.unlocked ? '' : " (Dawn may keep it behind a toggle: see 'dlprof devices', --unlock-features)"}`;
       const faster = new Map([...f16].filter(([k, h]) => h.ms < (times.get(k)?.bestMs ?? Infinity)));
       if (faster.size && reference && run) {
         const choose = (c: LayerCase): string => faster.get(c.layer.key)?.variant ?? times.get(c.layer.key)?.bestVariant ?? chooseDefault(c);
@@ -231,10 +227,15 @@ export default class Analyze extends DlprofCommand {
       }
 
       let framework: FrameworkResult | null = null;
+      let profile: OrtProfile | { error: string } = { error: 'not profiled' };
       if (flags.framework) {
         try {
           progress.phase("onnxruntime's WebGPU execution provider on the same model");
           framework = await s.clock.time('onnxruntime', () => ortLatency(args.model, inputs, 'webgpu', Math.max(5, flags.runs)));
+          // Its GPU kernel times, from a second session with its profiler on (ort.ts ortLatency says why not the same one).
+          progress.phase("onnxruntime's WebGPU execution provider, profiled");
+          profile = await s.clock.time('onnxruntime', () => ortProfile(args.model, inputs, { runs: Math.max(5, flags.runs) }).catch((e: Error) => ({ error: e.message.split('\n')[0] })));
+          if ('error' in profile) notes.push(`onnxruntime's kernel and host time are not told apart: ${profile.error}`);
           progress.done();
         } catch (e) {
           notes.push(`onnxruntime's WebGPU execution provider could not run the model: ${(e as Error).message.split('\n')[0]}`);
@@ -303,16 +304,14 @@ export default class Analyze extends DlprofCommand {
         opMs.set(l.op, e);
       }
       const totalOpMs = [...opMs.values()].reduce((a, b) => a + b.ms, 0) || 1;
-      const slowerNodes = framework ? framework.nodes.flatMap((fnode) => {
-        const ours = layers.find((l) => fnode.name.startsWith(l.node) || l.node === fnode.name);
-        return ours?.bestMs && fnode.ms > 2 * ours.bestMs ? [{ node: ours.node, op: ours.op, frameworkMs: fnode.ms, dlprofMs: ours.bestMs }] : [];
-      }) : [];
+      const split = framework ? splitFramework(g, framework, profile, (id) => times.get(g.nodes[id].key)?.defaultMs, passOverheadMs) : null;
       const suggestions = suggest({
         graph: g, times, f16: f16Used ? faster : undefined, fusions, sequentialLowerBoundMs: lat.sequentialLowerBoundMs,
         parallelLowerBoundMs: lat.parallelLowerBoundMs, criticalPath: lat.criticalPath, measuredMs: measuredMs ?? lat.reconstructedMs,
-        frameworkMs: framework?.trimmedMeanMs,
-        hostShapeMs: framework ? framework.nodes.filter((x) => ['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Slice', 'Squeeze', 'Cast', 'Range', 'ConstantOfShape', 'Equal', 'Where'].includes(x.op)
-          && !layers.some((l) => x.name.startsWith(l.node))).reduce((a, x) => a + x.ms, 0) : undefined,
+        framework: split ? { wallMs: split.wallMs, kernelInRunMs: split.kernelInRunMs ?? undefined, hostMs: split.hostMs ?? undefined, profiledWallMs: split.profiledWallMs ?? undefined, dispatches: split.dispatches ?? undefined } : undefined,
+        dlprofKernelMs: lat.reconstructedMs,
+        hostShapeMs: 'error' in profile ? undefined : profile.hostNodes.filter((x) => ['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Slice', 'Squeeze', 'Cast', 'Range', 'ConstantOfShape', 'Equal', 'Where'].includes(x.op)
+          && !g.nodes.some((n) => n.name && x.node.startsWith(n.name))).reduce((a, x) => a + x.ms, 0),
       });
       const measuredSpread = interleaved ? relativeSpread(interleaved) : run ? relativeSpread([...(before?.totalsMs ?? []), ...run.totalsMs]) : null;
       const reconstructionError = measuredMs ? (lat.reconstructedMs - measuredMs) / measuredMs : null;
@@ -341,7 +340,7 @@ export default class Analyze extends DlprofCommand {
         },
         ideal: { parallelMs: lat.parallelLowerBoundMs, f16: { used: f16Used, reason: f16Reason }, fusions: { groups: groups.length, measured: fusions.length, savingMs: fusions.reduce((a, f) => a + Math.max(0, f.unfusedMs - f.fusedMs), 0) } },
         correctness,
-        framework: framework ? { provider: framework.provider, medianMs: framework.medianMs, slowerNodes } : null,
+        framework: split,
         layers,
         byOp: [...opMs].map(([op, e]) => ({ op, count: e.count, ms: e.ms, pct: (100 * e.ms) / totalOpMs })).sort((a, b) => b.ms - a.ms),
         suggestions,

@@ -49,7 +49,7 @@ export default class Bench extends DlprofCommand {
     const work = loadWorkload(argv as string[], bindings, (p, i, n) => progress.step(i + 1, n, `loading ${printable(p)}`));
     const cases = flags.op ? work.cases.filter((c) => flags.op!.includes(c.layer.op)) : work.cases;
     const dbPath = flags.db ?? defaultDbPath();
-    const s = await openSession({ adapter: flags.adapter, backend: flags.backend }, dbPath, this.config.version);
+    const s = await openSession({ adapter: flags.adapter, backend: flags.backend, unlock: flags['unlock-features'] }, dbPath, this.config.version);
     const { conditions, note } = effectiveConditions(flags.conditions as Conditions, s.ctx.timestamps);
     if (note) process.stderr.write(`dlprof: ${note}\n`);
     try {

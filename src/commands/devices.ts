@@ -8,7 +8,7 @@ import { DlprofError, EXIT } from '../util/errors.js';
 export default class Devices extends DlprofCommand {
   static override summary = 'List the WebGPU adapters Dawn sees and the one dlprof will use.';
   static override description = 'Shows vendor, architecture, device, driver description, backend, features (shader-f16, '
-    + 'timestamp-query, subgroups…) and key limits. Pick another adapter with --adapter (a substring of its name) or --backend.';
+    + 'timestamp-query, subgroups…) and key limits, and which features Dawn keeps behind a toggle (--unlock-features turns those toggles on). Pick another adapter with --adapter (a substring of its name) or --backend.';
 
   static override examples = ['<%= config.bin %> devices', '<%= config.bin %> devices --backend vulkan --json'];
 
@@ -16,7 +16,7 @@ export default class Devices extends DlprofCommand {
 
   async run(): Promise<DevicesResult> {
     const { flags } = await this.parse(Devices);
-    const { chosen, all } = await describeAdapters({ adapter: flags.adapter, backend: flags.backend });
+    const { chosen, all, features } = await describeAdapters({ adapter: flags.adapter, backend: flags.backend, unlock: flags['unlock-features'] });
     if (!chosen) {
       throw new DlprofError(all.length ? 'Dawn lists adapters, but none could be opened with these options' : 'no WebGPU adapter found',
         'E_NO_ADAPTER', EXIT.device, NO_ADAPTER_SUGGESTIONS);
@@ -25,6 +25,8 @@ export default class Devices extends DlprofCommand {
       schemaVersion: DEVICES_SCHEMA_VERSION,
       adapters: all.map((a) => ({ ...a, selected: sameAdapter(a.name, chosen.description) })),
       selected: chosen,
+      unlocked: flags['unlock-features'],
+      features,
     };
     if (!this.jsonEnabled()) this.log(renderDevices(result, terminalChalk()));
     return result;

@@ -11,6 +11,7 @@
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import { DlprofError, EXIT } from '../util/errors.js';
+import { featureStates, UNLOCK_ENV, UNLOCK_TOGGLES, type FeatureStatus } from './features.js';
 import { quietly } from './quiet.js';
 
 const require = createRequire(import.meta.url);
@@ -50,7 +51,11 @@ export interface AdapterSelection {
   /** Dawn backend: vulkan, metal, d3d12, d3d11, opengl, opengles, null. */
   backend?: string;
   powerPreference?: GPUPowerPreference;
+  /** Turn on the Dawn toggles that gated features are behind (features.ts); default: $DLPROF_UNLOCK_FEATURES=1. */
+  unlock?: boolean;
 }
+
+const unlocking = (sel: AdapterSelection): boolean => sel.unlock ?? process.env[UNLOCK_ENV] === '1';
 
 export interface AdapterDescription {
   name: string;
@@ -76,6 +81,8 @@ export interface GpuContext {
   /** shader-f16 is enabled. */
   f16: boolean;
   subgroups: boolean;
+  /** The device was opened with the toggles that gated features are behind (--unlock-features). */
+  unlocked: boolean;
   /** Set when the device is lost; every later GPU call fails. */
   lost?: string;
 }
@@ -88,6 +95,7 @@ function dawnFlags(sel: AdapterSelection): string[] {
   const flags = ['disable-dawn-features=timestamp_quantization'];
   if (sel.backend) flags.push(`backend=${sel.backend}`);
   if (sel.adapter) flags.push(`adapter=${sel.adapter}`);
+  if (unlocking(sel)) flags.push(`enable-dawn-features=${UNLOCK_TOGGLES.join(',')}`);
   return flags;
 }
 
@@ -175,15 +183,24 @@ export async function requestAdapter(sel: AdapterSelection = {}): Promise<{ gpu:
   return { gpu, adapter, backend };
 }
 
-export async function describeAdapters(sel: AdapterSelection = {}): Promise<{ chosen?: AdapterDescription; all: Array<{ backend: string; name: string }> }> {
+/**
+ * The adapters Dawn lists, the chosen one described, and its key features' states: the adapter is
+ * asked a second time with the unlock toggles on, and what only they bring is gated behind them.
+ */
+export async function describeAdapters(sel: AdapterSelection = {}): Promise<{ chosen?: AdapterDescription; all: Array<{ backend: string; name: string }>; features: FeatureStatus[] }> {
   const all = await listAdapterNames();
-  const r = await requestAdapter(sel);
-  return { chosen: r ? describe(r.adapter, r.backend) : undefined, all };
+  const unlock = unlocking(sel);
+  const plain = await requestAdapter({ ...sel, unlock: false });
+  const unlocked = await requestAdapter({ ...sel, unlock: true });
+  const chosen = (unlock ? unlocked : plain) ?? plain;
+  const names = (r: typeof plain): string[] => (r ? [...r.adapter.features] : []);
+  return { chosen: chosen ? describe(chosen.adapter, chosen.backend) : undefined, all, features: featureStates(names(plain), names(unlocked), unlock) };
 }
 
 /**
  * Opens the device dlprof measures on, with timestamp-query (and shader-f16, subgroups where the
- * adapter has them) and the adapter's full limits.
+ * adapter has them; with sel.unlock, the features gated behind Dawn toggles too: features.ts) and
+ * the adapter's full limits.
  * @throws DlprofError (exit 5) when there is no adapter, saying what to install.
  */
 export async function openGpu(sel: AdapterSelection = {}): Promise<GpuContext> {
@@ -192,7 +209,9 @@ export async function openGpu(sel: AdapterSelection = {}): Promise<GpuContext> {
     throw new DlprofError('no WebGPU adapter found (Dawn found no usable Vulkan/Metal/D3D12 device)', 'E_NO_ADAPTER', EXIT.device, NO_ADAPTER_SUGGESTIONS);
   }
   const { gpu, adapter, backend } = r;
-  const wanted: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
+  // The experimental features are offered only with the unlock toggles; nothing measures with them yet,
+  // but a device that has them lets kernels be tried.
+  const wanted = ['timestamp-query', 'shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix', 'chromium-experimental-timestamp-query-inside-passes'] as GPUFeatureName[];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
   const requiredLimits: Record<string, number> = {};
   for (const k of KEY_LIMITS) requiredLimits[k] = Number((adapter.limits as unknown as Record<string, number>)[k]);
@@ -202,6 +221,7 @@ export async function openGpu(sel: AdapterSelection = {}): Promise<GpuContext> {
     timestamps: device.features.has('timestamp-query'),
     f16: device.features.has('shader-f16'),
     subgroups: device.features.has('subgroups'),
+    unlocked: unlocking(sel),
   };
   void device.lost.then((info) => { if (info.reason !== 'destroyed') ctx.lost = info.message || String(info.reason); });
   return ctx;

@@ -1,6 +1,7 @@
 /** `dlprof analyze` output: the JSON document (schemas/analyze.schema.json) and the terminal summary. */
 import Table from 'cli-table3';
 import type { ChalkInstance } from 'chalk';
+import type { FrameworkSplit } from '../analysis/framework.js';
 import type { Suggestion } from '../analysis/suggest.js';
 import type { TensorDecl } from '../ir/graph.js';
 import type { TensorType } from '../ir/types.js';
@@ -69,7 +70,8 @@ export interface AnalyzeResult {
   };
   ideal: { parallelMs: number; f16: { used: boolean; reason: string }; fusions: { groups: number; measured: number; savingMs: number } };
   correctness: { reference: string; ok: boolean; tolerance: { rtol: number; atol: number }; outputs: Array<{ name: string; ok: boolean; maxAbsError: number }> } | null;
-  framework: { provider: string; medianMs: number; slowerNodes: Array<{ node: string; op: string; frameworkMs: number; dlprofMs: number }> } | null;
+  /** onnxruntime's run: wall time, and from its profiler GPU kernel time and host time, per node matched to the layers. */
+  framework: FrameworkSplit | null;
   layers: AnalyzeLayer[];
   byOp: Array<{ op: string; count: number; ms: number; pct: number }>;
   suggestions: Suggestion[];
@@ -81,6 +83,12 @@ const f = (v: number | null | undefined, d = 2): string => (v === null || v === 
 /** Short name of the output check's reference for the latency table. */
 function refName(reference: string): string {
   return reference.startsWith('onnxruntime') ? 'onnxruntime' : "dlprof's CPU references";
+}
+
+/** The framework row's note: where onnxruntime's profiled run goes. */
+function frameworkText(fw: FrameworkSplit | null): string {
+  if (!fw || fw.kernelMs === null) return fw?.profileError ? 'kernel and host time not told apart (see notes)' : '';
+  return `profiled run ${f(fw.profiledWallMs)}: GPU kernels ${f(fw.kernelMs, 3)} (${fw.dispatches} dispatches), host ${f(fw.hostMs)}`;
 }
 
 export function renderAnalyze(r: AnalyzeResult, c: ChalkInstance): string {
@@ -96,7 +104,7 @@ export function renderAnalyze(r: AnalyzeResult, c: ChalkInstance): string {
     ['sequential lower bound (best kernels)', f(L.sequentialLowerBoundMs), ''],
     ['parallel lower bound (critical path)', f(L.parallelLowerBoundMs), ''],
     ['ideal (+ f16, fusions, parallel)', f(L.idealMs), `${r.ideal.f16.used ? 'f16 used' : `f16 not used: ${r.ideal.f16.reason}`}; ${r.ideal.fusions.measured} fusions measured`],
-    ['framework (onnxruntime webgpu)', f(L.frameworkMs), ''],
+    ['framework (onnxruntime webgpu)', f(L.frameworkMs), frameworkText(r.framework)],
   );
   out.push(ladder.toString());
   if (r.suggestions.length) {

@@ -52,10 +52,30 @@ describe('framework-overhead suggestion', () => {
   const base = { graph: g, times: new Map(), sequentialLowerBoundMs: 10, parallelLowerBoundMs: 10, criticalPath: g.nodes.map((n) => n.id), measuredMs: 20 };
 
   it("gives the saving as a share of onnxruntime's time, the latency it saves from (never past 100 %)", () => {
-    const [f] = suggest({ ...base, frameworkMs: 50 }).filter((x) => x.kind === 'framework-overhead');
+    const [f] = suggest({ ...base, framework: { wallMs: 50 } }).filter((x) => x.kind === 'framework-overhead');
     expect(f.savingMs).toBeCloseTo(30, 10);
     expect(f.savingPct).toBeCloseTo(60, 10); // 30 of onnxruntime's 50 ms; 150 % of dlprof's 20 ms
     expect(f.message).toContain("60 % of onnxruntime's time");
-    expect(suggest({ ...base, frameworkMs: 15 }).some((x) => x.kind === 'framework-overhead')).toBe(false); // onnxruntime faster: nothing to save
+    expect(f.message).toContain('not told apart'); // no GPU times from its profile
+    expect(suggest({ ...base, framework: { wallMs: 15 } }).some((x) => x.kind.startsWith('framework'))).toBe(false); // onnxruntime faster: nothing to save
+  });
+
+  it("splits onnxruntime's extra time into kernel choice and host overhead by its GPU kernel times", () => {
+    // onnxruntime: 50 ms a run, its kernels 26 ms as parts of a run; dlprof: 20 ms measured, 18 ms of layers.
+    const framework = { wallMs: 50, kernelInRunMs: 26, hostMs: 31, profiledWallMs: 58, dispatches: 40 };
+    const s = suggest({ ...base, framework, dlprofKernelMs: 18 });
+    const k = s.find((x) => x.kind === 'framework-kernels')!;
+    const h = s.find((x) => x.kind === 'framework-overhead')!;
+    expect(k.savingMs).toBeCloseTo(8, 10); // 26 − 18
+    expect(h.savingMs).toBeCloseTo(22, 10); // (50 − 20) − 8: the rest of the difference
+    expect(k.savingMs + h.savingMs).toBeCloseTo(50 - 20, 10);
+    expect(k.savingPct).toBeCloseTo(16, 10);
+    expect(k.message).toMatch(/^Kernel choice/);
+    expect(h.message).toMatch(/^Host overhead/);
+    expect(h.message).toContain('31.00 of 58.00 ms outside GPU kernels');
+    // onnxruntime's kernels faster than dlprof's: all of the difference is host time.
+    const faster = suggest({ ...base, framework: { ...framework, kernelInRunMs: 10 }, dlprofKernelMs: 18 });
+    expect(faster.some((x) => x.kind === 'framework-kernels')).toBe(false);
+    expect(faster.find((x) => x.kind === 'framework-overhead')!.savingMs).toBeCloseTo(30, 10);
   });
 });
