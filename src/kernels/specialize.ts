@@ -11,17 +11,18 @@
  *    key and share one compiled pipeline;
  *  - its *run-time parameters*: the replaced values, in order, bound as that uniform block.
  *
- * A value stays compiled in (and is so part of the key) when
- *  - it sits where WGSL needs a constant: `@workgroup_size`, `@binding`/`@group` and other
- *    attributes, an `array<T, N>` size, a `const`/`override` declaration, a `case` selector;
- *  - or the same value appears in such a place anywhere in the program. Those are the variant's tile
- *    shape, workgroup size and register-block sizes: a loop over a register block must keep its
- *    constant trip count to be unrolled into registers (measured: docs/architecture.md), so a kernel
- *    specializes on a value by declaring it as a `const` or an array size;
- *  - or it is 0 or 1 (loop starts, increments, flags: never a size worth sharing over).
- * Only decimal integer literals with a `u` or `i` suffix are run-time candidates; abstract and
- * float literals stay in the source. A program's key therefore changes exactly when its code does,
- * which is what a stored result's kernel identity is made from (planHash).
+ * The rule a kernel generator writes to: a size, stride or pad is a suffixed literal (`${n}u`,
+ * `${n}i`) and becomes a run-time parameter; a value the variant specializes on (its tile shape,
+ * workgroup size, register-block sizes, a loop's trip count that must stay constant to be unrolled
+ * into registers) is written as an abstract integer (`${n}`) or a `const`, and stays compiled in.
+ * So do values where WGSL needs a constant (`@workgroup_size`, `@binding` and other attributes,
+ * `array<T, N>` sizes, `const`/`override` declarations, `case` selectors), 0 (loop starts), and
+ * float literals. A program's key therefore changes exactly when its code does, which is what a
+ * stored result's kernel identity is made from (planHash).
+ *
+ * Guessing instead (baking every value that also appears as an array size) kept ResNet's channel
+ * counts in the key, since 16, 32 and 64 are also tile sizes: resnet-tiny then needed 157 programs
+ * instead of 62.
  */
 import { createHash } from 'node:crypto';
 import type { KernelPlan } from './types.js';
@@ -38,6 +39,7 @@ export interface Specialized {
 /** Name of the uniform block of run-time parameters in a generic program. */
 export const PARAM_BLOCK = 'dlprof_params';
 
+/** Loop starts and zero offsets: never a size worth sharing a program over. */
 const ALWAYS_BAKED = new Set([0]);
 
 interface Token { start: number; end: number; value: number; suffix: 'u' | 'i' }
@@ -117,8 +119,8 @@ export function specialize(wgsl: string): Specialized {
   const ranges = constRanges(wgsl);
   const inConst = (t: Token): boolean => ranges.some(([a, b]) => t.start >= a && t.end <= b);
   const tokens = literals(wgsl);
-  const baked = new Set(ALWAYS_BAKED);
-  for (const t of tokens) if (inConst(t)) baked.add(t.value);
+  const baked = ALWAYS_BAKED;
+  // Every integer in a constant context, suffixed or not (`array<f32, 128>`, `@workgroup_size(64)`).
   const lifted = tokens.filter((t) => !baked.has(t.value) && !inConst(t) && t.value <= (t.suffix === 'u' ? 0xffffffff : 0x7fffffff));
   if (!lifted.length) return { source: wgsl, params: new Uint32Array(0), binding: null };
   // A divisor gets one slot per distinct value, so that the compiler still sees equal divisors as

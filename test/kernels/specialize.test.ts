@@ -31,16 +31,16 @@ describe('specialize', () => {
       '}',
     ].join('\n');
     const s = specialize(src);
-    // 37u twice (a divisor: one slot; the multiplier: its own), 1000u, 3i; 128u appears in an array size
-    // (so it is the tile and stays); 64u is a const; 16 is abstract; 5u is a case selector.
-    expect(Array.from(s.params.slice(0, 4))).toEqual([37, 1000, 3, 37]);
+    // 37u as a divisor, 1000u, 3i, 128u as a divisor, 37u as a multiplier (a slot of its own); 64u is a
+    // const, 16 abstract (compiled in, as a generator writes a tile size), 5u a case selector.
+    expect(Array.from(s.params)).toEqual([37, 1000, 3, 128, 37, 0, 0, 0]);
     expect(s.binding).toBe(2);
-    expect(s.source).toContain(`@group(0) @binding(2) var<uniform> ${PARAM_BLOCK}: array<vec4<u32>, 1>;`);
+    expect(s.source).toContain(`@group(0) @binding(2) var<uniform> ${PARAM_BLOCK}: array<vec4<u32>, 2>;`);
     // The block is declared after the `enable` directive, which must come first.
     expect(s.source.split('\n')[0]).toBe('enable f16;');
     expect(s.source).toContain(`let a = lid % ${PARAM_BLOCK}[0][0] + ${PARAM_BLOCK}[0][1] * bitcast<i32>(${PARAM_BLOCK}[0][2]);`);
-    expect(s.source).toContain(`let b = lid / 128u + lid * 16;`);
-    expect(s.source).toContain(`Y[lid] = X[lid * ${PARAM_BLOCK}[0][3]] + 2.5;`);
+    expect(s.source).toContain(`let b = lid / ${PARAM_BLOCK}[0][3] + lid * 16;`);
+    expect(s.source).toContain(`Y[lid] = X[lid * ${PARAM_BLOCK}[1][0]] + 2.5;`);
     for (const kept of ['const TILE = 64u;', 'array<f32, 128>', '@workgroup_size(128)', 'case 5u:', '999u in a comment']) expect(s.source).toContain(kept);
   });
 
@@ -77,8 +77,9 @@ describe('layers that differ only in sizes', () => {
   it('share one pipeline per pass, and each computes its own outputs', async () => {
     const { runner } = await gpu();
     const kernel = kernelFor('Conv')!;
-    const a = conv(8, 12, 12, 16);
-    const b = conv(16, 10, 14, 24);
+    // Two ResNet stages: 16 → 32 channels at 28², 32 → 64 at 14².
+    const a = conv(16, 28, 28, 32);
+    const b = conv(32, 14, 14, 64);
     for (const variant of ['direct', 'implicit-gemm']) {
       const pa = kernel.plan(a, variant, runner.caps);
       const pb = kernel.plan(b, variant, runner.caps);
@@ -105,9 +106,10 @@ describe('layers that differ only in sizes', () => {
   it("a kernel's code, not the layer's sizes, changes its hash", async () => {
     const { runner } = await gpu();
     const kernel = kernelFor('Conv')!;
-    const plan = kernel.plan(conv(8, 12, 12, 16), 'direct', runner.caps);
+    const plan = kernel.plan(conv(16, 28, 28, 32), 'direct', runner.caps);
     const changed = { passes: plan.passes.map((p) => ({ ...p, wgsl: p.wgsl.replace('fma(', 'fma( ') })) };
     expect(planHash(changed)).not.toBe(planHash(plan));
-    expect(planHash(kernel.plan(conv(8, 12, 12, 16), 'implicit-gemm', runner.caps))).not.toBe(planHash(plan));
+    expect(planHash(kernel.plan(conv(32, 14, 14, 64), 'direct', runner.caps))).toBe(planHash(plan));
+    expect(planHash(kernel.plan(conv(16, 28, 28, 32), 'implicit-gemm', runner.caps))).not.toBe(planHash(plan));
   });
 });
