@@ -994,7 +994,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let lc = min(l, ${u(g.L - 1)});
   let o = offs(b);
   var q: array<f32, ${g.D}>;
-  for (var d = 0u; d < ${u(g.D)}; d++) { q[d] = ${ld(`Q[o.x + lc * ${u(g.qR)} + d]`, st)} * ${lit(g.scale, 'f32')}; }
+  for (var d = 0u; d < ${g.D}; d++) { q[d] = ${ld(`Q[o.x + lc * ${u(g.qR)} + d]`, st)} * ${lit(g.scale, 'f32')}; }
   var acc: array<f32, ${g.DV}>;
   var sc: array<f32, ${BC}>;
   var mx = ${lit(-Infinity, 'f32')};
@@ -1014,18 +1014,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var tmax = mx;
     for (var j = 0u; j < n; j++) {
       var dot = 0.0;
-      for (var d = 0u; d < ${u(g.D)}; d++) { dot = fma(q[d], Ks[j * ${u(g.D)} + d], dot); }
+      for (var d = 0u; d < ${g.D}; d++) { dot = fma(q[d], Ks[j * ${g.D} + d], dot); }
       let v = ${causalScore(g, `dot${maskTerm(g, 'o.w', 'lc', '(s0 + j)')}`, 'lc', '(s0 + j)')};
       sc[j] = v;
       tmax = max(tmax, v);
     }
     let corr = exp(mx - tmax);
     sum = sum * corr;
-    for (var d = 0u; d < ${u(g.DV)}; d++) { acc[d] = acc[d] * corr; }
+    for (var d = 0u; d < ${g.DV}; d++) { acc[d] = acc[d] * corr; }
     for (var j = 0u; j < n; j++) {
       let pj = exp(sc[j] - tmax);
       sum += pj;
-      for (var d = 0u; d < ${u(g.DV)}; d++) { acc[d] = fma(pj, Vs[j * ${u(g.DV)} + d], acc[d]); }
+      for (var d = 0u; d < ${g.DV}; d++) { acc[d] = fma(pj, Vs[j * ${g.DV} + d], acc[d]); }
     }
     mx = tmax;
     workgroupBarrier();
@@ -1033,7 +1033,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (l < ${u(g.L)}) {
     let inv = 1.0 / sum;
     let ob = ooff(b) + l * ${u(g.oR)};
-    for (var d = 0u; d < ${u(g.DV)}; d++) { O[ob + d] = ${sv('acc[d] * inv', st)}; }
+    for (var d = 0u; d < ${g.DV}; d++) { O[ob + d] = ${sv('acc[d] * inv', st)}; }
   }
 }
 `;

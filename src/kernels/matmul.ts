@@ -520,17 +520,17 @@ function planTiled(g: Geometry, variant: string, ct: GpuType): KernelPlan {
     const o = name === 'A' ? 'o.x' : 'o.y';
     const per = Math.ceil(blocks / nt);
     return rep(per, (p) => {
-      const e = `li + ${u(p * nt)}`;
-      const inner = `{ let e = ${e}; let xb = e / ${u(bk / 4)}; let q = e % ${u(bk / 4)};
-      let v = block${name}(${o}, ${base} + xb * 4u, kt + q);
-      ${rep(4, (i) => `${arr}[(xb * 4u + ${u(i)}) * ${u(row)} + q] = v[${i}];`, ' ')} }`;
-      return (p + 1) * nt > blocks ? `if (${e} < ${u(blocks)}) ${inner}` : inner;
+      const e = `li + ${p * nt}`;
+      const inner = `{ let e = ${e}; let xb = e / ${bk / 4}; let q = e % ${bk / 4};
+      let v = block${name}(${o}, ${base} + xb * 4, kt + q);
+      ${rep(4, (i) => `${arr}[(xb * 4 + ${i}) * ${row} + q] = v[${i}];`, ' ')} }`;
+      return (p + 1) * nt > blocks ? `if (${e} < ${blocks}) ${inner}` : inner;
     }, '\n    ');
   };
   const accs = rep(16, (x) => `var acc_${Math.floor(x / 4)}_${x % 4} = 0.0;`, ' ');
-  const inner = `for (var q = 0u; q < ${u(bk / 4)}; q++) {
-      ${rep(4, (i) => `let a${i} = As[(lid.y * 4u + ${u(i)}) * ${u(row)} + q];`, ' ')}
-      ${rep(4, (j) => `let b${j} = Bs[(lid.x * 4u + ${u(j)}) * ${u(row)} + q];`, ' ')}
+  const inner = `for (var q = 0u; q < ${bk / 4}; q++) {
+      ${rep(4, (i) => `let a${i} = As[(lid.y * 4 + ${i}) * ${row} + q];`, ' ')}
+      ${rep(4, (j) => `let b${j} = Bs[(lid.x * 4 + ${j}) * ${row} + q];`, ' ')}
       ${rep(16, (x) => `acc_${Math.floor(x / 4)}_${x % 4} += f32(dot(a${Math.floor(x / 4)}, b${x % 4}));`, ' ')}
     }`;
   const wgsl = `${header([g.st, ct])}${operandDecl(0, 'a', g, accessA(g))}
@@ -549,19 +549,19 @@ ${epilogue(g, 'f32')}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let o = offsets(wid.z);
   let oy = wid.z * ${u(g.yBatch)};
-  let mt = wid.y * ${u(tm)};
-  let ntile = wid.x * ${u(tn)};
+  let mt = wid.y * ${tm};
+  let ntile = wid.x * ${tn};
   ${accs}
   for (var s = 0u; s < ${u(steps)}; s++) {
-    let kt = s * ${u(bk / 4)};
+    let kt = s * ${bk / 4};
     ${stage('A', aBlocks, 'mt')}
     ${stage('B', bBlocks, 'ntile')}
     workgroupBarrier();
     ${inner}
     workgroupBarrier();
   }
-  let m0 = mt + lid.y * 4u;
-  let n0 = ntile + lid.x * 4u;
+  let m0 = mt + lid.y * 4;
+  let n0 = ntile + lid.x * 4;
   ${storeBlock(g, 'f32', (i, j) => `acc_${i}_${j}`, 'm0', 'n0')}
 }
 `;

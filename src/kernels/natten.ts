@@ -485,8 +485,8 @@ function gemmPlan(g: NaGeometry, f16: boolean, caps: DeviceCaps): KernelPlan {
   let hi${i} = nbg${i}(r${i}, min(t${i} + ${si(t.T[i] - 1)}, lr${i} - 1i)).x + ${si(g.k[i] - 1)};`).join('\n');
   const stage = (arr: string, src: string): string => `    workgroupBarrier();
     for (var e = lid; e < params.stage; e += ${u(WG)}) {
-      let h = e / ${u(DCW)};
-      let c = c0 + e % ${u(DCW)};
+      let h = e / ${DCW};
+      let c = c0 + e % ${DCW};
 ${g.sp.map((_, i) => `      let g${i} = lo${i} + i32((h / ${u(t.hSt[i])}) % ${u(t.halo[i])});`).join('\n')}
       var val = ${v.T}(0.0);
       if (c < params.dw && ${g.sp.map((_, i) => `g${i} <= hi${i}`).join(' && ')}) {
@@ -513,11 +513,11 @@ ${tilePrelude(g, t)}
 ${halo}
 ${loadQ(g, v)}
   var sc: array<f32, ${g.win}>;
-  for (var c0 = 0u; c0 < params.dw; c0 += ${u(DCW)}) {
+  for (var c0 = 0u; c0 < params.dw; c0 += ${DCW}) {
 ${stage('Ks', 'K')}
-    let cn = min(${u(DCW)}, params.dw - c0);
+    let cn = min(${DCW}, params.dw - c0);
     var j = 0u;
-${windowLoops(g, `  let ho = (${hoff}) * ${u(DCW)};
+${windowLoops(g, `  let ho = (${hoff}) * ${DCW};
   var a = 0.0;
   for (var c = 0u; c < cn; c++) { a += ${vdot(v, 'q[c0 + c]', 'Ks[ho + c]')}; }
   sc[j] += a;
@@ -554,14 +554,14 @@ ${halo}
   var p: array<f32, ${g.win}>;
   for (var j = 0u; j < params.win; j++) { p[j] = P[row * ${u(g.win)} + j]; }
   var acc: array<${v.F}, ${DCW}>;
-  for (var c0 = 0u; c0 < params.dw; c0 += ${u(DCW)}) {
+  for (var c0 = 0u; c0 < params.dw; c0 += ${DCW}) {
 ${stage('Vs', 'V')}
-    let cn = min(${u(DCW)}, params.dw - c0);
+    let cn = min(${DCW}, params.dw - c0);
     // Reset explicitly: on lavapipe a loop-body \`var\` was not re-zeroed per iteration (the second
     // head-dim chunk started from the first chunk's sums; the 9×9 d=32 test catches it).
-    for (var c = 0u; c < ${u(DCW)}; c++) { acc[c] = ${v.F}(0.0); }
+    for (var c = 0u; c < ${DCW}; c++) { acc[c] = ${v.F}(0.0); }
     var j = 0u;
-${windowLoops(g, `  let ho = (${hoff}) * ${u(DCW)};
+${windowLoops(g, `  let ho = (${hoff}) * ${DCW};
   let pj = p[j];
   for (var c = 0u; c < cn; c++) { ${vaxpy(v, 'acc[c]', 'pj', 'Vs[ho + c]')} }
   j++;`, false, '    ')}
