@@ -23,6 +23,12 @@ export function toOrt(t: HostTensor): ort.Tensor {
   if (type === 'int64') data = BigInt64Array.from(t.data as Int32Array, (x) => BigInt(x));
   else if (type === 'float16') data = Uint16Array.from(t.data as Float32Array, (x) => f16bits(x));
   else if (type === 'float64') data = Float64Array.from(t.data as Float32Array);
+  // Host integer tensors hold their values in whatever array the producer used (Int32Array for
+  // most); onnxruntime wants the array of the element type.
+  else if (type === 'uint8' || type === 'bool') data = t.data instanceof Uint8Array ? t.data : Uint8Array.from(t.data as ArrayLike<number>);
+  else if (type === 'int8') data = t.data instanceof Int8Array ? t.data : Int8Array.from(t.data as ArrayLike<number>);
+  else if (type === 'int32') data = t.data instanceof Int32Array ? t.data : Int32Array.from(t.data as ArrayLike<number>);
+  else if (type === 'float32') data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
   else data = t.data as ort.Tensor.DataType;
   return new ort.Tensor(type, data, t.shape);
 }
