@@ -23,7 +23,7 @@ export function renderPredict(r: PredictResult, c: ChalkInstance, top = 10): str
   const cov = r.coverage;
   lines.push(`${c.bold(printable(r.model.name))} on ${c.bold(printable(r.machine.name))} (${r.machine.fingerprint}, ${printable(r.machine.cpu)}) · from ${printable(r.db)}, nothing run`);
   lines.push(`  predicted end-to-end: ${c.bold(`${ms(r.predictedMs)} ms`)} (sum of measured layers, ${r.conditions}) · sequential bound ${ms(r.sequentialLowerBoundMs)} ms · parallel bound ${ms(r.parallelLowerBoundMs)} ms`);
-  const share = cov.timeShare === null ? 'share of the time unknown (estimating the rest needs the machine's probed peaks and a measured layer)' : `≈${(100 * cov.timeShare).toFixed(1)} % of the estimated time`;
+  const share = cov.timeShare === null ? "share of the time unknown (estimating the rest needs the machine's probed peaks and a measured layer)" : `≈${(100 * cov.timeShare).toFixed(1)} % of the estimated time`;
   lines.push(`  coverage: ${cov.measuredLayers}/${cov.layers} layers (${cov.measuredUniqueLayers}/${cov.uniqueLayers} unique) measured there, ${share}`
     + (cov.estimatedMissingMs ? `; the missing layers ≈${ms(cov.estimatedMissingMs)} ms more` : ''));
   if (r.missing.length) {
