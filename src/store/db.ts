@@ -242,6 +242,14 @@ export class Store {
     return rows.map(rowToMeasurement);
   }
 
+  /** The newest measurement of every (layer, variant) a machine has under `conditions`, with the layer's op. */
+  latestForMachine(machineId: number, conditions: string): Array<MeasurementRow & { op: string }> {
+    const rows = this.sql.all(`SELECT m.*, l.op AS layer_op FROM measurement m JOIN layer l ON l.key = m.layer_key WHERE m.machine_id = ? AND m.conditions = ?
+      AND m.id = (SELECT MAX(id) FROM measurement x WHERE x.machine_id = m.machine_id AND x.layer_key = m.layer_key
+        AND x.conditions = m.conditions AND x.variant = m.variant) ORDER BY m.id`, [machineId, conditions]);
+    return rows.map((r) => ({ ...rowToMeasurement(r), op: String(r.layer_op) }));
+  }
+
   /** Inserts one measurement in its own transaction (durable when this returns). */
   insertMeasurement(m: MeasurementRow): void {
     this.sql.run(`INSERT INTO measurement (run_id, machine_id, layer_key, variant, conditions, status, reason, median_ms, min_ms, p10_ms, p90_ms, cv,
