@@ -44,7 +44,7 @@ export default class Compare extends DlprofCommand {
   static override flags = {
     ...storeFlags,
     ...modelFlags,
-    machine: Flags.string({ multiple: true, description: 'A machine to compare (twice: base, then head): its fingerprint, or part of its name (see dlprof machines).' }),
+    machine: Flags.string({ multiple: true, multipleNonGreedy: true, description: 'A machine to compare (twice: base, then head): its fingerprint, or part of its name (see dlprof machines).' }),
     threshold: Flags.string({ description: 'The smallest change that counts, as a fraction (0.05) or a percentage (5%).', default: '0.05' }),
     'fail-on': Flags.string({ description: 'Exit with status 8 when the comparison finds this.', options: ['regression'] }),
     markdown: Flags.boolean({ description: 'Print a Markdown summary (for a CI job summary or a pull-request comment) instead of the table.' }),

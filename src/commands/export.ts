@@ -38,8 +38,8 @@ export default class Export extends DlprofCommand {
   static override flags = {
     ...storeFlags,
     ...modelFlags,
-    machine: Flags.string({ multiple: true, description: "Only this machine's results: its fingerprint, or part of its name (see dlprof machines; repeatable)." }),
-    model: Flags.string({ multiple: true, description: "Only the layers of this ONNX model (repeatable; --dim/--shape bind its dimensions)." }),
+    machine: Flags.string({ multiple: true, multipleNonGreedy: true, description: "Only this machine's results: its fingerprint, or part of its name (see dlprof machines; repeatable)." }),
+    model: Flags.string({ multiple: true, multipleNonGreedy: true, description: "Only the layers of this ONNX model (repeatable; --dim/--shape bind its dimensions)." }),
   };
 
   async run(): Promise<ExportSummary> {
