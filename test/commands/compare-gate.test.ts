@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dlprof } from '../support/cli.js';
+import { fixture, tempDir } from '../support/models.js';
+import { schemaErrors } from '../support/schema.js';
+
+/** resnet-tiny's default variants (42 unique layers): what a model runs, and what the gate watches. */
+const DEFAULTS = ['naive', '1x1-gemm', 'implicit-gemm', 'copy-vec4'].flatMap((v) => ['--variant', v]);
+
+/** One `bench --json` of resnet-tiny on this machine, measured afresh, written to `name`. */
+async function bench(name: string, env: Record<string, string> = {}): Promise<string> {
+  const db = path.join(tempDir(), 'gate.sqlite');
+  const r = await dlprof(['bench', fixture('resnet-tiny.onnx'), ...DEFAULTS, '--force', '--db', db, '--json'], env);
+  expect(r.status, r.stderr).toBe(0);
+  const file = path.join(tempDir(), name);
+  fs.writeFileSync(file, r.stdout);
+  return file;
+}
+
+describe('the regression gate (real reruns on this machine)', () => {
+  it('passes the same code benchmarked twice, and catches a kernel given 15 % more work', async () => {
+    const base = await bench('base.json');
+    const same = await bench('same.json');
+    const slower = await bench('slower.json', { DLPROF_TEST_EXTRA_WORK: 'conv:0.15' });
+    expect(JSON.parse(fs.readFileSync(base, 'utf8')).layers[0].variants.find((v: { samplesMs?: number[] }) => v.samplesMs)?.samplesMs.length).toBeGreaterThan(1);
+
+    const ok = await dlprof(['compare', base, same, '--fail-on', 'regression', '--json']);
+    expect(ok.status, ok.stdout).toBe(0);
+    const doc = ok.json();
+    expect(schemaErrors('compare', doc)).toBe('');
+    expect(doc.mode).toBe('reports');
+    expect(doc.summary.shared).toBeGreaterThanOrEqual(20);
+    expect(doc.runNoise.estimated).toBe(true);
+    expect(doc.summary).toMatchObject({ regressions: 0, opRegressions: 0 });
+    expect(doc.regression).toBe(false);
+
+    const caught = await dlprof(['compare', base, slower, '--fail-on', 'regression', '--json']);
+    expect(caught.status).toBe(8);
+    const d2 = caught.json();
+    expect(schemaErrors('compare', d2)).toBe('');
+    expect(d2.regression).toBe(true);
+    // What regressed is the slowed kernel's op, and nothing else.
+    const regressed = [...d2.byOp.filter((o: { verdict: string }) => o.verdict === 'regression').map((o: { op: string }) => o.op),
+      ...d2.layers.filter((l: { verdict: string }) => l.verdict === 'regression').map((l: { op: string }) => l.op)];
+    expect(regressed).toContain('Conv');
+    expect(new Set(regressed)).toEqual(new Set(['Conv']));
+    const conv = d2.byOp.find((o: { op: string }) => o.op === 'Conv');
+    expect(conv.ratio).toBeGreaterThan(1.05);
+
+    // The CI summary and the terminal table.
+    const md = await dlprof(['compare', base, slower, '--fail-on', 'regression', '--markdown']);
+    expect(md.status).toBe(8);
+    expect(md.stdout).toMatch(/^### dlprof compare: ❌ regression/);
+    expect(md.stdout).toMatch(/\| Conv \| \d+ \| .* \| \*\*regression\*\* \|/);
+    const table = await dlprof(['compare', base, same]);
+    expect(table.status).toBe(0);
+    expect(table.stdout).toMatch(/42 shared layers: 0 regressions/);
+  });
+
+  it('refuses what it cannot compare', async () => {
+    const notJson = await dlprof(['compare', fixture('resnet-tiny.onnx'), fixture('resnet-tiny.onnx'), '--json']);
+    expect(notJson.status).toBe(3);
+    expect(notJson.json().error.code).toBe('E_COMPARE_INPUT');
+    const one = await dlprof(['compare', fixture('resnet-tiny.onnx'), '--json']);
+    expect(one.status).toBe(2);
+    const threshold = await dlprof(['compare', 'a.json', 'b.json', '--threshold', 'lots', '--json']);
+    expect(threshold.status).toBe(2);
+    expect(threshold.json().error.message).toContain('--threshold lots');
+  });
+});
