@@ -14,14 +14,18 @@
  * code lands: two runs of one commit on our 2-core VM moved every layer by about −10 % at once, and
  * single layers by a further 3–5 % (up to 39 %), with intervals a few percent wide. Two reports are
  * therefore compared as a random-effects model, log ratio = run shift + layer's run effect + sampling
- * error: the shift is the shared layers' median log ratio (the machine's speed moving), and the
- * layer's run effect has the scatter of the log ratios around it (1.4826 × their median absolute
- * deviation) less what their sampling intervals already explain. A layer's interval is of its change
- * relative to the shift, widened by the run effect (in quadrature, in log space); a regression's
- * change must exceed the threshold as measured, and that interval must lie above zero.
- * What one pair of runs cannot tell apart, it does not claim: a change that moves nearly every layer
- * alike reads as the machine's speed (reported as the shift, with a note), and one that moves about
- * half of them widens the noise estimate and is harder to call.
+ * error: the shift is the centre of the densest half of the shared layers' log ratios (the machine's
+ * speed moving), and the layer's run effect is that half's scatter (1.4826 × its half-width, as for a
+ * median absolute deviation) less what their sampling intervals already explain. A layer's interval
+ * is of its change relative to the shift, widened by the run effect (in quadrature, in log space); a
+ * regression's change must exceed the threshold as measured, and that interval must lie above zero.
+ *
+ * A machine's change of speed also moves kinds of layers unlike each other (compute-bound kernels
+ * more than launch-bound ones), by up to about the shift itself, so every interval is also widened
+ * by the shift. What one pair of runs cannot tell apart, it does not claim: a change that moves
+ * nearly every layer alike reads as the machine's speed (reported as the shift, with a note), one
+ * that moves about half of them widens the noise estimate, and on a machine whose speed moved by
+ * s between the runs, a change much smaller than s is not called.
  *
  * The gate fails when any one of many layers regresses, so the intervals are family-wise: each at
  * 1 − 0.05 ÷ (layers + ops) (Bonferroni), so that a run of unchanged code fails with at most a 5 %
@@ -186,9 +190,15 @@ export interface RunNoise {
 export function runNoise(layers: LayerChange[]): RunNoise {
   const withCi = layers.filter((l) => l.ci && l.ratio > 0 && l.ci[0] > -1);
   if (withCi.length < MIN_LAYERS_FOR_NOISE) return { estimated: false, layers: withCi.length, shift: 0, sigma: 0 };
-  const logs = withCi.map((l) => Math.log(l.ratio));
-  const m = median(logs);
-  const total = 1.4826 * median(logs.map((x) => Math.abs(x - m)));
+  // The shortest half of the sorted log ratios (Rousseeuw's LMS location and scale): the layers the
+  // head left alone cluster tightly, so a change to a large minority of them (a kernel used by 40 %
+  // of the layers) neither drags the shift along nor, much, the scale, as a median and MAD would.
+  const logs = withCi.map((l) => Math.log(l.ratio)).sort((x, y) => x - y);
+  const h = Math.floor(logs.length / 2) + 1;
+  let best = 0;
+  for (let i = 1; i + h - 1 < logs.length; i++) if (logs[i + h - 1] - logs[i] < logs[best + h - 1] - logs[best]) best = i;
+  const m = (logs[best] + logs[best + h - 1]) / 2;
+  const total = 1.4826 * (logs[best + h - 1] - logs[best]) / 2;
   const within = median(withCi.map((l) => (Math.log(1 + l.ci![1]) - Math.log(1 + l.ci![0])) / (2 * Z)));
   return { estimated: true, layers: withCi.length, shift: Math.exp(m) - 1, sigma: Math.sqrt(Math.max(0, total * total - within * within)) };
 }
@@ -268,7 +278,7 @@ export function compareLayers(base: TimedLayer[], head: TimedLayer[], threshold:
   const layers: LayerChange[] = raw.map((l) => {
     if (!opts.reports) return { ...l, relativeChange: l.change };
     const ratio = l.ratio / k;
-    const x = logChange(ratio, l.ci ? [(1 + l.ci[0]) / k - 1, (1 + l.ci[1]) / k - 1] : null, noise.sigma);
+    const x = logChange(ratio, l.ci ? [(1 + l.ci[0]) / k - 1, (1 + l.ci[1]) / k - 1] : null, Math.hypot(noise.sigma, Math.log(k)));
     logs.set(l.key, x);
     const ci = x ? interval(x, z) : null;
     return { ...l, relativeChange: ratio - 1, ci, verdict: verdictOf(l.change, ci, threshold) };
@@ -291,6 +301,9 @@ export function compareLayers(base: TimedLayer[], head: TimedLayer[], threshold:
     return { op, ls, baseMs, headMs, x };
   });
   const known = opStats.filter((o) => o.x).map((o) => o.x!);
+  // How far the run shift itself may move one op more than the rest: as far as the shift (two runs
+  // of one commit, the machine 20 and 32 % slower in the second: Conv 20 % more than the rest).
+  const drift = Math.abs(Math.log(k));
   let opSigma = noise.sigma;
   if (known.length >= 4) {
     const m = median(known.map((x) => x.c));
@@ -300,7 +313,7 @@ export function compareLayers(base: TimedLayer[], head: TimedLayer[], threshold:
   }
   const byOp = new Map<string, OpChange>();
   for (const { op, ls, baseMs, headMs, x } of opStats) {
-    const ci = x ? interval({ c: x.c, below: Math.hypot(x.below, opSigma), above: Math.hypot(x.above, opSigma) }, z) : null;
+    const ci = x ? interval({ c: x.c, below: Math.hypot(x.below, opSigma, drift), above: Math.hypot(x.above, opSigma, drift) }, z) : null;
     const faster = { base: 0, head: 0, neither: 0 };
     for (const l of ls) {
       if (l.verdict === 'regression') faster.base++;
