@@ -8,6 +8,11 @@ import { schemaErrors } from '../support/schema.js';
 /** resnet-tiny's default variants (42 unique layers): what a model runs, and what the gate watches. */
 const DEFAULTS = ['naive', '1x1-gemm', 'implicit-gemm', 'copy-vec4'].flatMap((v) => ['--variant', v]);
 
+/** What a failed expectation shows: the run's noise and what was called. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const why = (d: any) => ({ runNoise: d.runNoise, summary: d.summary, ops: d.byOp.map((o: any) => [o.op, o.relativeChange, o.ci, o.verdict]),
+  layers: d.layers.filter((l: any) => l.verdict === 'regression').map((l: any) => [l.op, l.key, l.change, l.ci]) });
+
 /** One `bench --json` of resnet-tiny on this machine, measured afresh, written to `name`. */
 async function bench(name: string, env: Record<string, string> = {}): Promise<string> {
   const db = path.join(tempDir(), 'gate.sqlite');
@@ -26,8 +31,8 @@ describe('the regression gate (real reruns on this machine)', () => {
     expect(JSON.parse(fs.readFileSync(base, 'utf8')).layers[0].variants.find((v: { samplesMs?: number[] }) => v.samplesMs)?.samplesMs.length).toBeGreaterThan(1);
 
     const ok = await dlprof(['compare', base, same, '--fail-on', 'regression', '--json']);
-    expect(ok.status, ok.stdout).toBe(0);
     const doc = ok.json();
+    expect(ok.status, JSON.stringify(why(doc))).toBe(0);
     expect(schemaErrors('compare', doc)).toBe('');
     expect(doc.mode).toBe('reports');
     expect(doc.summary.shared).toBeGreaterThanOrEqual(20);
@@ -36,8 +41,8 @@ describe('the regression gate (real reruns on this machine)', () => {
     expect(doc.regression).toBe(false);
 
     const caught = await dlprof(['compare', base, slower, '--fail-on', 'regression', '--json']);
-    expect(caught.status).toBe(8);
     const d2 = caught.json();
+    expect(caught.status, JSON.stringify(why(d2))).toBe(8);
     expect(schemaErrors('compare', d2)).toBe('');
     expect(d2.regression).toBe(true);
     // What regressed is the slowed kernel's op, and nothing else.
