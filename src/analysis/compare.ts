@@ -198,13 +198,7 @@ export function runNoise(layers: LayerChange[]): RunNoise {
   let best = 0;
   for (let i = 1; i + h - 1 < logs.length; i++) if (logs[i + h - 1] - logs[i] < logs[best + h - 1] - logs[best]) best = i;
   const m = (logs[best] + logs[best + h - 1]) / 2;
-  // Layers' run effects have heavy tails (one of 42 moved 39 % while the half moved 3 %): the scale
-  // is also taken from the 90th percentile of the distances to the centre, as for a normal (÷ 1.645),
-  // and the larger of the two kept. A change to more than a tenth of the layers raises it, which
-  // is why ops, whose layers' effects average out, are judged too.
-  const dist = logs.map((x) => Math.abs(x - m)).sort((x, y) => x - y);
-  const q90 = dist[Math.min(dist.length - 1, Math.floor(0.9 * (dist.length - 1)))];
-  const total = Math.max(1.4826 * (logs[best + h - 1] - logs[best]) / 2, q90 / 1.645);
+  const total = 1.4826 * (logs[best + h - 1] - logs[best]) / 2;
   const within = median(withCi.map((l) => (Math.log(1 + l.ci![1]) - Math.log(1 + l.ci![0])) / (2 * Z)));
   return { estimated: true, layers: withCi.length, shift: Math.exp(m) - 1, sigma: Math.sqrt(Math.max(0, total * total - within * within)) };
 }

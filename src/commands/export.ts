@@ -7,7 +7,7 @@ import { storeFlags } from '../cli/gpu-flags.js';
 import { processModel } from '../ir/process.js';
 import { defaultDbPath, Store } from '../store/db.js';
 import { exportResults } from '../store/exchange.js';
-import { resolveMachine } from '../store/machines.js';
+import { machineName, resolveMachine } from '../store/machines.js';
 import { DlprofError, EXIT, printable } from '../util/errors.js';
 
 export const EXPORT_SCHEMA_VERSION = 1;
@@ -64,7 +64,7 @@ export default class Export extends DlprofCommand {
       }
       const summary: ExportSummary = {
         schemaVersion: EXPORT_SCHEMA_VERSION, file: args.file, db: store.file,
-        machines: doc.machines.map((m) => ({ fingerprint: m.fingerprint, name: (machines ?? []).find((x) => x.fingerprint === m.fingerprint)?.name ?? (m.adapterDevice || m.adapterDescription) })),
+        machines: doc.machines.map((m) => ({ fingerprint: m.fingerprint, name: machineName(m) })),
         layers: doc.layers.length, runs: doc.runs.length, measurements: doc.measurements.length, probes: doc.machines.reduce((a, m) => a + m.probes.length, 0),
       };
       if (!this.jsonEnabled() && args.file !== '-') {

@@ -138,15 +138,15 @@ export function renderCompare(r: CompareResult, c: ChalkInstance, top = 15): str
 }
 
 /** Markdown-safe text: table cells must not break out of their row or render markup. */
-const md = (s: string): string => printable(s, 120).replace(/[|<>`*_[\]\\]/g, (ch) => `\\${ch}`);
+const md = (s: string, max = 120): string => printable(s, max).replace(/[|<>`*_[\]\\]/g, (ch) => `\\${ch}`);
 
 export function renderCompareMarkdown(r: CompareResult, top = 20): string {
   const out: string[] = [];
   out.push(`### dlprof compare: ${r.regression ? '❌ regression' : '✅ no regression'}`);
   out.push('');
-  out.push(`**${md(r.base.label)}** → **${md(r.head.label)}** (${r.mode}, ${md(r.base.conditions)}). ${md(headline(r))}.`);
+  out.push(`**${md(r.base.label)}** → **${md(r.head.label)}** (${r.mode}, ${md(r.base.conditions)}). ${md(headline(r), 1000)}.`);
   out.push('');
-  out.push(`| layer | op | × | ${md(r.base.label)} ms | ${md(r.head.label)} ms | change | 95 % interval | verdict |`);
+  out.push(`| layer | op | × | ${md(r.base.label)} ms | ${md(r.head.label)} ms | change | ${r.mode === 'reports' ? 'vs shift, interval' : '95 % interval'} | verdict |`);
   out.push('|---|---|--:|--:|--:|--:|---|---|');
   for (const l of shown(r, top)) {
     const v = verdictText(r, l);

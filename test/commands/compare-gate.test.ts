@@ -27,7 +27,6 @@ describe('the regression gate (real reruns on this machine)', () => {
   it('passes the same code benchmarked twice, and catches a kernel given 15 % more work', async () => {
     const base = await bench('base.json');
     const same = await bench('same.json');
-    const slower = await bench('slower.json', { DLPROF_TEST_EXTRA_WORK: 'conv:0.15' });
     expect(JSON.parse(fs.readFileSync(base, 'utf8')).layers[0].variants.find((v: { samplesMs?: number[] }) => v.samplesMs)?.samplesMs.length).toBeGreaterThan(1);
 
     const ok = await dlprof(['compare', base, same, '--fail-on', 'regression', '--json']);
@@ -40,8 +39,18 @@ describe('the regression gate (real reruns on this machine)', () => {
     expect(doc.summary).toMatchObject({ regressions: 0, opRegressions: 0 });
     expect(doc.regression).toBe(false);
 
-    const caught = await dlprof(['compare', base, slower, '--fail-on', 'regression', '--json']);
+    // A change much smaller than the machine's own drift between two runs is not called (the gate
+    // widens its intervals by that drift): when the machine's speed moved by more than a tenth
+    // while the slowed kernel ran, it is benchmarked again, up to three times.
+    let slower = '';
+    let caught = await dlprof(['--version']);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      slower = await bench(`slower-${attempt}.json`, { DLPROF_TEST_EXTRA_WORK: 'conv:0.15' });
+      caught = await dlprof(['compare', base, slower, '--fail-on', 'regression', '--json']);
+      if (Math.abs(caught.json().runNoise.shift) < 0.1) break;
+    }
     const d2 = caught.json();
+    expect(Math.abs(d2.runNoise.shift), 'the machine drifted more than 10 % in three tries').toBeLessThan(0.1);
     expect(caught.status, JSON.stringify(why(d2))).toBe(8);
     expect(schemaErrors('compare', d2)).toBe('');
     expect(d2.regression).toBe(true);
