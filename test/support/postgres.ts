@@ -14,8 +14,15 @@ import { afterAll } from 'vitest';
 import { ROOT } from './models.js';
 
 let started: { dir: string } | undefined;
+let server: Promise<string> | undefined;
 
-async function serverUrl(): Promise<string> {
+/** The server's URL: CI's, else one started for this test file (once). */
+function serverUrl(): Promise<string> {
+  server ??= startServer();
+  return server;
+}
+
+async function startServer(): Promise<string> {
   if (process.env.DLPROF_TEST_PG_URL) return process.env.DLPROF_TEST_PG_URL;
   // Readable by the server's user (PostgreSQL refuses to run as root).
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-pg-'));
@@ -33,6 +40,7 @@ afterAll(() => {
   execFileSync('bash', [path.join(ROOT, 'scripts/test-postgres.sh'), 'stop', path.join(started.dir, 'pg')], { timeout: 120_000 });
   fs.rmSync(started.dir, { recursive: true, force: true });
   started = undefined;
+  server = undefined;
 });
 
 /** A new, empty database on the test server; its URL (with the password). */
