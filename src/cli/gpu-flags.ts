@@ -13,5 +13,5 @@ export const gpuFlags = {
 };
 
 export const storeFlags = {
-  db: Flags.string({ description: 'Results database (default: $DLPROF_DB, else $XDG_DATA_HOME/dlprof/dlprof.sqlite).', env: 'DLPROF_DB' }),
+  db: Flags.string({ description: 'Results database: a SQLite file, or a postgres:// URL shared by a fleet (default: $DLPROF_DB, else $XDG_DATA_HOME/dlprof/dlprof.sqlite).', env: 'DLPROF_DB' }),
 };

@@ -60,12 +60,12 @@ export default class Bench extends DlprofCommand {
         timing: { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'], targetSpread: spread }, conditions,
       });
       if (s.ctx.lost) {
-        throw new DlprofError(`the GPU device was lost (${s.ctx.lost}) after ${m.layers.length} of ${cases.length} layers; finished measurements are stored in ${dbPath}`,
+        throw new DlprofError(`the GPU device was lost (${s.ctx.lost}) after ${m.layers.length} of ${cases.length} layers; finished measurements are stored in ${s.store.file}`,
           'E_DEVICE_LOST', EXIT.device, ['Run the same command again: measured layers are reused.']);
       }
       const all = m.layers.flatMap((l) => l.variants);
       const result: BenchResult = {
-        schemaVersion: BENCH_SCHEMA_VERSION, db: dbPath, runId: m.runId, machine: machineInfo(s),
+        schemaVersion: BENCH_SCHEMA_VERSION, db: s.store.file, runId: m.runId, machine: machineInfo(s),
         conditions, layers: m.layers,
         summary: {
           layers: m.layers.length, measured: m.measured, reused: m.reused, noKernel: m.layers.filter((l) => l.kernel === null).length,

@@ -78,6 +78,25 @@ function destroyCopies(bufs: Array<GPUBuffer | null>, original: Array<GPUBuffer 
 /** Storage buffers are also copy sources and destinations (uploads, read-back). Read lazily: the WebGPU globals exist once a device is opened. */
 const storage = (): number => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 
+/**
+ * A test-only knob: DLPROF_TEST_EXTRA_WORK=KERNEL:FRACTION makes every single-pass plan of that kernel
+ * dispatch the first FRACTION of its workgroups (along its largest dimension) a second time, the same pipeline on the
+ * same buffers: the same outputs, that much more work. Its only use is to prove that `dlprof compare`
+ * catches a kernel made slower (test/commands/compare-gate.test.ts).
+ */
+function withTestExtraWork(p: Prepared, kernel: string): Prepared {
+  const knob = process.env.DLPROF_TEST_EXTRA_WORK;
+  if (!knob || p.pipelines.length !== 1) return p;
+  const [name, fraction] = knob.split(':');
+  const f = Number(fraction);
+  if (name !== kernel || !(f > 0 && f <= 1)) return p;
+  // The largest dimension is cut, so that the extra share stays near FRACTION.
+  const w = [...p.workgroups[0]] as [number, number, number];
+  const d = w.indexOf(Math.max(...w));
+  w[d] = Math.max(1, Math.round(w[d] * f));
+  return { ...p, pipelines: [...p.pipelines, p.pipelines[0]], bindGroups: [...p.bindGroups, p.bindGroups[0]], workgroups: [...p.workgroups, w] };
+}
+
 export class KernelRunner {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   readonly caps: DeviceCaps;
@@ -286,7 +305,8 @@ export class KernelRunner {
       for (const b of [...(sharedScratch ? [] : scratch), ...uniforms]) b.destroy();
       throw new Error(`${label}: ${(oerr ?? verr)!.message}`);
     }
-    return { label, pipelines, bindGroups, workgroups: plan.passes.map((p) => p.workgroups), inputs: inBufs, outputs: outBufs, scratch, uniforms, outputTypes, bytes };
+    const prepared = { label, pipelines, bindGroups, workgroups: plan.passes.map((p) => p.workgroups), inputs: inBufs, outputs: outBufs, scratch, uniforms, outputTypes, bytes };
+    return withTestExtraWork(prepared, kernel.name);
   }
 
   /** Records every pass of the plan into one compute pass. */

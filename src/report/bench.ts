@@ -28,6 +28,8 @@ export interface VariantEntry {
   medianMs?: number;
   /** The samples' trimmed mean (stats.ts trimmedMean): what analyze sums into latencies. */
   trimmedMeanMs?: number;
+  /** The raw samples: what `dlprof compare` takes its confidence intervals from. */
+  samplesMs?: number[];
   minMs?: number;
   p10Ms?: number;
   p90Ms?: number;
@@ -76,6 +78,7 @@ export function variantEntry(v: VariantResult, reused: boolean): VariantEntry {
   return {
     variant: v.variant, status: v.status, reason: v.reason, reused,
     ...(s ? { medianMs: s.median, trimmedMeanMs: s.trimmedMean, minMs: s.min, p10Ms: s.p10, p90Ms: s.p90, cv: s.cv, samples: s.n } : {}),
+    ...(v.samplesMs?.length ? { samplesMs: v.samplesMs } : {}),
     batch: v.batch, wallMedianMs: v.wallMedianMs, maxAbsError: v.maxAbsError,
   };
 }

@@ -19,6 +19,8 @@ export const EXIT = {
   store: 6,
   /** analyze: the model's outputs on dlprof's kernels differ from onnxruntime's (a kernel is wrong). */
   mismatch: 7,
+  /** compare --fail-on regression: a layer (or model) is slower beyond the threshold, its confidence interval excluding no change. */
+  regression: 8,
   /** Interrupted (Ctrl-C); finished measurements are kept. */
   interrupted: 130,
 } as const;

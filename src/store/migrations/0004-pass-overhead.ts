@@ -23,4 +23,8 @@ export const m0004: Migration = {
     ALTER TABLE probe_new RENAME TO probe;
     CREATE INDEX probe_lookup ON probe (machine_id, kind, id);
   `,
+  postgres: `
+    ALTER TABLE probe DROP CONSTRAINT probe_kind_check;
+    ALTER TABLE probe ADD CONSTRAINT probe_kind_check CHECK (kind IN ('fma-f32', 'fma-f16', 'copy', 'pass-overhead'));
+  `,
 };
