@@ -16,8 +16,8 @@
  * workgroup size, register-block sizes, a loop's trip count that must stay constant to be unrolled
  * into registers) is written as an abstract integer (`${n}`) or a `const`, and stays compiled in.
  * So do values where WGSL needs a constant (`@workgroup_size`, `@binding` and other attributes,
- * `array<T, N>` sizes, `const`/`override` declarations, `case` selectors), 0 (loop starts), and
- * float literals. A program's key therefore changes exactly when its code does, which is what a
+ * `array<T, N>` sizes, `const`/`override` declarations, module-scope `var<private>` initializers,
+ * `case` selectors, `subgroupBroadcast`'s lane), 0 (loop starts), and float literals. A program's key therefore changes exactly when its code does, which is what a
  * stored result's kernel identity is made from (planHash).
  *
  * Guessing instead (baking every value that also appears as an array size) kept ResNet's channel
@@ -95,6 +95,13 @@ function constRanges(src: string): Array<[number, number]> {
     const end = src.indexOf(';', m.index!);
     ranges.push([m.index!, end < 0 ? src.length : end]);
   }
+  // A module-scope variable's initializer (`var<private> n: u32 = 1u;`).
+  for (const m of src.matchAll(/\bvar\s*<\s*private\s*>/g)) {
+    const end = src.indexOf(';', m.index!);
+    ranges.push([m.index!, end < 0 ? src.length : end]);
+  }
+  // Builtins whose lane argument must be a constant.
+  for (const m of src.matchAll(/\b(?:subgroupBroadcast|quadBroadcast)\s*\(/g)) ranges.push([m.index!, closeParen(src, m.index! + m[0].length - 1)]);
   for (const m of src.matchAll(/\bcase\b/g)) {
     const end = src.indexOf(':', m.index!);
     ranges.push([m.index!, end < 0 ? src.length : end]);
