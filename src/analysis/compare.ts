@@ -36,6 +36,7 @@
  * Two machines are compared on their raw ratios and 95 % sampling intervals: there the scatter
  * across layers is what is being measured, not noise. */
 import { TRIM, trimmedMean } from '../bench/stats.js';
+import { prng } from '../onnx/write.js';
 
 export type Verdict = 'regression' | 'improvement' | 'unchanged' | 'uncertain';
 
@@ -74,18 +75,6 @@ export const RESAMPLES = 1000;
 /** At most this many samples of a side take part (evenly spaced in time): the interval's cost stays bounded on layers timed thousands of times. */
 const MAX_SAMPLES = 1000;
 
-/** A small seeded generator (mulberry32): the same inputs give the same interval, run after run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function seedOf(s: string): number {
   let h = 2166136261;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
@@ -123,7 +112,7 @@ function countsTrimmedMean(sorted: readonly number[], counts: Uint32Array, trim:
 export function changeInterval(base: readonly number[], head: readonly number[], seed: string, confidence = CONFIDENCE, resamples = RESAMPLES): [number, number] {
   const b = thin(base).sort((x, y) => x - y);
   const h = thin(head).sort((x, y) => x - y);
-  const next = rng(seedOf(seed));
+  const next = prng(seedOf(seed));
   const cb = new Uint32Array(b.length);
   const ch = new Uint32Array(h.length);
   const ratios = new Float64Array(resamples);

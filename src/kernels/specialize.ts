@@ -66,22 +66,13 @@ function codeSpans(src: string): Array<[number, number]> {
   return spans.filter(([a, b]) => b > a);
 }
 
-/** Index just past the `>` that closes the `<` at `open`. */
-function closeAngle(src: string, open: number): number {
+/** Index just past the bracket that closes the one (`<` or `(`) at `open`. */
+function closing(src: string, open: number): number {
+  const [o, c] = src[open] === '<' ? ['<', '>'] : ['(', ')'];
   let depth = 0;
   for (let i = open; i < src.length; i++) {
-    if (src[i] === '<') depth++;
-    else if (src[i] === '>' && --depth === 0) return i + 1;
-  }
-  return src.length;
-}
-
-/** Index just past the `)` that closes the `(` at `open`. */
-function closeParen(src: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < src.length; i++) {
-    if (src[i] === '(') depth++;
-    else if (src[i] === ')' && --depth === 0) return i + 1;
+    if (src[i] === o) depth++;
+    else if (src[i] === c && --depth === 0) return i + 1;
   }
   return src.length;
 }
@@ -89,8 +80,8 @@ function closeParen(src: string, open: number): number {
 /** Ranges where WGSL requires a constant expression. */
 function constRanges(src: string): Array<[number, number]> {
   const ranges: Array<[number, number]> = [];
-  for (const m of src.matchAll(/@\s*[A-Za-z_]\w*\s*\(/g)) ranges.push([m.index!, closeParen(src, m.index! + m[0].length - 1)]);
-  for (const m of src.matchAll(/\barray\s*</g)) ranges.push([m.index!, closeAngle(src, m.index! + m[0].length - 1)]);
+  for (const m of src.matchAll(/@\s*[A-Za-z_]\w*\s*\(/g)) ranges.push([m.index!, closing(src, m.index! + m[0].length - 1)]);
+  for (const m of src.matchAll(/\barray\s*</g)) ranges.push([m.index!, closing(src, m.index! + m[0].length - 1)]);
   for (const m of src.matchAll(/\b(?:const|override)\s+[A-Za-z_]/g)) {
     const end = src.indexOf(';', m.index!);
     ranges.push([m.index!, end < 0 ? src.length : end]);
@@ -101,7 +92,7 @@ function constRanges(src: string): Array<[number, number]> {
     ranges.push([m.index!, end < 0 ? src.length : end]);
   }
   // Builtins whose lane argument must be a constant.
-  for (const m of src.matchAll(/\b(?:subgroupBroadcast|quadBroadcast)\s*\(/g)) ranges.push([m.index!, closeParen(src, m.index! + m[0].length - 1)]);
+  for (const m of src.matchAll(/\b(?:subgroupBroadcast|quadBroadcast)\s*\(/g)) ranges.push([m.index!, closing(src, m.index! + m[0].length - 1)]);
   for (const m of src.matchAll(/\bcase\b/g)) {
     const end = src.indexOf(':', m.index!);
     ranges.push([m.index!, end < 0 ? src.length : end]);
