@@ -41,15 +41,17 @@ const TARGETS: Record<string, { cold?: number; warm: number }> = {
 };
 
 export interface RunFigures {
-  /** Wall time of the process, seconds; null when it was cut off at `timeoutS`. */
+  /** Wall time of the process, seconds; null when it was cut off at `timeoutS`, or not run. */
   wallS: number | null;
+  /** Not run, since the run before it was cut off. */
+  skipped?: boolean;
   timeoutS?: number;
   exit?: number | null;
   programs?: number;
   phases?: Record<string, number>;
 }
 interface ModelFigures { cold: RunFigures; warmStore?: RunFigures; warm: RunFigures }
-interface Baseline { commit: string; recorded: string; machine: string; note?: string; models: Record<string, ModelFigures> }
+interface Baseline { commit: string; recorded: string; machine: string; note?: string; models: Record<string, Partial<ModelFigures>> }
 
 function run(cli: string, model: string, db: string, timeoutS: number, shaderCache?: string): Promise<RunFigures> {
   return new Promise((resolve, reject) => {
@@ -85,7 +87,7 @@ function run(cli: string, model: string, db: string, timeoutS: number, shaderCac
   });
 }
 
-const fmt = (r: RunFigures | undefined): string => (!r ? '—' : r.wallS === null ? `> ${r.timeoutS} s` : `${r.wallS.toFixed(1)} s`);
+const fmt = (r: RunFigures | undefined): string => (!r ? '—' : r.skipped ? 'not run' : r.wallS === null ? `> ${r.timeoutS} s` : `${r.wallS.toFixed(1)} s`);
 const phaseText = (r: RunFigures): string => (r.phases
   ? Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(1)}${k === 'compile' ? ` (${r.programs} programs)` : ''}`).join(', ') : '—');
 
@@ -110,9 +112,9 @@ async function main(): Promise<void> {
       const cold = await run(cli, m.file, db, timeoutS);
       process.stderr.write(`${n}: cold ${fmt(cold)}; warm store, empty shader cache…\n`);
       const cache = path.join(dir, 'mesa-cache');
-      const warmStore = cold.wallS === null ? { wallS: null, timeoutS } : await run(cli, m.file, db, timeoutS, cache);
+      const warmStore = cold.wallS === null ? { wallS: null, skipped: true } : await run(cli, m.file, db, timeoutS, cache);
       process.stderr.write(`${n}: warm store ${fmt(warmStore)}; warm store and shader cache…\n`);
-      const warm = warmStore.wallS === null ? { wallS: null, timeoutS } : await run(cli, m.file, db, timeoutS, cache);
+      const warm = warmStore.wallS === null ? { wallS: null, skipped: true } : await run(cli, m.file, db, timeoutS, cache);
       results[n] = { cold, warmStore, warm };
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -121,6 +123,7 @@ async function main(): Promise<void> {
   const commit = (() => { try { return execFileSync('git', ['-C', path.dirname(path.dirname(cli)), 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { return 'unknown'; } })();
   const machine = `${os.cpus()[0]?.model ?? 'cpu'} ×${os.cpus().length}, lavapipe (LP_NUM_THREADS=0)`;
   console.log(`bench:coldstart — dlprof at ${commit}, ${machine}; baseline: ${baseline ? `${baseline.commit} (${baseline.recorded})` : 'none'}`);
+  if (baseline?.note) console.log(`baseline: ${baseline.note}`);
   console.log('| model | state | now | baseline | target | now: where the time went (s) |');
   console.log('|---|---|---|---|---|---|');
   for (const n of names) {
