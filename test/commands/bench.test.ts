@@ -115,7 +115,9 @@ describe('dlprof bench', () => {
     // committed as it finishes.
     const p = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), 'bench', fixture('resnet-tiny.onnx'), '--db', file, '--budget-ms', '300', '--no-probe', '--conditions', 'cold-weights'],
       { cwd: ROOT, stdio: 'ignore' });
-    const deadline = Date.now() + 60_000;
+    // The first layer's variants are compiled at their first dispatch on lavapipe (seconds each on
+    // a busy machine): wait for two rows as long as that takes; the run has 42 layers to go.
+    const deadline = Date.now() + 300_000;
     let rows = 0;
     while (Date.now() < deadline && rows < 2) {
       await new Promise((r) => setTimeout(r, 200));
