@@ -130,7 +130,7 @@ export interface VariantResult {
 
 /**
  * A layer's check against its reference is done once per (layer, variant, code) on a machine and
- * stored (session.ts): `verified` says a variant's code was checked already, `onVerified` records
+ * stored (store/session.ts): `verified` says a variant's code was checked already, `onVerified` records
  * a check that passed.
  */
 export interface CheckMemo {

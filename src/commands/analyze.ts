@@ -16,7 +16,7 @@ import { relativeSpread, trimmedMean } from '../bench/stats.js';
 import { fitsBeside, Interleaver } from '../bench/interleave.js';
 import { bindModel, canRun, layerCase, modelInputs, referenceRun, runModel, type BoundModel, type ModelRun } from '../bench/model.js';
 import { ortLatency, ortOutputs, ortProfile, type FrameworkResult, type OrtProfile } from '../bench/ort.js';
-import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels } from '../bench/session.js';
+import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels } from '../store/session.js';
 import { compareOutputs, MODEL_TOLERANCE } from '../bench/verify.js';
 import { dedupe } from '../ir/dedupe.js';
 import { processModel } from '../ir/process.js';

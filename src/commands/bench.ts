@@ -4,7 +4,7 @@ import { modelBindings, modelFlags } from '../cli/flags.js';
 import { gpuFlags, storeFlags } from '../cli/gpu-flags.js';
 import { DEFAULT_TIMING } from '../bench/harness.js';
 import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, effectiveConditions, type Conditions } from '../bench/measure.js';
-import { ensureProbe, machineInfo, measureCases, openSession, recordModels } from '../bench/session.js';
+import { ensureProbe, machineInfo, measureCases, openSession, recordModels } from '../store/session.js';
 import { BENCH_SCHEMA_VERSION, renderBench, type BenchResult } from '../report/bench.js';
 import { defaultDbPath } from '../store/db.js';
 import { loadWorkload } from '../suite/load.js';

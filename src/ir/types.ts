@@ -1,31 +1,13 @@
 import type { DType } from '../onnx/dtype.js';
 
-/** A dimension during inference: a number, or a symbolic name not bound (yet). */
-export type Dim = number | string;
+// Dimensions and normalized attributes are what shape inference produces (onnx/shapes/types.ts).
+export type { AttrValue, Dim, GraphSummary, TensorSummary } from '../onnx/shapes/types.js';
+import type { AttrValue } from '../onnx/shapes/types.js';
 
 /** The concrete type of a tensor in a layer: dtype and dims, all known. */
 export interface TensorType {
   dtype: DType;
   shape: number[];
-}
-
-/** Normalized attribute values (what the layer key is computed from). */
-export type AttrValue = number | string | number[] | string[] | TensorSummary | GraphSummary;
-
-/** An attribute holding a tensor: its type only, and the values when small. */
-export interface TensorSummary {
-  kind: 'tensor';
-  dtype: DType;
-  shape: number[];
-  /** Element values, present when the tensor has at most 16 elements. */
-  values?: number[] | string[];
-}
-
-/** An attribute holding a subgraph (If/Loop/Scan bodies): size only. */
-export interface GraphSummary {
-  kind: 'graph';
-  name: string;
-  nodes: number;
 }
 
 /** What dlprof knows about a constant input (a weight), without keeping its bytes. */

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Dim } from '../ir/types.js';
+import type { Dim } from './shapes/types.js';
 import { dtypeSize, onnxFromDtype, type DType } from './dtype.js';
 import type { onnx } from 'onnx-proto';
 import { AttributeType, encodeModel, onnx as onnxRuntime } from './proto.js';

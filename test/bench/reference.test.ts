@@ -1,6 +1,6 @@
 /**
  * Library references (src/bench/reference.ts) and the checks stored per (layer, variant, code)
- * (src/bench/session.ts): standard layers are checked against onnxruntime's CPU execution
+ * (src/store/session.ts): standard layers are checked against onnxruntime's CPU execution
  * provider, fused layers against their composition of standard nodes; a wrong kernel is caught; a
  * check and a measurement are reused only for the code that made them.
  */
@@ -10,7 +10,7 @@ import { DEFAULT_TIMING } from '../../src/bench/harness.js';
 import { layerData, prepareVariant } from '../../src/bench/measure.js';
 import { layerCase } from '../../src/bench/model.js';
 import { referenceModel, referenceOutputs } from '../../src/bench/reference.js';
-import { measureCases, openSession } from '../../src/bench/session.js';
+import { measureCases, openSession } from '../../src/store/session.js';
 import { compareOutputs } from '../../src/bench/verify.js';
 import { fusedCase } from '../../src/analysis/fused-layers.js';
 import { findFusions } from '../../src/analysis/fusion.js';

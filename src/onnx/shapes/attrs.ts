@@ -1,4 +1,4 @@
-import type { AttrValue } from '../../ir/types.js';
+import type { AttrValue } from './types.js';
 import { tensorDims, tensorDtype, decodeTensor } from '../tensor.js';
 import { AttributeType, type AttributeProto, type GraphProto, type TensorProto } from '../proto.js';
 import type { AttrReader } from './types.js';

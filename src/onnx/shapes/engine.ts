@@ -8,7 +8,7 @@
  * each node: a GPU `layer`, folded `host` work, a `constant` (weights), `control-flow`,
  * `unsupported` (op unknown), or `failed` (inference error, with the reason).
  */
-import type { AttrValue, Dim } from '../../ir/types.js';
+import type { AttrValue, Dim } from './types.js';
 import { DlprofError, EXIT, printable } from '../../util/errors.js';
 import { dtypeFromOnnx, dtypeSize } from '../dtype.js';
 import { MAX_TENSOR_BYTES, normalizeDomain, type Diagnostic, type LoadedModel } from '../load.js';

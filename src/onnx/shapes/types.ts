@@ -1,7 +1,29 @@
-import type { AttrValue, Dim } from '../../ir/types.js';
 import type { DType } from '../dtype.js';
 import type { GraphProto, SparseTensorProto, TensorProto } from '../proto.js';
 import type { ConstValue } from '../tensor.js';
+
+/** A dimension during inference: a number, or a symbolic name not bound (yet). */
+export type Dim = number | string;
+
+/** Normalized attribute values (what the layer key is computed from). */
+export type AttrValue = number | string | number[] | string[] | TensorSummary | GraphSummary;
+
+/** An attribute holding a tensor: its type only, and the values when small. */
+export interface TensorSummary {
+  kind: 'tensor';
+  dtype: DType;
+  shape: number[];
+  /** Element values, present when the tensor has at most 16 elements. */
+  values?: number[] | string[];
+}
+
+/** An attribute holding a subgraph (If/Loop/Scan bodies): size only. */
+export interface GraphSummary {
+  kind: 'graph';
+  name: string;
+  nodes: number;
+}
+
 
 /** What inference knows of one tensor. */
 export interface TensorInfo {

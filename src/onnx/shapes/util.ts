@@ -1,5 +1,5 @@
 /** Shared helpers for op shape inference and constant evaluation. */
-import type { Dim } from '../../ir/types.js';
+import type { Dim } from './types.js';
 import type { DType } from '../dtype.js';
 import type { ConstValue } from '../tensor.js';
 import type { InferCtx } from './types.js';

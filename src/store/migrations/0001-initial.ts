@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /** Machines, layers, models, runs and measurements (docs/architecture.md, The store). */
 export const m0001: Migration = {

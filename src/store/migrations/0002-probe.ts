@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /** The machine's measured peak compute and bandwidth, for the roofline. */
 export const m0002: Migration = {

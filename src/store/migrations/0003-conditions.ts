@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /**
  * A measurement's conditions (bench/measure.ts CONDITIONS: `warm`, `cold-weights`, `cold`) become

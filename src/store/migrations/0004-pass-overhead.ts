@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /**
  * A new probe kind, `pass-overhead` (bench/probe.ts: what a kernel costs more in its own timed

@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /**
  * A software adapter's driver settings (lavapipe's worker threads, `LP_NUM_THREADS=0`) are part of

@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /**
  * `inference` rounds follow the model's order, a repeated layer once per occurrence, and a sample

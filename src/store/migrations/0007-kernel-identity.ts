@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /**
  * A result's identity includes the code that produced it: `kernel_hash` is the hash of the plan's

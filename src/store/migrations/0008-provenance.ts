@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /**
  * Results that came from another store (`dlprof import`) keep where they came from: each import

@@ -7,6 +7,7 @@
  * or a migration's own `postgres` text where SQLite's way cannot be translated (a table rebuilt to
  * change a CHECK constraint).
  */
+import type { Migration } from './migration.js';
 import { m0001 } from './0001-initial.js';
 import { m0002 } from './0002-probe.js';
 import { m0003 } from './0003-conditions.js';
@@ -16,13 +17,8 @@ import { m0006 } from './0006-inference-rounds.js';
 import { m0007 } from './0007-kernel-identity.js';
 import { m0008 } from './0008-provenance.js';
 
-export interface Migration {
-  version: number;
-  name: string;
-  up: string;
-  /** The same change in PostgreSQL's SQL, where `up` does not translate. */
-  postgres?: string;
-}
+
+export type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -5,7 +5,7 @@
  * without a KV cache are inferred; the packed and past/present forms fail with the reason.
  * Semantics: onnxruntime's docs/ContribOperators.md.
  */
-import type { Dim } from '../../../ir/types.js';
+import type { Dim } from '../types.js';
 import type { InferCtx, OpSpec, TensorInfo } from '../types.js';
 import { shapeAtLeast, unify } from './nn-util.js';
 

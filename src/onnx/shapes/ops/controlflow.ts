@@ -3,7 +3,7 @@
  * otherwise), Loop and Scan. Their subgraphs are inferred with `ctx.inferGraph`; values never
  * cross a loop boundary (a loop-carried value changes between iterations).
  */
-import type { Dim } from '../../../ir/types.js';
+import type { Dim } from '../types.js';
 import type { GraphProto } from '../../proto.js';
 import type { InferCtx, OpSpec, TensorInfo } from '../types.js';
 import { normAxis, scalarOf } from '../util.js';

@@ -3,7 +3,7 @@
  * multidirectional broadcasting, variadic Max/Min/Sum/Mean, Where, Clip, Cast, Identity, Dropout.
  * Every op can evaluate on known values (the shape math exporters emit uses many of them).
  */
-import type { Dim } from '../../../ir/types.js';
+import type { Dim } from '../types.js';
 import { dtypeFromOnnx, type DType } from '../../dtype.js';
 import type { ConstValue } from '../../tensor.js';
 import type { InferCtx, OpSpec, TensorInfo } from '../types.js';

@@ -4,7 +4,7 @@
  * generators, Det, Col2Im, CenterCropPad, GridSample/AffineGrid, signal processing (DFT, STFT,
  * windows, MelWeightMatrix). Semantics per the ONNX operator spec.
  */
-import type { Dim } from '../../../ir/types.js';
+import type { Dim } from '../types.js';
 import type { DType } from '../../dtype.js';
 import type { ConstValue } from '../../tensor.js';
 import type { InferCtx, OpSpec } from '../types.js';

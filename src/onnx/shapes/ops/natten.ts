@@ -9,7 +9,7 @@
  * expanded to one value per spatial dim (a single value applies to all), is_causal likewise, and
  * scale gets its default 1/√head_dim recorded.
  */
-import type { Dim } from '../../../ir/types.js';
+import type { Dim } from '../types.js';
 import type { InferCtx, OpSpec } from '../types.js';
 import { unify } from './nn-util.js';
 

@@ -2,7 +2,7 @@
  * Helpers shared by the convolution, pooling, normalization and recurrent ops: sliding-window
  * geometry (kernel, strides, dilations, pads resolved from auto_pad), and small dim utilities.
  */
-import type { Dim } from '../../../ir/types.js';
+import type { Dim } from '../types.js';
 import { dtypeFromOnnx, onnxFromDtype, type DType } from '../../dtype.js';
 import type { InferCtx } from '../types.js';
 

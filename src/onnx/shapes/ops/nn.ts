@@ -4,7 +4,7 @@
  * (docs/Operators.md) per opset; every attribute is read with its ONNX default so that the
  * recorded attributes are canonical (see nn-util.ts for the window/pads normalization).
  */
-import type { Dim } from '../../../ir/types.js';
+import type { Dim } from '../types.js';
 import { dtypeFromOnnx, type DType } from '../../dtype.js';
 import { ShapeError, type InferCtx, type OpSpec, type TensorInfo } from '../types.js';
 import { broadcastShapes, normAxis } from '../util.js';

@@ -3,7 +3,7 @@
  * (ReduceSum in opset 13, the others in 18); both forms record the resolved, sorted, non-negative
  * axes as the attribute `axes`, so the same reduction has the same layer key in any opset.
  */
-import type { Dim } from '../../../ir/types.js';
+import type { Dim } from '../types.js';
 import type { ConstValue } from '../../tensor.js';
 import type { InferCtx, OpSpec } from '../types.js';
 import { castNumber, forEachIndex, intValues, normAxis, nums, product, strides } from '../util.js';

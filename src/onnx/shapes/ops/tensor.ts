@@ -6,7 +6,7 @@
  * Squeeze/Unsqueeze/Split 13, Resize 11/13/18); each records the resolved values under the old
  * attribute names (`ctx.setAttr`) so that the same layer has the same attributes in any opset.
  */
-import type { AttrValue, Dim } from '../../../ir/types.js';
+import type { AttrValue, Dim } from '../types.js';
 import { dtypeFromOnnx, onnxFromDtype, type DType } from '../../dtype.js';
 import { decodeTensor, MAX_FOLD_ELEMENTS, tensorDims, tensorDtype, type ConstValue } from '../../tensor.js';
 import type { InferCtx, OpSpec, TensorInfo } from '../types.js';

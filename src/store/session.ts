@@ -10,15 +10,15 @@ import type { ModelGraph } from '../ir/graph.js';
 import { kernelFor } from '../kernels/registry.js';
 import { planHash, specializeCached } from '../kernels/specialize.js';
 import type { Kernel, LayerCase } from '../kernels/types.js';
-import { benchLayer, variantEntry, type BenchLayer, type MachineInfo, type VariantEntry } from '../report/bench.js';
-import { fingerprintId, Store, type MeasurementRow } from '../store/db.js';
+import { benchLayer, variantEntry, type BenchLayer, type MachineInfo, type VariantEntry } from './results.js';
+import { fingerprintId, Store, type MeasurementRow } from './db.js';
 import { PhaseClock } from '../util/phases.js';
 import type { Progress } from '../util/progress.js';
-import { DEFAULT_TIMING, MAX_PASSES, Timer, type Outcome, type TimingOptions } from './harness.js';
-import { DEFAULT_CONDITIONS, effectiveConditions, measureLayer, prepareLayer, variantResult, type CheckMemo, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from './measure.js';
-import type { Interleaver } from './interleave.js';
-import { passOverhead, probeMachine } from './probe.js';
-import { summarize } from './stats.js';
+import { DEFAULT_TIMING, MAX_PASSES, Timer, type Outcome, type TimingOptions } from '../bench/harness.js';
+import { DEFAULT_CONDITIONS, effectiveConditions, measureLayer, prepareLayer, variantResult, type CheckMemo, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from '../bench/measure.js';
+import type { Interleaver } from '../bench/interleave.js';
+import { passOverhead, probeMachine } from '../bench/probe.js';
+import { summarize } from '../bench/stats.js';
 
 export interface Session {
   ctx: GpuContext;

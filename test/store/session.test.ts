@@ -1,9 +1,9 @@
-/** measureCases (src/bench/session.ts): the conditions its measurements are taken and stored under. */
+/** measureCases (src/store/session.ts): the conditions its measurements are taken and stored under. */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TIMING } from '../../src/bench/harness.js';
 import { effectiveConditions } from '../../src/bench/measure.js';
-import { measureCases, openSession } from '../../src/bench/session.js';
+import { measureCases, openSession } from '../../src/store/session.js';
 import { casesFrom } from '../support/kernels.js';
 import { tempDir } from '../support/tmp.js';
 
