@@ -35,7 +35,7 @@ import {
   supported, unsupported,
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
-import { dispatch1d, elements, gpuSize, gpuTypeOf, header } from './wgsl.js';
+import { dispatch1d, elements, gpuSize, gpuTypeOf, header, prod } from './wgsl.js';
 
 const KERNEL = 'conv';
 
@@ -69,7 +69,6 @@ export interface ConvGeometry {
   bias: boolean;
 }
 
-const prod = (a: readonly number[]): number => a.reduce((x, y) => x * y, 1);
 
 function intsAttr(c: LayerCase, name: string, def: number[]): number[] {
   const v = c.layer.attrs[name];
@@ -100,7 +99,7 @@ export function convGeometry(c: LayerCase): ConvGeometry {
 }
 
 /** The 2-D view of a 1-D or 2-D convolution (a 1-D one is H = 1); null for other ranks. */
-function as2d(g: ConvGeometry): ConvGeometry | null {
+export function as2d(g: ConvGeometry): ConvGeometry | null {
   if (g.nd === 2) return g;
   if (g.nd !== 1) return null;
   return { ...g, nd: 2, ins: [1, ...g.ins], outs: [1, ...g.outs], k: [1, ...g.k], s: [1, ...g.s], d: [1, ...g.d], pb: [0, ...g.pb], pe: [0, ...g.pe] };

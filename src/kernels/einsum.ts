@@ -24,7 +24,7 @@ import {
   supported, unsupported,
   type BufferRef, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
-import { elements, entry1d, gpuSize, header, stridesOf } from './wgsl.js';
+import { elements, entry1d, gpuSize, header, prod, stridesOf } from './wgsl.js';
 import { WG, checkTensors, decl, emptyPlan, gt, isFloat, nz, pass1d, values } from './movement.js';
 
 const KERNEL = 'einsum';
@@ -141,7 +141,6 @@ function offsetOf(o: Operand): string {
   return terms.length ? terms.join(' + ') : '0u';
 }
 
-const prod = (xs: number[]): number => xs.reduce((a, b) => a * b, 1);
 
 /** Compute (accumulator) type: f32 for float layers, the GPU type otherwise. */
 function accType(c: LayerCase): GpuType {

@@ -24,11 +24,10 @@ import {
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Support,
 } from './types.js';
 import type { TensorType } from '../ir/types.js';
-import { elements, entry1d, header, lit, stridesOf } from './wgsl.js';
+import { elements, entry1d, header, lit, prod, stridesOf } from './wgsl.js';
 import { WG, attrInts, attrNum, checkTensors, decl, emptyPlan, gt, isFloat, nz, pass1d, values } from './movement.js';
 import { simpleKernel, type Simple } from './indexing.js';
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 
 function dataArray(t: TensorType, n: number): HostTensor['data'] {
   if (isFloat(t.dtype) || t.dtype === 'float64') return new Float32Array(n);

@@ -21,11 +21,10 @@ import {
   supported, unsupported,
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
-import { broadcastOffset, dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, stridesOf, unravel } from './wgsl.js';
-import { convGeometry, type ConvGeometry } from './conv.js';
+import { broadcastOffset, dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod, stridesOf, unravel } from './wgsl.js';
+import { as2d, convGeometry, type ConvGeometry } from './conv.js';
 import { geometry as matmulGeometry, type Geometry as MatmulGeometry } from './matmul.js';
 
-const prod = (a: readonly number[]): number => a.reduce((x, y) => x * y, 1);
 const u = (n: number): string => `${n}u`;
 
 function attrNum(c: LayerCase, k: string, d: number): number {
@@ -261,13 +260,6 @@ ${rows.map((i) => `      acc${i} = fma(vec4<f32>(a[${i}]), b, acc${i});`).join('
 
 // ---------------------------------------------------------------------------------------------
 // FusedConv
-
-/** The 2-D view of a 1-D or 2-D convolution (a 1-D one is H = 1); null for other ranks. */
-function as2d(g: ConvGeometry): ConvGeometry | null {
-  if (g.nd === 2) return g;
-  if (g.nd !== 1) return null;
-  return { ...g, nd: 2, ins: [1, ...g.ins], outs: [1, ...g.outs], k: [1, ...g.k], s: [1, ...g.s], d: [1, ...g.d], pb: [0, ...g.pb], pe: [0, ...g.pe] };
-}
 
 const isDepthwise = (g: ConvGeometry): boolean => g.G > 1 && g.G === g.C && g.G === g.M;
 

@@ -25,10 +25,9 @@ import {
   supported, unsupported,
   type BufferRef, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Support,
 } from './types.js';
-import { elements, entry1d, header, stridesOf } from './wgsl.js';
+import { elements, entry1d, header, prod, stridesOf } from './wgsl.js';
 import { WG, attrNum, attrStr, checkTensors, decl, emptyPlan, gt, isFloat, nz, pass1d, values } from './movement.js';
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 const isIndex = (t: TensorType | null | undefined): boolean => !!t && (t.dtype === 'int32' || t.dtype === 'int64');
 
 function normIndex(k: number, d: number, op: string): number {

@@ -14,10 +14,9 @@ import {
   supported, unsupported,
   type BufferRef, type DeviceCaps, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
-import { elements, entry1d, header } from './wgsl.js';
+import { elements, entry1d, header, prod } from './wgsl.js';
 import { WG, attrStr, checkTensors, decl, gt, isFloat, pass1d, values } from './movement.js';
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 const RED = 256;
 
 interface Geo { N: number; C: number; D: number; sce: boolean; reduction: string; ii: number | null; weight: boolean; logProb: boolean }

@@ -46,7 +46,7 @@ import {
   supported, unsupported,
   type BufferRef, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
-import { dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit } from './wgsl.js';
+import { dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod } from './wgsl.js';
 
 const KERNEL = 'matmul';
 
@@ -83,7 +83,6 @@ export interface Geometry {
   dtype: DType;
 }
 
-const prod = (a: readonly number[]): number => a.reduce((x, y) => x * y, 1);
 
 function attrNum(c: LayerCase, k: string, d: number): number {
   const v = c.layer.attrs[k];

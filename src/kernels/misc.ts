@@ -16,7 +16,7 @@ import {
   supported, unsupported,
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Support,
 } from './types.js';
-import { elements, entry1d, header, lit, stridesOf } from './wgsl.js';
+import { elements, entry1d, header, lit, prod, stridesOf } from './wgsl.js';
 import { WG, attrNum, attrStr, checkTensors, constInts, decl, emptyPlan, forEachIndex, gt, isFloat, pass1d, values } from './movement.js';
 
 type Data = HostTensor['data'];
@@ -33,7 +33,6 @@ interface Spec {
   reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[];
 }
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 
 function outArray(dtype: DType, n: number): Data {
   if (isFloat(dtype) || dtype === 'float64') return new Float32Array(n);

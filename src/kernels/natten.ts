@@ -42,13 +42,12 @@ import {
   supported, unsupported,
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
-import { dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, stridesOf } from './wgsl.js';
+import { dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod, stridesOf } from './wgsl.js';
 
 const KERNEL = 'natten';
 const OP = 'dlprof.NeighborhoodAttention';
 const u = (n: number): string => `${n}u`;
 const si = (n: number): string => `${n}i`;
-const prod = (a: readonly number[]): number => a.reduce((x, y) => x * y, 1);
 const NEG = lit(-Infinity, 'f32');
 
 // ---------------------------------------------------------------------------------------------

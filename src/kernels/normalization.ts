@@ -23,11 +23,10 @@ import {
   supported, unsupported,
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
-import { dispatch1d, elements, entry1d, gpuTypeOf, header } from './wgsl.js';
+import { dispatch1d, elements, entry1d, gpuTypeOf, header, prod } from './wgsl.js';
 import { reduceWorkgroupSize, rowDispatch, rowEntry, subgroupHeader, wgReduceFn } from './reduce.js';
 
 const num = (c: LayerCase, k: string, d: number): number => (typeof c.layer.attrs[k] === 'number' ? (c.layer.attrs[k] as number) : d);
-const prod = (a: readonly number[]): number => a.reduce((x, y) => x * y, 1);
 
 function floatCheck(c: LayerCase, caps: DeviceCaps): Support {
   for (const t of [...c.layer.inputs, ...c.layer.outputs]) {

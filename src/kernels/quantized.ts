@@ -27,12 +27,11 @@ import {
   type BufferRef, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Support,
 } from './types.js';
 import type { TensorType } from '../ir/types.js';
-import { elements, entry1d, header, stridesOf } from './wgsl.js';
+import { elements, entry1d, header, prod, stridesOf } from './wgsl.js';
 import { WG, attrInts, attrNum, checkTensors, decl, emptyPlan, gt, nz, pass1d, values } from './movement.js';
 import { geometry as matmulGeometry, type Geometry } from './matmul.js';
 import { Q_RANGE, roundHalfEven } from './misc.js';
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 const f32 = Math.fround;
 
 

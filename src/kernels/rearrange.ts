@@ -17,12 +17,11 @@ import {
   supported, unsupported,
   type DeviceCaps, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Support,
 } from './types.js';
-import { elements, entry1d, header } from './wgsl.js';
+import { elements, entry1d, header, prod } from './wgsl.js';
 import { WG, attrInts, attrNum, checkTensors, constInts, decl, emptyPlan, gt, isFloat, pass1d, values } from './movement.js';
 import { stridesOf } from './wgsl.js';
 import { simpleKernel, type Simple } from './indexing.js';
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 
 // ---------------------------------------------------------------------------------------------
 // ReverseSequence

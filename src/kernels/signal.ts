@@ -21,10 +21,9 @@ import {
   supported, unsupported,
   type BufferRef, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Support,
 } from './types.js';
-import { elements, entry1d, header, lit } from './wgsl.js';
+import { elements, entry1d, header, lit, prod } from './wgsl.js';
 import { WG, attrNum, checkTensors, constInts, decl, emptyPlan, gt, isFloat, pass1d, values } from './movement.js';
 
-const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 
 // ---------------------------------------------------------------------------------------------
 // DFT

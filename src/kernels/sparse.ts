@@ -41,11 +41,10 @@ import {
   supported, unsupported,
   type BufferRef, type DeviceCaps, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
-import { dispatch1d, elements, entry1d, lit } from './wgsl.js';
+import { dispatch1d, elements, entry1d, lit, prod } from './wgsl.js';
 
 const OP = 'dlprof.SparseLinear';
 const u = (n: number): string => `${n}u`;
-const prod = (a: readonly number[]): number => a.reduce((x, y) => x * y, 1);
 
 export const SPARSE_ACTIVATIONS = ['none', 'Relu', 'Clip'] as const;
 export type SparseActivation = typeof SPARSE_ACTIVATIONS[number];

@@ -19,8 +19,13 @@ export function gpuSize(t: GpuType): number {
   return t === 'f16' ? 2 : 4;
 }
 
+/** The product of a list of sizes (1 for none): an element count. */
+export function prod(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a * b, 1);
+}
+
 export function elements(t: Pick<TensorType, 'shape'>): number {
-  return t.shape.reduce((a, b) => a * b, 1);
+  return prod(t.shape);
 }
 
 export function stridesOf(shape: readonly number[]): number[] {
