@@ -9,6 +9,7 @@ import { floatToHalf } from '../onnx/write.js';
 import { halfToFloat } from '../onnx/tensor.js';
 import type { DType } from '../onnx/dtype.js';
 import type { DeviceCaps, GpuType, HostTensor, Kernel, KernelPlan, LayerCase } from '../kernels/types.js';
+import { kernelFor } from '../kernels/registry.js';
 import { specializeCached } from '../kernels/specialize.js';
 import { elements, gpuSize, gpuTypeOf } from '../kernels/wgsl.js';
 import type { GpuContext } from './device.js';
@@ -373,19 +374,6 @@ export class KernelRunner {
   }
 }
 
-/**
- * Value ranges for inputs whose op is only defined on part of the reals (a variance, a logarithm's
- * argument, a divisor): synthetic data stays in the domain so reference and kernel compare values,
- * not NaNs. By op, then input index: [lo, hi).
- */
-const INPUT_DOMAIN: Record<string, Record<number, [number, number]>> = {
-  BatchNormalization: { 4: [0.5, 1.5] },
-  Log: { 0: [0.1, 2] }, Sqrt: { 0: [0, 2] }, Reciprocal: { 0: [0.5, 2] }, Pow: { 0: [0.1, 2] }, Acosh: { 0: [1, 3] },
-  // Requantization scales: positive, and y's large enough that outputs do not all saturate.
-  QLinearMatMul: { 1: [0.01, 0.05], 4: [0.01, 0.05], 6: [0.5, 1] }, QLinearConv: { 1: [0.01, 0.05], 4: [0.01, 0.05], 6: [0.5, 1] },
-  Div: { 1: [0.5, 2] }, ReduceLogSum: { 0: [0.1, 1] }, ReduceL2: { 0: [0.1, 1] }, Asin: { 0: [-0.9, 0.9] }, Acos: { 0: [-0.9, 0.9] }, Atanh: { 0: [-0.9, 0.9] },
-};
-
 /** Deterministic input data for a layer (for timing, and for checking against the reference). */
 export function syntheticInputs(c: LayerCase, seed = 1): Array<HostTensor | null> {
   let s = seed >>> 0;
@@ -403,7 +391,8 @@ export function syntheticInputs(c: LayerCase, seed = 1): Array<HostTensor | null
       const data = isFloat(t.dtype) ? Float32Array.from(cv.data as number[]) : Int32Array.from(cv.data as number[], (x) => clampI32(x));
       return { dtype: t.dtype, shape: [...t.shape], data };
     }
-    const [lo, hi] = INPUT_DOMAIN[c.layer.op]?.[i] ?? [-1, 1];
+    // Ops defined on part of the reals only say where (Kernel.inputDomain).
+    const [lo, hi] = kernelFor(c.layer.op)?.inputDomain?.(c.layer.op, i) ?? [-1, 1];
     if (isFloat(t.dtype)) {
       const data = Float32Array.from({ length: n }, () => lo + rand() * (hi - lo));
       const sparsity = weightSparsity(c, i);

@@ -723,6 +723,12 @@ function reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[]
 
 export const ELEMENTWISE_OPS = Object.keys(OPS);
 
+/** Inputs outside which an op is not real (Kernel.inputDomain). */
+const DOMAIN: Record<string, Record<number, [number, number]>> = {
+  Log: { 0: [0.1, 2] }, Sqrt: { 0: [0, 2] }, Reciprocal: { 0: [0.5, 2] }, Pow: { 0: [0.1, 2] }, Acosh: { 0: [1, 3] },
+  Div: { 1: [0.5, 2] }, Asin: { 0: [-0.9, 0.9] }, Acos: { 0: [-0.9, 0.9] }, Atanh: { 0: [-0.9, 0.9] },
+};
+
 export const kernels: Kernel[] = [{
   name: KERNEL,
   ops: ELEMENTWISE_OPS,
@@ -734,4 +740,5 @@ export const kernels: Kernel[] = [{
   supports,
   plan,
   reference,
+  inputDomain: (op, i) => DOMAIN[op]?.[i],
 }];

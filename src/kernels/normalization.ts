@@ -388,6 +388,8 @@ export const kernels: Kernel[] = [
     supports: bnSupports,
     plan: bnPlan,
     reference: bnReference,
+    // The running variance: positive.
+    inputDomain: (_op, i) => (i === 4 ? [0.5, 1.5] : undefined),
   },
   {
     name: 'normalization',

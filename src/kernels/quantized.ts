@@ -388,7 +388,14 @@ interface Family {
   check(c: LayerCase): Support;
   plan(c: LayerCase, caps: DeviceCaps): KernelPlan;
   reference(c: LayerCase, ins: Array<HostTensor | null>): HostTensor[];
+  inputDomain?: Kernel['inputDomain'];
 }
+
+/**
+ * QLinear's requantization scales (inputs 1, 4 and 6): positive, and y's large enough that the
+ * outputs do not all saturate.
+ */
+const qlinearScales: Kernel['inputDomain'] = (op, i) => (!op.startsWith('QLinear') ? undefined : i === 1 || i === 4 ? [0.01, 0.05] : i === 6 ? [0.5, 1] : undefined);
 
 function makeKernel(name: string, f: Family): Kernel {
   return {
@@ -406,17 +413,18 @@ function makeKernel(name: string, f: Family): Kernel {
     },
     plan: (c, _v, caps) => f.plan(c, caps),
     reference: f.reference,
+    inputDomain: f.inputDomain,
   };
 }
 
 export const kernels: Kernel[] = [
   makeKernel('quantized-matmul', {
     ops: ['MatMulInteger', 'QLinearMatMul'], variant: 'naive', description: 'one output element per invocation, i32 accumulation over K',
-    check: mmCheck, plan: mmPlan, reference: mmReference,
+    check: mmCheck, plan: mmPlan, reference: mmReference, inputDomain: qlinearScales,
   }),
   makeKernel('quantized-conv', {
     ops: ['ConvInteger', 'QLinearConv'], variant: 'direct', description: 'one output element per invocation, i32 accumulation over the window',
-    check: convCheck, plan: convPlan, reference: convReference,
+    check: convCheck, plan: convPlan, reference: convReference, inputDomain: qlinearScales,
   }),
   makeKernel('dynamic-quantize', {
     ops: ['DynamicQuantizeLinear'], variant: 'two-pass', description: 'one workgroup reduces the range, then one element per invocation',

@@ -546,4 +546,6 @@ export const kernels: Kernel[] = [{
   supports: reduceSupports,
   plan: reducePlan,
   reference: reduceReference,
+  // A log of a sum, a root of a sum of squares: positive terms.
+  inputDomain: (op, i) => (i === 0 && (op === 'ReduceLogSum' || op === 'ReduceL2') ? [0.1, 1] : undefined),
 }];

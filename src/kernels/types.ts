@@ -98,6 +98,12 @@ export interface Kernel {
   /** CPU reference: outputs for the given inputs (the layer's non-null inputs, in slot order; null for omitted ones). */
   reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[];
   /**
+   * Where an op is defined on part of the reals only (a variance, a logarithm's argument, a
+   * divisor): the range [lo, hi) synthetic data for input `input` is drawn from, so that kernel and
+   * reference compare values, not NaNs. Absent or undefined: [-1, 1).
+   */
+  inputDomain?(op: string, input: number): [number, number] | undefined;
+  /**
    * The layer as standard ONNX nodes, for a layer dlprof makes (a fused layer): appends them to `b`,
    * reading the graph inputs `inputs` (the layer's, '' where omitted), and returns the names of the
    * layer's outputs. onnxruntime then computes the reference (bench/reference.ts).
