@@ -29,7 +29,8 @@
 import { performance } from 'node:perf_hooks';
 import type { KernelRunner, Prepared } from '../gpu/run.js';
 import { PassTimestamps } from '../gpu/timestamps.js';
-import { relativeSpread, summarize } from './stats.js';
+import { summarize } from './stats.js';
+import { relativeSpreadCriterion, type StoppingCriterion, type StopReason } from './stopping.js';
 
 export interface TimingOptions {
   warmup: number;
@@ -49,6 +50,13 @@ export interface TimingOptions {
   minPassUs: number;
   maxBatch: number;
   cacheFlush: boolean;
+  /** When to stop sampling; default: the relative-spread criterion over the options above (stopping.ts). */
+  criterion?: StoppingCriterion;
+}
+
+/** The criterion `opts` gives, or the relative-spread one its fields describe. */
+function criterionOf(opts: TimingOptions): StoppingCriterion {
+  return opts.criterion ?? relativeSpreadCriterion(opts);
 }
 
 export const DEFAULT_TIMING: TimingOptions = {
@@ -64,7 +72,7 @@ export const DEFAULT_TIMING: TimingOptions = {
 };
 
 export type Outcome =
-  | { status: 'completed'; samplesMs: number[]; wallMs: number[]; batch: number; source: 'timestamp' | 'wall'; stoppedBy: 'spread' | 'samples' | 'budget' }
+  | { status: 'completed'; samplesMs: number[]; wallMs: number[]; batch: number; source: 'timestamp' | 'wall'; stoppedBy: StopReason }
   | { status: 'errored'; reason: string }
   | { status: 'skipped'; reason: string };
 
@@ -164,14 +172,15 @@ export class Timer {
       const samplesMs: number[] = [];
       const wallMs: number[] = [];
       const sampledFrom = performance.now();
-      let stoppedBy: 'spread' | 'samples' | 'budget' = 'samples';
-      while (samplesMs.length < opts.maxSamples) {
+      const criterion = criterionOf(opts);
+      let stoppedBy: StopReason | null = null;
+      while (!stoppedBy) {
         const [g, w] = await this.sample(plans, batch, opts.cacheFlush, next);
         next += batch;
         samplesMs.push(g);
         wallMs.push(w);
-        if (samplesMs.length >= opts.minSamples && relativeSpread(samplesMs) <= opts.targetSpread && performance.now() - sampledFrom >= opts.minTimeMs) { stoppedBy = 'spread'; break; }
-        if (samplesMs.length >= Math.min(3, opts.minSamples) && performance.now() - start > opts.budgetMs) { stoppedBy = 'budget'; break; }
+        const now = performance.now();
+        stoppedBy = criterion.stop({ samplesMs, sampledForMs: now - sampledFrom, spentMs: now - start });
       }
       return { status: 'completed', samplesMs, wallMs, batch, source: this.usesTimestamps ? 'timestamp' : 'wall', stoppedBy };
     } catch (e) {
@@ -257,6 +266,7 @@ export class Timer {
       // At most MAX_PASSES timed passes per submission (the query set's size).
       const rounds = Math.max(1, Math.min(opts.maxBatch, Math.floor(MAX_PASSES / seq.length), Math.ceil((opts.minPassUs / 1000) / Math.max(roundMs, 1e-6))));
       const open = new Set(items.keys());
+      const criterion = criterionOf(opts);
       while (open.size) {
         if (hooks.stop?.()) throw new Error('interrupted');
         hooks.onProgress?.(n - open.size, n);
@@ -276,11 +286,7 @@ export class Timer {
             samples[i].push(x.reduce((a, b) => a + b, 0) / x.length);
             walls[i].push(wallPerPass);
           }
-          const m = samples[i].length;
-          let stoppedBy: 'spread' | 'samples' | 'budget' | undefined;
-          if (m >= opts.minSamples && relativeSpread(samples[i]) <= opts.targetSpread && now - firstAt[i] >= opts.minTimeMs) stoppedBy = 'spread';
-          else if (m >= opts.maxSamples) stoppedBy = 'samples';
-          else if ((m >= Math.min(3, opts.minSamples) && spent[i] > opts.budgetMs) || (m >= opts.minSamples && now - start > n * opts.budgetMs)) stoppedBy = 'budget';
+          const stoppedBy = criterion.stop({ samplesMs: samples[i], sampledForMs: now - firstAt[i], spentMs: spent[i], overall: now - start > n * opts.budgetMs });
           if (!stoppedBy || held) continue;
           outcomes[i] = { status: 'completed', samplesMs: samples[i], wallMs: walls[i], batch: perRound[i], source: 'timestamp', stoppedBy };
           open.delete(i);

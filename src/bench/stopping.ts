@@ -1,0 +1,52 @@
+/**
+ * When a measurement has enough samples: a stopping criterion the harness is given (harness.ts
+ * TimingOptions.criterion), as nvbench's are objects its measurements consult after each sample.
+ * The harness only reports where a measurement stands; the criterion decides.
+ */
+import { relativeSpread } from './stats.js';
+
+export type StopReason = 'spread' | 'samples' | 'budget';
+
+/** Where a measurement stands after a sample. */
+export interface SampleState {
+  samplesMs: readonly number[];
+  /** Wall time since its first sample, ms. */
+  sampledForMs: number;
+  /** Its own time spent so far, ms (wall time for one plan; GPU time for a plan in rounds). */
+  spentMs: number;
+  /** Whether the work it is part of ran past what it may take as a whole (rounds of n plans: n budgets). */
+  overall?: boolean;
+}
+
+export interface StoppingCriterion {
+  /** Why to stop now, or null to take another sample. */
+  stop(s: SampleState): StopReason | null;
+}
+
+export interface RelativeSpreadOptions {
+  minSamples: number;
+  maxSamples: number;
+  /** Stop once (p90 − p10) / median is at most this… */
+  targetSpread: number;
+  /** …and the samples span at least this many ms of wall time (a burst of interference can make close samples agree). */
+  minTimeMs: number;
+  /** Stop past this much time (after at least min(3, minSamples) samples). */
+  budgetMs: number;
+}
+
+/**
+ * nvbench's relative-spread criterion, with dlprof's measures: stop once the samples' relative
+ * spread ((p90 − p10) / median) is at most `targetSpread` with at least `minSamples` spanning
+ * `minTimeMs`; else at `maxSamples`; else past the budget.
+ */
+export function relativeSpreadCriterion(o: RelativeSpreadOptions): StoppingCriterion {
+  return {
+    stop(s) {
+      const m = s.samplesMs.length;
+      if (m >= o.minSamples && relativeSpread(s.samplesMs) <= o.targetSpread && s.sampledForMs >= o.minTimeMs) return 'spread';
+      if (m >= o.maxSamples) return 'samples';
+      if ((m >= Math.min(3, o.minSamples) && s.spentMs > o.budgetMs) || (m >= o.minSamples && !!s.overall)) return 'budget';
+      return null;
+    },
+  };
+}
