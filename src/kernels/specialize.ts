@@ -116,10 +116,7 @@ function literals(src: string): Token[] {
 export function specialize(wgsl: string): Specialized {
   const ranges = constRanges(wgsl);
   const inConst = (t: Token): boolean => ranges.some(([a, b]) => t.start >= a && t.end <= b);
-  const tokens = literals(wgsl);
-  const baked = ALWAYS_BAKED;
-  // Every integer in a constant context, suffixed or not (`array<f32, 128>`, `@workgroup_size(64)`).
-  const lifted = tokens.filter((t) => !baked.has(t.value) && !inConst(t) && t.value <= (t.suffix === 'u' ? 0xffffffff : 0x7fffffff));
+  const lifted = literals(wgsl).filter((t) => !ALWAYS_BAKED.has(t.value) && !inConst(t) && t.value <= (t.suffix === 'u' ? 0xffffffff : 0x7fffffff));
   if (!lifted.length) return { source: wgsl, params: new Uint32Array(0), binding: null };
   // A divisor gets one slot per distinct value, so that the compiler still sees equal divisors as
   // equal and divides once (integer division by a run-time value is the costly part of index
