@@ -7,12 +7,10 @@
  * onnxruntime refuses a layer. A CPU loop in JavaScript spends 35–55 ns a multiply-add; onnxruntime
  * runs the same convolution through its own tuned kernels in a fraction of that.
  */
-import type { onnx } from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import type { HostTensor, Kernel, LayerCase } from '../kernels/types.js';
-import { onnxFromDtype } from '../onnx/dtype.js';
-import { encodeModel } from '../onnx/proto.js';
-import { GraphBuilder, tensorProto } from '../onnx/write.js';
+import { GraphBuilder } from '../onnx/write.js';
+import { nodeModel } from '../suite/emit.js';
 import { fromOrt, toOrt } from './ort.js';
 
 /** Where a reference came from: onnxruntime (a named execution provider) or dlprof's CPU code. */
@@ -31,10 +29,6 @@ const OPSET = 17;
 const inputName = (i: number): string => `input_${i}`;
 const outputName = (i: number): string => `output_${i}`;
 
-function valueInfo(name: string, t: { dtype: HostTensor['dtype']; shape: readonly number[] }): onnx.IValueInfoProto {
-  return { name, type: { tensorType: { elemType: onnxFromDtype(t.dtype), shape: { dim: t.shape.map((d) => ({ dimValue: d })) } } } };
-}
-
 /**
  * The layer as an ONNX model onnxruntime can run, whose graph inputs are the layer's inputs
  * (`input_i`, constant ones embedded as initializers) and whose outputs are `output_i`; null when
@@ -43,24 +37,7 @@ function valueInfo(name: string, t: { dtype: HostTensor['dtype']; shape: readonl
 export function referenceModel(c: LayerCase, kernel: Kernel): Uint8Array | null {
   if (kernel.libraryReference === false) return null;
   const l = c.layer;
-  if (c.origin && STANDARD_DOMAINS.has(c.origin.domain)) {
-    const o = c.origin;
-    const names = l.inputs.map((t, i) => (t ? inputName(i) : ''));
-    const initializer = c.consts.flatMap((v, i) => (v && l.inputs[i] ? [tensorProto(names[i], { dtype: v.dtype, shape: v.shape, data: v.data as number[] })] : []));
-    const embedded = new Set(initializer.map((t) => t.name));
-    const opsets = [{ domain: '', version: o.domain === '' || o.domain === 'ai.onnx' ? o.opset : OPSET }];
-    if (o.domain === 'com.microsoft') opsets.push({ domain: o.domain, version: o.opset });
-    return encodeModel({
-      irVersion: 8, producerName: 'dlprof', opsetImport: opsets,
-      graph: {
-        name: `${l.op}_${l.key}`,
-        node: [{ opType: o.opType, domain: o.domain === 'ai.onnx' ? '' : o.domain, name: l.op, input: names, output: l.outputs.map((_, i) => outputName(i)), attribute: o.attributes }],
-        input: l.inputs.flatMap((t, i) => (t && !embedded.has(names[i]) ? [valueInfo(names[i], t)] : [])),
-        initializer,
-        output: l.outputs.map((t, i) => valueInfo(outputName(i), t)),
-      },
-    });
-  }
+  if (c.origin && STANDARD_DOMAINS.has(c.origin.domain)) return nodeModel({ ...c, origin: c.origin });
   if (!kernel.decompose) return null;
   const b = new GraphBuilder(`${l.op}_${l.key}`);
   const names = l.inputs.map((t, i) => (t ? b.input(inputName(i), t.dtype, t.shape) : ''));

@@ -13,6 +13,7 @@ import type { ModelGraph } from '../ir/graph.js';
 import type { UniqueLayer } from '../ir/dedupe.js';
 import { KEY_VERSION } from '../ir/key.js';
 import type { TensorType } from '../ir/types.js';
+import type { LayerCase } from '../kernels/types.js';
 
 export const SUITE_SCHEMA_VERSION = 1;
 
@@ -28,15 +29,24 @@ function vi(name: string, t: TensorType): onnx.IValueInfoProto {
   return { name, type: { tensorType: { elemType: onnxFromDtype(t.dtype), shape: { dim: t.shape.map((d) => ({ dimValue: d })) } } } };
 }
 
-/** The single-node ONNX model of a layer. */
-export function layerModel(u: UniqueLayer, graphs: ModelGraph[]): Uint8Array {
-  const mi = u.counts.findIndex((c) => c > 0);
-  const origin = graphs[mi].origins.get(u.layer.key)!;
-  const inputs = u.layer.inputs.map((t, i) => (t ? `input_${i}` : ''));
-  const outputs = u.layer.outputs.map((_, i) => `output_${i}`);
-  const opsets = [{ domain: '', version: origin.domain === '' ? origin.opset : graphs[mi].opsets['ai.onnx'] ?? 17 }];
-  if (origin.domain !== '') opsets.push({ domain: origin.domain, version: origin.opset });
-  const initializer = origin.constValues.flatMap((v, i) => (v && u.layer.inputs[i]
+/** The opset the standard domain is imported at where a node of another domain gives none. */
+const DEFAULT_OPSET = 17;
+
+/**
+ * The single-node ONNX model of a layer case as the node was written (`origin`): inputs `input_i`
+ * (every one a graph input, but the small constants that define the computation, which it embeds),
+ * outputs `output_i`. Any ONNX runtime can run it. A node of another domain imports the standard
+ * one at `standardOpset`.
+ */
+export function nodeModel(c: Required<Pick<LayerCase, 'origin'>> & LayerCase, standardOpset = DEFAULT_OPSET): Uint8Array {
+  const l = c.layer;
+  const o = c.origin;
+  const domain = o.domain === 'ai.onnx' ? '' : o.domain;
+  const inputs = l.inputs.map((t, i) => (t ? `input_${i}` : ''));
+  const outputs = l.outputs.map((_, i) => `output_${i}`);
+  const opsets = [{ domain: '', version: domain === '' ? o.opset : standardOpset }];
+  if (domain !== '') opsets.push({ domain, version: o.opset });
+  const initializer = c.consts.flatMap((v, i) => (v && l.inputs[i]
     ? [tensorProto(inputs[i], { dtype: v.dtype, shape: v.shape, data: v.data as number[] | string[] })] : []));
   const embedded = new Set(initializer.map((t) => t.name));
   const model: onnx.IModelProto = {
@@ -44,14 +54,21 @@ export function layerModel(u: UniqueLayer, graphs: ModelGraph[]): Uint8Array {
     producerName: 'dlprof',
     opsetImport: opsets,
     graph: {
-      name: `${u.layer.op}_${u.layer.key}`,
-      node: [{ opType: origin.opType, domain: origin.domain, name: u.layer.op, input: inputs, output: outputs, attribute: origin.attributes }],
-      input: u.layer.inputs.flatMap((t, i) => (t && !embedded.has(inputs[i]) ? [vi(inputs[i], t)] : [])),
+      name: `${l.op}_${l.key}`,
+      node: [{ opType: o.opType, domain, name: l.op, input: inputs, output: outputs, attribute: o.attributes }],
+      input: l.inputs.flatMap((t, i) => (t && !embedded.has(inputs[i]) ? [vi(inputs[i], t)] : [])),
       initializer,
-      output: u.layer.outputs.map((t, i) => vi(outputs[i], t)),
+      output: l.outputs.map((t, i) => vi(outputs[i], t)),
     },
   };
   return encodeModel(model);
+}
+
+/** The single-node ONNX model of a layer, from the first model that has it. */
+export function layerModel(u: UniqueLayer, graphs: ModelGraph[]): Uint8Array {
+  const g = graphs[u.counts.findIndex((c) => c > 0)];
+  const o = g.origins.get(u.layer.key)!;
+  return nodeModel({ layer: u.layer, consts: o.constValues, origin: o }, g.opsets['ai.onnx'] ?? DEFAULT_OPSET);
 }
 
 /** Writes the suite into `dir` (created if needed) and returns its index entries. */
