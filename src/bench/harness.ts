@@ -98,6 +98,8 @@ export interface RoundHooks {
   hold?: () => boolean;
   /** Called after each submission (and its bookkeeping), with nothing of the rounds on the GPU. */
   between?: () => Promise<void>;
+  /** Called as soon as plan `index` has its outcome (the caller may keep it before the rounds end). */
+  onSettled?: (index: number, outcome: Outcome) => void;
 }
 
 /** Bytes of the cache-flush buffer: larger than any CPU's or GPU's last-level cache. */
@@ -289,6 +291,7 @@ export class Timer {
           const stoppedBy = criterion.stop({ samplesMs: samples[i], sampledForMs: now - firstAt[i], spentMs: spent[i], overall: now - start > n * opts.budgetMs });
           if (!stoppedBy || held) continue;
           outcomes[i] = { status: 'completed', samplesMs: samples[i], wallMs: walls[i], batch: perRound[i], source: 'timestamp', stoppedBy };
+          hooks.onSettled?.(i, outcomes[i]);
           open.delete(i);
           if (stoppedBy === 'budget') running.delete(i);
         }

@@ -267,6 +267,17 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
       const ready = chunk.flatMap((p) => p.ready);
       try {
         const outcomes = new Map<ReadyVariant, Outcome>();
+        // A layer is stored as soon as all of its variants have their outcome, so a run killed while
+        // timing keeps every layer that had finished.
+        const recorded = new Set<Pending>();
+        const settle = (r: ReadyVariant, o: Outcome): void => {
+          outcomes.set(r, o);
+          const p = chunk.find((q) => q.ready.includes(r))!;
+          if (recorded.has(p) || !p.ready.every((x) => outcomes.has(x))) return;
+          recorded.add(p);
+          for (const x of p.ready) p.m.variants.push(variantResult(x, outcomes.get(x)!));
+          record(p.c, p.m, p.existing, p.wanted);
+        };
         // Each layer's default variant, by the layer's key.
         const defaults = new Map(chunk.flatMap((p) => p.ready.filter((r) => r.variant === p.m.defaultVariant).map((r) => [r, p.c.layer.key] as const)));
         for (const [what, group] of [['default', [...defaults.keys()]], ['other', ready.filter((r) => !defaults.has(r))]] as const) {
@@ -278,10 +289,12 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
             ...il?.hooks,
             stop: () => s.interrupted || !!s.ctx.lost,
             onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `timing ${n} ${what} variants of ${chunk.length} layers in rounds: ${stopped}/${n} settled`),
+            onSettled: (k, o) => settle(group[k], o),
           }, what === 'default' ? modelOrder(group.map((r) => defaults.get(r)!)) : undefined));
-          group.forEach((r, k) => outcomes.set(r, out[k]));
+          group.forEach((r, k) => { if (!outcomes.has(r)) settle(r, out[k]); });
         }
         for (const p of chunk) {
+          if (recorded.has(p)) continue;
           for (const r of p.ready) p.m.variants.push(variantResult(r, outcomes.get(r)!));
           record(p.c, p.m, p.existing, p.wanted);
         }
@@ -316,6 +329,9 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     }
   }
   opts.progress?.done();
+  // In the cases' order, whatever order their timings finished in.
+  const at = new Map(cases.map((c, i) => [c.layer.key, i]));
+  layers.sort((a, b) => at.get(a.key)! - at.get(b.key)!);
   if (!s.interrupted && !s.ctx.lost) store.finishRun({ id: runId, machineId, startedAt, options: { variants: opts.variants, force: opts.force, conditions }, measurements: measured });
   return { runId, layers, measured, reused };
 }

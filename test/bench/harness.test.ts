@@ -145,7 +145,12 @@ describe('timing harness', () => {
     // plan (~100 ms each on lavapipe) exceeds by its third sample and the quick one (µs each, ms
     // on a loaded machine) does not reach.
     const opts = { ...DEFAULT_TIMING, targetSpread: Infinity, minSamples: 5, minTimeMs: 0, budgetMs: 100 };
-    const [a, b] = await timer.timeRounds([{ plans: [quick] }, { plans: [slow] }], opts);
+    const settled: Array<[number, unknown]> = [];
+    const [a, b] = await timer.timeRounds([{ plans: [quick] }, { plans: [slow] }], opts, { onSettled: (i, o) => settled.push([i, o]) });
+    // Each plan's outcome is handed over as it settles (the caller stores it then), and is the one returned.
+    expect(settled.map(([i]) => i).sort()).toEqual([0, 1]);
+    expect(settled.find(([i]) => i === 0)![1]).toBe(a);
+    expect(settled.find(([i]) => i === 1)![1]).toBe(b);
     const quickRuns = await executions(runner, quick);
     const slowRuns = await executions(runner, slow);
     runner.release(quick);

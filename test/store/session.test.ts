@@ -41,3 +41,37 @@ describe('measurement conditions on a device without GPU timestamps', () => {
     }
   });
 });
+
+describe('measuring in inference rounds', () => {
+  it('stores each layer as its variants settle and reports the layers in the order given', async () => {
+    const s = await openSession({}, join(tempDir(), 'rounds.sqlite'), 'test');
+    try {
+      const cases = casesFrom((b) => {
+        const x = b.input('x', 'float32', [8, 64]);
+        const h = b.op('Relu', [b.op('MatMul', [x, b.init('w', 'float32', [64, 32])])]);
+        b.output(b.op('Sigmoid', [h]));
+      });
+      const timing = { ...DEFAULT_TIMING, budgetMs: 150, minTimeMs: 10 };
+      // Rows are written while the rounds still run (a kill then loses only the unsettled layers):
+      // note, for every row, whether a timeRounds call was in progress.
+      let inRounds = false;
+      const rounds = s.timer.timeRounds.bind(s.timer);
+      s.timer.timeRounds = async (...a) => { inRounds = true; try { return await rounds(...a); } finally { inRounds = false; } };
+      const during: boolean[] = [];
+      const insert = s.store.insertMeasurement.bind(s.store);
+      s.store.insertMeasurement = (m) => { insert(m); if (m.status === 'completed') during.push(inRounds); };
+      const out = await measureCases(s, cases, { conditions: 'inference', timing, order: cases.map((c) => c.layer.key) });
+      expect(out.layers.map((l) => l.key)).toEqual(cases.map((c) => c.layer.key));
+      expect(out.measured).toBeGreaterThanOrEqual(cases.length);
+      expect(during.length).toBeGreaterThanOrEqual(cases.length);
+      expect(during.every(Boolean)).toBe(true);
+      for (const c of cases) {
+        const rows = s.store.latestForLayer(s.machineId, c.layer.key, 'inference');
+        expect(rows.length).toBeGreaterThan(0);
+        expect(rows.filter((r) => r.status === 'completed').every((r) => /^[0-9a-f]{16}$/.test(r.kernelHash ?? ''))).toBe(true);
+      }
+    } finally {
+      s.close();
+    }
+  });
+});
