@@ -110,6 +110,10 @@ export interface VerificationRow {
   reference: string;
 }
 
+/** A measurement row `m` that is the newest of its (machine, layer, conditions, variant). */
+const NEWEST = `m.id = (SELECT MAX(id) FROM measurement x WHERE x.machine_id = m.machine_id AND x.layer_key = m.layer_key
+  AND x.conditions = m.conditions AND x.variant = m.variant)`;
+
 export function fingerprintId(fp: MachineFingerprint): string {
   // The dlprof version is recorded but not part of identity: the same machine across upgrades.
   // A software driver's settings count only where there are some, so a hardware adapter's identity
@@ -247,16 +251,14 @@ export class Store {
   /** Every newest measurement of a layer on a machine under `conditions`, one per variant. */
   latestForLayer(machineId: number, layerKey: string, conditions: string): MeasurementRow[] {
     const rows = this.sql.all(`SELECT m.* FROM measurement m WHERE m.machine_id = ? AND m.layer_key = ? AND m.conditions = ?
-      AND m.id = (SELECT MAX(id) FROM measurement x WHERE x.machine_id = m.machine_id AND x.layer_key = m.layer_key
-        AND x.conditions = m.conditions AND x.variant = m.variant)`, [machineId, layerKey, conditions]);
+      AND ${NEWEST}`, [machineId, layerKey, conditions]);
     return rows.map(rowToMeasurement);
   }
 
   /** The newest measurement of every (layer, variant) a machine has under `conditions`, with the layer's op. */
   latestForMachine(machineId: number, conditions: string): Array<MeasurementRow & { op: string }> {
     const rows = this.sql.all(`SELECT m.*, l.op AS layer_op FROM measurement m JOIN layer l ON l.key = m.layer_key WHERE m.machine_id = ? AND m.conditions = ?
-      AND m.id = (SELECT MAX(id) FROM measurement x WHERE x.machine_id = m.machine_id AND x.layer_key = m.layer_key
-        AND x.conditions = m.conditions AND x.variant = m.variant) ORDER BY m.id`, [machineId, conditions]);
+      AND ${NEWEST} ORDER BY m.id`, [machineId, conditions]);
     return rows.map((r) => ({ ...rowToMeasurement(r), op: String(r.layer_op) }));
   }
 

@@ -134,13 +134,26 @@ export interface MeasureOutcome {
  * the same code: a changed kernel is measured again.
  */
 export function variantCode(kernel: Kernel, c: LayerCase, variant: string, s: Pick<Session, 'runner'>): string | null {
-  if (!kernel.supports(c, variant, s.runner.caps).ok) return null;
-  try {
-    return planHash(kernel.plan(c, variant, s.runner.caps));
-  } catch {
-    return null;
+  // Asked for each case again when counting, compiling and measuring: planned once per runner
+  // (its device's capabilities decide the plan), planning code, layer and variant.
+  let byPlan = codes.get(s.runner);
+  if (!byPlan) codes.set(s.runner, byPlan = new WeakMap());
+  let memo = byPlan.get(kernel.plan);
+  if (!memo) byPlan.set(kernel.plan, memo = new Map());
+  const id = `${c.layer.key}/${variant}`;
+  if (!memo.has(id)) {
+    let code: string | null = null;
+    try {
+      if (kernel.supports(c, variant, s.runner.caps).ok) code = planHash(kernel.plan(c, variant, s.runner.caps));
+    } catch {
+      // a variant whose plan throws runs nothing
+    }
+    memo.set(id, code);
   }
+  return memo.get(id)!;
 }
+
+const codes = new WeakMap<KernelRunner, WeakMap<Kernel['plan'], Map<string, string | null>>>();
 
 /** A case's (selected) variants, the stored results for them under the conditions and made by today's code, and those still to measure. */
 function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): { existing: MeasurementRow[]; wanted: string[]; toMeasure: string[] } {
@@ -270,9 +283,10 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
         // A layer is stored as soon as all of its variants have their outcome, so a run killed while
         // timing keeps every layer that had finished.
         const recorded = new Set<Pending>();
+        const owner = new Map(chunk.flatMap((p) => p.ready.map((r) => [r, p] as const)));
         const settle = (r: ReadyVariant, o: Outcome): void => {
           outcomes.set(r, o);
-          const p = chunk.find((q) => q.ready.includes(r))!;
+          const p = owner.get(r)!;
           if (recorded.has(p) || !p.ready.every((x) => outcomes.has(x))) return;
           recorded.add(p);
           for (const x of p.ready) p.m.variants.push(variantResult(x, outcomes.get(x)!));

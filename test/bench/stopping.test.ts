@@ -1,9 +1,8 @@
 /** The relative-spread stopping criterion (src/bench/stopping.ts), decided from exact sample states. */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TIMING, Timer } from '../../src/bench/harness.js';
 import { relativeSpreadCriterion, type StoppingCriterion } from '../../src/bench/stopping.js';
 import { gpu, releaseGpu } from '../support/kernels.js';
-import { afterAll } from 'vitest';
 
 afterAll(releaseGpu);
 
