@@ -296,6 +296,13 @@ export interface GemmSpec {
   loadA4(m: string, k: string): string;
   /** Statements setting `bv` (vec4<ct>, preset 0) to B[k, bp … bp+3]; k < K; columns ≥ P may hold any finite value. */
   loadB4(k: string): string;
+  /**
+   * Statements once per output column `p` (p < P) before its rows are stored: what `store` needs of
+   * p alone (a division into image and position), computed once for the column's RM rows.
+   */
+  storeColumn?(p: string): string;
+  /** Statements once per invocation before the store (names `storeColumn` and `store` read). */
+  storeSetup?: string;
   /** Statements storing f32 `v` at (m, p), m < M and p < P. */
   store(m: string, p: string, v: string): string;
 }
@@ -325,6 +332,8 @@ export function gemmWgsl(s: GemmSpec): string {
   if (!Number.isInteger(aPer) || !Number.isInteger(bPer) || T % TP4 !== 0) throw new Error(`GEMM tile ${JSON.stringify(s.tile)} does not divide evenly`);
   const acc = (r: number, j: number): string => `acc_${r}_${j}`;
   const l: string[] = [];
+  // The GEMM's sizes, read once: run-time parameters (specialize.ts), each one slot however often used.
+  l.push(`  let gM = ${s.M}u; let gP = ${s.P}u; let gK = ${s.K}u;`);
   l.push(`  let bz = wid.z;`);
   l.push(`  let m0 = wid.y * ${TM};`);
   l.push(`  let p0 = wid.x * ${TP};`);
@@ -336,16 +345,16 @@ export function gemmWgsl(s: GemmSpec): string {
   l.push(`  let bp = p0 + bcg * 4;`);
   if (s.bColumns) l.push(s.bColumns);
   for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`  var ${acc(r, j)} = vec4<f32>(0.0);`);
-  l.push(`  for (var k0 = 0u; k0 < ${s.K}u; k0 += ${TK}) {`);
+  l.push(`  for (var k0 = 0u; k0 < gK; k0 += ${TK}) {`);
   // Tile loads as loops, not unrolled: lavapipe compiles every copy of the load code through LLVM
   // (long for the implicit-GEMM and deformable gathers), and the loads are not the inner loop.
   l.push(`    for (var i = 0u; i < ${aPer}; i++) {`);
   l.push(`      let e = lid + i * ${T}; let m = m0 + e / ${TK4}; let k = k0 + (e % ${TK4}) * 4;`);
-  l.push(`      var av = ${v4}(0.0); if (m < ${s.M}u && k < ${s.K}u) {\n${s.loadA4('m', 'k')}\n      }`);
+  l.push(`      var av = ${v4}(0.0); if (m < gM && k < gK) {\n${s.loadA4('m', 'k')}\n      }`);
   l.push(`      As[e] = av;`);
   l.push(`    }`);
   l.push(`    for (var i = 0u; i < ${bPer}; i++) {`);
-  l.push(`      let row = brow + i * ${bRowStep}; let k = k0 + row; var bv = ${v4}(0.0); if (k < ${s.K}u) {\n${s.loadB4('k')}\n      }`);
+  l.push(`      let row = brow + i * ${bRowStep}; let k = k0 + row; var bv = ${v4}(0.0); if (k < gK) {\n${s.loadB4('k')}\n      }`);
   l.push(`      Bs[row * ${TP4} + bcg] = bv;`);
   l.push(`    }`);
   l.push(`    workgroupBarrier();`);
@@ -365,14 +374,16 @@ export function gemmWgsl(s: GemmSpec): string {
   if (mixed) for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`    ${acc(r, j)} += vec4<f32>(h_${r}_${j});`);
   l.push(`    workgroupBarrier();`);
   l.push(`  }`);
-  for (let r = 0; r < RM; r++) {
-    l.push(`  { let m = m0 + ty + ${r * WY}; if (m < ${s.M}u) {`);
-    for (let j = 0; j < RP4; j++) {
-      l.push(`    { let pc = p0 + (tx + ${j * WX}) * 4;`);
-      for (let e = 0; e < 4; e++) l.push(`      { let p = pc + ${e}; if (p < ${s.P}u) { ${s.store('m', 'p', `${acc(r, j)}[${e}]`)} } }`);
-      l.push(`    }`);
+  if (s.storeSetup) l.push(s.storeSetup);
+  // The store, column by column: what a column's address needs (a division, for a convolution's
+  // image and position) is computed once for its RM rows, not once per output.
+  for (let j = 0; j < RP4; j++) {
+    for (let e = 0; e < 4; e++) {
+      l.push(`  { let p = p0 + (tx + ${j * WX}) * 4 + ${e}; if (p < gP) {`);
+      if (s.storeColumn) l.push(`    ${s.storeColumn('p')}`);
+      for (let r = 0; r < RM; r++) l.push(`    { let m = m0 + ty + ${r * WY}; if (m < gM) { ${s.store('m', 'p', `${acc(r, j)}[${e}]`)} } }`);
+      l.push(`  } }`);
     }
-    l.push(`  } }`);
   }
   return `${s.decls}
 var<workgroup> As: array<${v4}, ${TM * TK4}>;
@@ -395,37 +406,48 @@ function rowLoad4(name: string, row: string, k: string, K: number, from: GpuType
   return `        av = vec4<${to}>(${[0, 1, 2, 3].map(el).join(', ')});`;
 }
 
-/** Per-column set-up of implicit im2col for the 4 columns `${p}` + e (group `bz`). */
+/**
+ * Per-column set-up of implicit im2col for the 4 columns `${p}` + e (group `bz`). The geometry is
+ * named once (`cv*`), so each value is one run-time parameter however many columns read it.
+ */
 function im2colColumns(g: ConvGeometry, p: string): string {
   const [OH, OW] = g.outs;
-  const lines: string[] = [];
+  const [H, W] = g.ins;
+  const lines = [
+    `  let cvOHW = ${OH * OW}u; let cvOW = ${OW}u; let cvSH = ${g.s[0]}i; let cvSW = ${g.s[1]}i; let cvPH = ${g.pb[0]}i; let cvPW = ${g.pb[1]}i;`,
+    `  let cvN1 = ${g.N - 1}u; let cvC = ${g.C}u; let cvCg = ${g.Cg}u; let cvHW = ${H * W}u; let cvH = ${H}i; let cvW = ${W}i;`,
+    `  let cvKHW = ${g.k[0] * g.k[1]}u; let cvKW = ${g.k[1]}u; let cvDH = ${g.d[0]}i; let cvDW = ${g.d[1]}i;`,
+  ];
   for (let e = 0; e < 4; e++) {
     lines.push(`  let cp${e} = ${p} + ${e};`);
-    lines.push(`  let cr${e} = cp${e} % ${OH * OW}u;`);
-    lines.push(`  let cih${e} = i32(cr${e} / ${OW}u) * ${g.s[0]}i - ${g.pb[0]}i;`);
-    lines.push(`  let ciw${e} = i32(cr${e} % ${OW}u) * ${g.s[1]}i - ${g.pb[1]}i;`);
-    lines.push(`  let cxb${e} = (min(cp${e} / ${OH * OW}u, ${g.N - 1}u) * ${g.C}u + bz * ${g.Cg}u) * ${g.ins[0] * g.ins[1]}u;`);
+    lines.push(`  let cr${e} = cp${e} % cvOHW;`);
+    lines.push(`  let cih${e} = i32(cr${e} / cvOW) * cvSH - cvPH;`);
+    lines.push(`  let ciw${e} = i32(cr${e} % cvOW) * cvSW - cvPW;`);
+    lines.push(`  let cxb${e} = (min(cp${e} / cvOHW, cvN1) * cvC + bz * cvCg) * cvHW;`);
   }
   return lines.join('\n');
 }
 
-/** Statements setting `${target}[e]` to im2col(k, column e) for the 4 columns, or 0 in the padding. */
+/**
+ * Statements setting `${target}[e]` to im2col(k, column e) for the 4 columns, or 0 in the padding
+ * (after im2colColumns). The kernel's extent is a run-time parameter too: one program serves 1×1,
+ * 3×3 and 7×7 convolutions.
+ */
 function im2colLoad4(g: ConvGeometry, k: string, to: GpuType, target: string): string {
-  const [KH, KW] = g.k;
-  const [H, W] = g.ins;
-  const khw = KH * KW;
-  const lines = [`        let c = ${k} / ${khw}; let r = ${k} % ${khw};`,
-    `        let dh = i32(r / ${KW}) * ${g.d[0]}i; let dw = i32(r % ${KW}) * ${g.d[1]}i; let co = c * ${H * W}u;`];
+  const lines = [`        let c = ${k} / cvKHW; let r = ${k} % cvKHW;`,
+    `        let dh = i32(r / cvKW) * cvDH; let dw = i32(r % cvKW) * cvDW; let co = c * cvHW;`];
   for (let e = 0; e < 4; e++) {
-    lines.push(`        { let ih = cih${e} + dh; let iw = ciw${e} + dw; if (ih >= 0 && ih < ${H}i && iw >= 0 && iw < ${W}i) { ${target}[${e}] = ${cvt(`X[cxb${e} + co + u32(ih) * ${W}u + u32(iw)]`, g.st, to)}; } }`);
+    lines.push(`        { let ih = cih${e} + dh; let iw = ciw${e} + dw; if (ih >= 0 && ih < cvH && iw >= 0 && iw < cvW) { ${target}[${e}] = ${cvt(`X[cxb${e} + co + u32(ih) * u32(cvW) + u32(iw)]`, g.st, to)}; } }`);
   }
   return lines.join('\n');
 }
 
 /** Stores GEMM output (m in group bz, p = n·OH·OW + ohw) into Y with the bias. */
-function convStore(g: ConvGeometry, ohw: number) {
-  return (m: string, p: string, v: string): string => {
-    return `let mg = bz * ${g.Mg}u + ${m}; Y[((${p} / ${ohw}u) * ${g.M}u + mg) * ${ohw}u + ${p} % ${ohw}u] = ${cvt(`${v} + ${biasF32(g, 'mg')}`, 'f32', g.st)};`;
+function convStore(g: ConvGeometry, ohw: number): Pick<GemmSpec, 'storeSetup' | 'storeColumn' | 'store'> {
+  return {
+    storeSetup: `  let yOHW = ${ohw}u; let yImage = ${g.M * ohw}u; let ymb = bz * ${g.Mg}u;`,
+    storeColumn: (p) => `let yc = (${p} / yOHW) * yImage + ${p} % yOHW;`,
+    store: (m, _p, v) => `let mg = ymb + ${m}; Y[yc + mg * yOHW] = ${cvt(`${v} + ${biasF32(g, 'mg')}`, 'f32', g.st)};`,
   };
 }
 
@@ -440,7 +462,7 @@ function implicitGemm(g: ConvGeometry, ct: 'f32' | 'f16', tile: GemmTile, caps: 
     bColumns: im2colColumns(g, 'bp'),
     loadA4: (m, k) => rowLoad4('W', `bz * ${g.Mg}u + ${m}`, k, K, g.st, ct, w4),
     loadB4: (k) => im2colLoad4(g, k, ct, 'bv'),
-    store: convStore(g, ohw),
+    ...convStore(g, ohw),
   };
   return { spec, wg: gemmWorkgroups(spec, g.G, caps), buffers: b.buffers };
 }
@@ -492,7 +514,7 @@ ${im2colLoad4(g, 'k', 'f32', 'v')}
     prelude: `  let colBase = bz * ${K * P4}u;`,
     loadA4: (m, k) => rowLoad4('W', `bz * ${g.Mg}u + ${m}`, k, K, g.st, 'f32', w4),
     loadB4: (k) => `        bv = Col[colBase + ${k} * ${P4}u + bp / 4u];`,
-    store: convStore(g, ohw),
+    ...convStore(g, ohw),
   };
   return {
     passes: [
