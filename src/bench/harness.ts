@@ -83,6 +83,8 @@ export const MAX_PASSES = 2048;
 export interface RoundItem {
   plans: Prepared[];
   before?: Array<{ source: GPUBuffer; target: GPUBuffer }>;
+  /** The time it only matters below (stopping.ts SampleState.raceMs): slower on every sample, it leaves the rounds. */
+  raceMs?: number;
 }
 
 /** What a caller of Timer.timeRounds can hook in. */
@@ -288,12 +290,12 @@ export class Timer {
             samples[i].push(x.reduce((a, b) => a + b, 0) / x.length);
             walls[i].push(wallPerPass);
           }
-          const stoppedBy = criterion.stop({ samplesMs: samples[i], sampledForMs: now - firstAt[i], spentMs: spent[i], overall: now - start > n * opts.budgetMs });
+          const stoppedBy = criterion.stop({ samplesMs: samples[i], sampledForMs: now - firstAt[i], spentMs: spent[i], overall: now - start > n * opts.budgetMs, raceMs: items[i].raceMs });
           if (!stoppedBy || held) continue;
           outcomes[i] = { status: 'completed', samplesMs: samples[i], wallMs: walls[i], batch: perRound[i], source: 'timestamp', stoppedBy };
           hooks.onSettled?.(i, outcomes[i]);
           open.delete(i);
-          if (stoppedBy === 'budget') running.delete(i);
+          if (stoppedBy === 'budget' || stoppedBy === 'outpaced') running.delete(i);
         }
         await hooks.between?.();
       }

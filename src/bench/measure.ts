@@ -9,6 +9,7 @@ import type { HostTensor, Kernel, KernelPlan, LayerCase } from '../kernels/types
 import { kernelFor } from '../kernels/registry.js';
 import { planHash } from '../kernels/specialize.js';
 import { referenceOutputs, type Reference } from './reference.js';
+import { RACE_FACTOR } from './stopping.js';
 import { DEFAULT_TIMING, type Outcome, type RoundItem, type Timer, type TimingOptions } from './harness.js';
 import { summarize, type Stats } from './stats.js';
 import { compareOutputs } from './verify.js';
@@ -240,6 +241,7 @@ export function variantResult(r: ReadyVariant, outcome: Outcome): VariantResult 
   return {
     variant: r.variant, status: 'completed', stats: summarize(outcome.samplesMs), wallMedianMs: summarize(outcome.wallMs).median,
     samplesMs: outcome.samplesMs, batch: outcome.batch, maxAbsError, kernelHash: r.kernelHash,
+    ...(outcome.stoppedBy === 'outpaced' ? { reason: `outpaced: every one of its ${outcome.samplesMs.length} samples took over ${RACE_FACTOR}× the layer's default variant, so it was not timed further` } : {}),
   };
 }
 

@@ -138,6 +138,9 @@ export async function referenceRun(g: ModelGraph, inputs: Map<string, HostTensor
   return new Map(g.outputs.map((o) => [o.name, valueOf(o.name)]));
 }
 
+/** Runs (at least `repeats`) that also time each layer in context. */
+const LAYER_RUNS = 50;
+
 /** How many timed runs: at least `repeats`; more, up to `maxRepeats`, while under `budgetMs` of wall time. */
 export interface RunCount {
   repeats: number;
@@ -253,8 +256,10 @@ export async function bindModel(runner: KernelRunner, g: ModelGraph, inputs: Map
         totals.push(totalStamps ? (await totalStamps.read())[0][1] : wall);
       }
       // Each layer's time in context: one pass per layer with its own timestamps (this adds a
-      // little per-pass overhead, so it is a separate run from the end-to-end one).
-      if (!layerTimer) continue;
+      // little per-pass overhead, so it is a separate run from the end-to-end one), in the first
+      // LAYER_RUNS runs: a layer's trimmed mean settles in fewer runs than the model's, whose
+      // runs go on alone (on lavapipe this halves a warm analysis of resnet-tiny's run time).
+      if (!layerTimer || r > Math.max(repeats, LAYER_RUNS)) continue;
       const enc2 = device.createCommandEncoder({ label: `${g.name} layer timing` });
       prepared.forEach((p, i) => runner.encode(p, enc2, layerTimer.writes(i)));
       layerTimer.encodeResolve(enc2);

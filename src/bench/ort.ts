@@ -74,25 +74,29 @@ export interface FrameworkResult {
   runs: number;
 }
 
+/** Median, trimmed mean and minimum of `runs` timed runs of `s` after `warmup` untimed ones. */
+async function timeRuns(s: ort.InferenceSession, feeds: Record<string, ort.Tensor>, provider: string, runs: number, warmup: number): Promise<FrameworkResult> {
+  for (let i = 0; i < warmup; i++) await s.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await s.run(feeds);
+    times.push(performance.now() - t0);
+  }
+  const st = summarize(times);
+  return { provider, medianMs: st.median, trimmedMeanMs: st.trimmedMean, minMs: st.min, runs };
+}
+
 /**
  * End-to-end latency of the model on an onnxruntime execution provider (median and trimmed mean of
  * `runs`), profiling off: with it on, the WebGPU EP puts every kernel in its own timed compute pass
  * and reads the timestamps back after each run, which on lavapipe doubled resnet-tiny's run (6.1 →
- * 12.9 ms). Its GPU times come from a separate, profiled session (ortProfile).
+ * 12.9 ms). ortFramework profiles and times in one session.
  */
 export async function ortLatency(file: string, inputs: Map<string, HostTensor>, provider = 'webgpu', runs = 10): Promise<FrameworkResult> {
   const s = await quietlyAsync(() => ort.InferenceSession.create(file, { executionProviders: [provider], graphOptimizationLevel: 'all' }));
   try {
-    const feeds = feedsFor(s, inputs);
-    for (let i = 0; i < 2; i++) await s.run(feeds);
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now();
-      await s.run(feeds);
-      times.push(performance.now() - t0);
-    }
-    const st = summarize(times);
-    return { provider, medianMs: st.median, trimmedMeanMs: st.trimmedMean, minMs: st.min, runs };
+    return await timeRuns(s, feedsFor(s, inputs), provider, runs, 2);
   } finally {
     await s.release();
   }
@@ -231,24 +235,75 @@ export function readOrtProfile(file: string, warmup: number, provider = 'webgpu'
  * `keep`, when given, is a path the profile JSON is copied to.
  */
 export async function ortProfile(file: string, inputs: Map<string, HostTensor>, opts: { provider?: string; runs?: number; warmup?: number; keep?: string } = {}): Promise<OrtProfile> {
-  const { provider = 'webgpu', runs = 10, warmup = 2 } = opts;
+  return (await ortFramework(file, inputs, { ...opts, latencyRuns: 0 })).profile as OrtProfile;
+}
+
+/** The framework baseline's session, started early (startOrtFramework). */
+export interface OrtFrameworkRun {
+  /** Settles when the session exists and its warm-up runs (where it compiles its programs) are done; never rejects. */
+  ready: Promise<void>;
+  /** The profiled runs, then the timed ones; throws what the session or its warm-up threw. */
+  measure(): Promise<{ latency: FrameworkResult | null; profile: OrtProfile | { error: string } }>;
+}
+
+/**
+ * The framework baseline in one session, so that onnxruntime compiles its programs once (on a
+ * software adapter, most of the cost: 13 s of resnet-tiny's 27 s with two sessions). The session
+ * is created and warmed up (`warmup` runs: its programs compile) as soon as this is called, on
+ * onnxruntime's own device and threads, so a caller may do other work meanwhile (analyze checks
+ * its kernels); `measure` then takes `runs` profiled runs (ortProfile), stops the profiler
+ * (endProfiling: the WebGPU EP stops timing each kernel in a pass of its own) and times
+ * `latencyRuns` more (ortLatency's statistic), unless 0. A profile that cannot be read is returned
+ * as its error; the latency is still measured.
+ */
+export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
+  opts: { provider?: string; runs?: number; warmup?: number; keep?: string; latencyRuns?: number } = {}): OrtFrameworkRun {
+  const { provider = 'webgpu', runs = 10, warmup = 2, latencyRuns = runs } = opts;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-ort-'));
-  try {
+  const started = (async () => {
     const s = await quietlyAsync(() => ort.InferenceSession.create(file, {
       executionProviders: [provider], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'profile'),
     }));
     try {
       const feeds = feedsFor(s, inputs);
-      for (let i = 0; i < warmup + runs; i++) await s.run(feeds);
-      s.endProfiling();
-    } finally {
+      for (let i = 0; i < warmup; i++) await s.run(feeds);
+      return { s, feeds };
+    } catch (e) {
       await s.release();
+      throw e;
     }
-    const json = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
-    if (!json) throw new Error('onnxruntime wrote no profile');
-    if (opts.keep) fs.copyFileSync(path.join(dir, json), opts.keep);
-    return readOrtProfile(path.join(dir, json), warmup, provider);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  })();
+  const measure = async (): Promise<{ latency: FrameworkResult | null; profile: OrtProfile | { error: string } }> => {
+    try {
+      const { s, feeds } = await started;
+      let latency: FrameworkResult | null = null;
+      try {
+        for (let i = 0; i < runs; i++) await s.run(feeds);
+        s.endProfiling();
+        if (latencyRuns > 0) latency = await timeRuns(s, feeds, provider, latencyRuns, 1);
+      } finally {
+        await s.release();
+      }
+      let profile: OrtProfile | { error: string };
+      try {
+        const json = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
+        if (!json) throw new Error('onnxruntime wrote no profile');
+        if (opts.keep) fs.copyFileSync(path.join(dir, json), opts.keep);
+        profile = readOrtProfile(path.join(dir, json), warmup, provider);
+      } catch (e) {
+        if (latencyRuns === 0) throw e;
+        profile = { error: (e as Error).message.split('\n')[0] };
+      }
+      return { latency, profile };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  return { ready: started.then(() => undefined, () => undefined), measure };
+}
+
+/** startOrtFramework, measured at once. */
+export function ortFramework(file: string, inputs: Map<string, HostTensor>,
+  opts: { provider?: string; runs?: number; warmup?: number; keep?: string; latencyRuns?: number } = {}): ReturnType<OrtFrameworkRun['measure']> {
+  return startOrtFramework(file, inputs, opts).measure();
 }

@@ -29,6 +29,13 @@ export interface ProbeResult {
 const WG = 64;
 const CHAINS = 8;
 
+/**
+ * Time per peak measurement. A peak is a median of at least 5 samples of a kernel that runs for
+ * tens of ms on a software adapter (µs on a GPU); a longer budget moved lavapipe's figures by
+ * under the run-to-run noise and cost a first analysis 6 s.
+ */
+const PROBE_BUDGET_MS = 1000;
+
 function fakeCase(op: string, inputs: number[], output: number): LayerCase {
   const layer: Layer = {
     key: `probe-${op}`, op, attrs: {}, weights: [], flops: 0, bytes: 0, params: 0,
@@ -71,7 +78,7 @@ ${steps}
   const k = probeKernel(`probe/fma-${t}`, wgsl, dispatch1d(threads, WG, runner.caps), false);
   const p = await runner.prepare(k, c, k.plan(c, 'probe', runner.caps), [], k.name);
   try {
-    const out = await timer.time(p, { ...DEFAULT_TIMING, minSamples: 5, budgetMs: 3000 });
+    const out = await timer.time(p, { ...DEFAULT_TIMING, minSamples: 5, budgetMs: PROBE_BUDGET_MS });
     if (out.status !== 'completed') throw new Error(out.reason);
     const ms = summarize(out.samplesMs).median;
     const flops = threads * iters * CHAINS * 4 * 2;
@@ -93,7 +100,7 @@ ${entry1d(256, vecs, '  y[gid] = x[gid];')}`;
   const k = probeKernel('probe/copy', wgsl, dispatch1d(vecs, 256, runner.caps), true);
   const p = await runner.prepare(k, c, k.plan(c, 'probe', runner.caps), [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], k.name);
   try {
-    const out = await timer.time(p, { ...DEFAULT_TIMING, minSamples: 5, budgetMs: 3000 });
+    const out = await timer.time(p, { ...DEFAULT_TIMING, minSamples: 5, budgetMs: PROBE_BUDGET_MS });
     if (out.status !== 'completed') throw new Error(out.reason);
     const ms = summarize(out.samplesMs).median;
     return { kind: 'copy', value: (2 * bytes) / (ms * 1e6), unit: 'GB/s', medianMs: ms };

@@ -5,7 +5,7 @@
  */
 import { relativeSpread } from './stats.js';
 
-export type StopReason = 'spread' | 'samples' | 'budget';
+export type StopReason = 'spread' | 'samples' | 'budget' | 'outpaced';
 
 /** Where a measurement stands after a sample. */
 export interface SampleState {
@@ -16,7 +16,22 @@ export interface SampleState {
   spentMs: number;
   /** Whether the work it is part of ran past what it may take as a whole (rounds of n plans: n budgets). */
   overall?: boolean;
+  /**
+   * A time the measurement only matters below: a variant is timed to find a layer's fastest, so
+   * one slower than this on every sample (RACE_SAMPLES of them) cannot be it (see `racing`).
+   */
+  raceMs?: number;
 }
+
+/** Samples a measurement takes before it may be called outpaced. */
+export const RACE_SAMPLES = 3;
+
+/**
+ * How much slower than the fastest known variant of its layer a variant's every sample must be
+ * before its timing stops: a variant at or below the fastest would need RACE_SAMPLES samples all
+ * twice its true time. Such a variant keeps the samples it has, and is reported as outpaced.
+ */
+export const RACE_FACTOR = 2;
 
 export interface StoppingCriterion {
   /** Why to stop now, or null to take another sample. */
@@ -37,12 +52,15 @@ export interface RelativeSpreadOptions {
 /**
  * nvbench's relative-spread criterion, with dlprof's measures: stop once the samples' relative
  * spread ((p90 − p10) / median) is at most `targetSpread` with at least `minSamples` spanning
- * `minTimeMs`; else at `maxSamples`; else past the budget.
+ * `minTimeMs`; else at `maxSamples`; else past the budget. Before all of these, a measurement
+ * racing a faster one (`raceMs`) stops once it has lost: the racing that autotuners use, which on
+ * a software adapter spares the seconds a sample of a hopeless variant of a large layer takes.
  */
 export function relativeSpreadCriterion(o: RelativeSpreadOptions): StoppingCriterion {
   return {
     stop(s) {
       const m = s.samplesMs.length;
+      if (s.raceMs !== undefined && m >= RACE_SAMPLES && Math.min(...s.samplesMs) > s.raceMs) return 'outpaced';
       if (m >= o.minSamples && relativeSpread(s.samplesMs) <= o.targetSpread && s.sampledForMs >= o.minTimeMs) return 'spread';
       if (m >= o.maxSamples) return 'samples';
       if ((m >= Math.min(3, o.minSamples) && s.spentMs > o.budgetMs) || (m >= o.minSamples && !!s.overall)) return 'budget';

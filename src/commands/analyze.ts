@@ -15,7 +15,7 @@ import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, effectiveConditions, t
 import { relativeSpread, trimmedMean } from '../bench/stats.js';
 import { fitsBeside, Interleaver } from '../bench/interleave.js';
 import { bindModel, canRun, layerCase, modelInputs, referenceRun, runModel, type BoundModel, type ModelRun } from '../bench/model.js';
-import { ortLatency, ortOutputs, ortProfile, type FrameworkResult, type OrtProfile } from '../bench/ort.js';
+import { ortOutputs, startOrtFramework, type FrameworkResult, type OrtProfile } from '../bench/ort.js';
 import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels } from '../store/session.js';
 import { compareOutputs, MODEL_TOLERANCE } from '../bench/verify.js';
 import { dedupe } from '../ir/dedupe.js';
@@ -150,7 +150,12 @@ export default class Analyze extends DlprofCommand {
           progress.done();
         }
       }
-      const m = await measureCases(s, cases, { force: flags.force, order: g.nodes.map((n) => n.key), progress, timing, conditions, interleave: during });
+      // onnxruntime's WebGPU EP (the framework baseline) compiles its programs on its own device and
+      // threads: started now, it compiles beside dlprof's checks (a software adapter compiles on
+      // the CPU: two cores at once), and measureCases waits for it before any timing.
+      const ortRun = flags.framework ? startOrtFramework(args.model, inputs, { runs: Math.max(5, flags.runs) }) : undefined;
+      const ortWarm = ortRun && { label: "onnxruntime's WebGPU execution provider to compile its programs", done: ortRun.ready, phase: 'onnxruntime' as const };
+      const m = await measureCases(s, cases, { force: flags.force, order: g.nodes.map((n) => n.key), progress, timing, conditions, interleave: during, beforeTiming: ortWarm });
       const interleaved = during?.totalsMs.length ? during.totalsMs : null;
       const duringMs = interleaved && trimmedMean(interleaved);
       if (s.interrupted) throw new DlprofError('interrupted; finished layer measurements were kept', 'E_INTERRUPTED', EXIT.interrupted);
@@ -170,6 +175,8 @@ export default class Analyze extends DlprofCommand {
         // The model bound for the runs between the benchmarks runs again: binding it a second time
         // would hold it twice (sparse-dnn-4096, 7.7 GB, ran a 24 GB machine out of memory so).
         const onRun = (w: string): void => progress.step(1, 1, `end-to-end run: ${w}`);
+        // Nothing runs beside the measured runs.
+        if (ortRun) await s.clock.time('onnxruntime', () => ortRun.ready);
         progress.phase('end-to-end runs of the model');
         run = await s.clock.time('end-to-end', async () => {
           bound ??= await bindModel(s.runner, g, inputs, chooseDefault, onRun);
@@ -228,13 +235,10 @@ export default class Analyze extends DlprofCommand {
 
       let framework: FrameworkResult | null = null;
       let profile: OrtProfile | { error: string } = { error: 'not profiled' };
-      if (flags.framework) {
+      if (ortRun) {
         try {
-          progress.phase("onnxruntime's WebGPU execution provider on the same model");
-          framework = await s.clock.time('onnxruntime', () => ortLatency(args.model, inputs, 'webgpu', Math.max(5, flags.runs)));
-          // Its GPU kernel times, from a second session with its profiler on (ort.ts ortLatency says why not the same one).
-          progress.phase("onnxruntime's WebGPU execution provider, profiled");
-          profile = await s.clock.time('onnxruntime', () => ortProfile(args.model, inputs, { runs: Math.max(5, flags.runs) }).catch((e: Error) => ({ error: e.message.split('\n')[0] })));
+          progress.phase("onnxruntime's WebGPU execution provider on the same model (profiled, then timed)");
+          ({ latency: framework, profile } = await s.clock.time('onnxruntime', async () => { await ortRun.ready; return ortRun.measure(); }));
           if ('error' in profile) notes.push(`onnxruntime's kernel and host time are not told apart: ${profile.error}`);
           progress.done();
         } catch (e) {

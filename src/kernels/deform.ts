@@ -38,7 +38,7 @@ import {
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
 import { dispatch1d, elements, gpuSize, gpuTypeOf, header } from './wgsl.js';
-import { gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './conv.js';
+import { gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
 
 const KERNEL = 'deform';
 

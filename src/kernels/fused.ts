@@ -23,6 +23,7 @@ import {
 } from './types.js';
 import { broadcastOffset, dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod, stridesOf, unravel } from './wgsl.js';
 import { as2d, convGeometry, type ConvGeometry } from './conv.js';
+import { GEMM_TILE, gemmWgsl, gemmWorkgroups, type GemmSpec } from './gemm.js';
 import { geometry as matmulGeometry, type Geometry as MatmulGeometry } from './matmul.js';
 
 const u = (n: number): string => `${n}u`;
@@ -173,19 +174,15 @@ function checkDispatch1d(total: number, wg: number, caps: DeviceCaps): Support |
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tiled GEMM with a caller-defined loader and epilogue (implicit-gemm-fused, tiled-fused)
+// The GEMM core (gemm.ts) with a caller-defined loader and epilogue (implicit-gemm-fused, tiled-fused)
 
 /**
- * Per batch z: C(m, p) = Σ_k A(m, k)·B(k, p), 0 ≤ m < M, 0 ≤ p < P, 0 ≤ k < K. A workgroup of
- * 8×8 invocations computes a TM×TP = 32×32 tile; per step of TK = 16 along K both operand tiles
- * are staged in workgroup memory as 4-vectors (A as [k][m/4], B as [k][p/4]), and each invocation
- * accumulates a 4×4 block in registers: per k, two vec4 reads from workgroup memory feed 16 FMAs.
- * The caller's `ldA(z, m, k)` / `ldB(z, k, p)` are called in range only (out-of-range elements of
- * a tile are zeros) and its `epi(z, m, p, v)` stores the finished value.
+ * Per batch z: C(m, p) = Σ_k A(m, k)·B(k, p), 0 ≤ m < M, 0 ≤ p < P, 0 ≤ k < K, on the shared GEMM
+ * core and its tile. The caller's WGSL functions `ldA(z, m, k)` / `ldB(z, k, p)` are called in
+ * range only (the core zero-fills the rest of a tile) and `epi(z, m, p, v)` stores the finished
+ * value.
  */
-const GEMM = { TM: 32, TP: 32, TK: 16, W: 8 };
-
-interface GemmSpec {
+interface FusedGemm {
   M: number;
   P: number;
   K: number;
@@ -196,66 +193,23 @@ interface GemmSpec {
   st: GpuType;
 }
 
-function gemmGrid(s: Pick<GemmSpec, 'M' | 'P'>, batches: number): [number, number, number] {
-  return [Math.ceil(s.P / GEMM.TP), Math.ceil(s.M / GEMM.TM), batches];
+function gemmGrid(s: Pick<FusedGemm, 'M' | 'P'>, batches: number, caps: DeviceCaps): [number, number, number] | null {
+  return gemmWorkgroups({ ...s, tile: GEMM_TILE }, batches, caps);
 }
 
-function gemmWgsl(s: GemmSpec): string {
-  const { TM, TP, TK, W } = GEMM;
-  const T = W * W;
-  const TM4 = TM / 4;
-  const TP4 = TP / 4;
-  const aPer = (TM * TK) / T;
-  const bPer = (TK * TP) / T;
-  const rows = [0, 1, 2, 3];
-  return `${header([s.st])}${s.decls}
-var<workgroup> As: array<vec4<f32>, ${TK * TM4}>;
-var<workgroup> Bs: array<vec4<f32>, ${TK * TP4}>;
-
-@compute @workgroup_size(${T})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let z = wid.z;
-  let m0 = wid.y * ${TM};
-  let p0 = wid.x * ${TP};
-  let tx = lid % ${W};
-  let ty = lid / ${W};
-${s.prelude}
-${rows.map((i) => `  var acc${i} = vec4<f32>(0.0);`).join('\n')}
-  for (var k0 = 0u; k0 < ${u(s.K)}; k0 += ${TK}) {
-    for (var i = 0u; i < ${aPer}; i++) {
-      let e = lid + i * ${T};
-      let mm = e / ${TK};
-      let kk = e % ${TK};
-      var v = 0.0;
-      if (m0 + mm < ${u(s.M)} && k0 + kk < ${u(s.K)}) { v = ldA(z, m0 + mm, k0 + kk); }
-      As[kk * ${TM4} + mm / 4][mm % 4] = v;
-    }
-    for (var i = 0u; i < ${bPer}; i++) {
-      let e = lid + i * ${T};
-      let kk = e / ${TP};
-      let pp = e % ${TP};
-      var v = 0.0;
-      if (p0 + pp < ${u(s.P)} && k0 + kk < ${u(s.K)}) { v = ldB(z, k0 + kk, p0 + pp); }
-      Bs[kk * ${TP4} + pp / 4][pp % 4] = v;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${TK}; kk++) {
-      let a = As[kk * ${TM4} + ty];
-      let b = Bs[kk * ${TP4} + tx];
-${rows.map((i) => `      acc${i} = fma(vec4<f32>(a[${i}]), b, acc${i});`).join('\n')}
-    }
-    workgroupBarrier();
-  }
-  // The epilogue as one loop (not 16 copies): an inlined activation such as Gelu's erf would
-  // otherwise be replicated per output, which multiplies the shader compile time on lavapipe.
-  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-  for (var r = 0u; r < 16; r++) {
-    let m = m0 + ty * 4 + r / 4;
-    let p = p0 + tx * 4 + r % 4;
-    if (m < ${u(s.M)} && p < ${u(s.P)}) { epi(z, m, p, accs[r / 4][r % 4]); }
-  }
-}
-`;
+function fusedGemmWgsl(s: FusedGemm): string {
+  const lane = (i: number, read: (idx: string) => string, idx: string, bound: string): string =>
+    (i === 0 ? read(idx) : `select(0.0, ${read(`min(${idx} + ${i}u, ${bound} - 1u)`)}, ${idx} + ${i}u < ${bound})`);
+  const spec: GemmSpec = {
+    ct: 'f32', M: s.M, P: s.P, K: s.K, tile: GEMM_TILE,
+    decls: `${header([s.st])}${s.decls}`,
+    prelude: `  let z = bz;\n${s.prelude}`,
+    // A's 4 reduction indices k … k+3 (k < K), B's 4 columns bp … bp+3 (clamped: columns ≥ P are not stored).
+    loadA4: (m, k) => `        av = vec4<f32>(${[0, 1, 2, 3].map((i) => lane(i, (kk) => `ldA(z, ${m}, ${kk})`, k, 'gK')).join(', ')});`,
+    loadB4: (k) => `        bv = vec4<f32>(${[0, 1, 2, 3].map((i) => `ldB(z, ${k}, min(bp + ${i}u, gP - 1u))`).join(', ')});`,
+    store: (m, p, v) => `epi(z, ${m}, ${p}, ${v});`,
+  };
+  return gemmWgsl(spec);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,7 +283,7 @@ ${entry1d(WG, total, l.join('\n'))}
  * k = (c, kh, kw); the im2col element is computed while staging the B tile (never stored), and
  * the epilogue adds bias and residual and applies the activation before the store.
  */
-function convGemm(c: LayerCase, g: ConvGeometry): { wgsl: string; workgroups: [number, number, number]; buffers: Pass['buffers'] } {
+function convGemm(c: LayerCase, g: ConvGeometry, caps: DeviceCaps): { wgsl: string; workgroups: [number, number, number]; buffers: Pass['buffers'] } {
   const io = convIo(c, g);
   const [H, Wd] = g.ins;
   const [OH, OW] = g.outs;
@@ -355,8 +309,8 @@ fn epi(z: u32, m: u32, p: u32, v: f32) {
   let yo = ((p / ${u(ohw)}) * ${u(g.M)} + mo) * ${u(ohw)} + p % ${u(ohw)};
   Y[yo] = ${sv('fin(mo, yo, v)', st)};
 }`;
-  const spec: GemmSpec = { M: g.Mg, P, K, decls, prelude: '', st };
-  return { wgsl: gemmWgsl(spec), workgroups: gemmGrid(spec, g.G), buffers: io.buffers };
+  const spec: FusedGemm = { M: g.Mg, P, K, decls, prelude: '', st };
+  return { wgsl: fusedGemmWgsl(spec), workgroups: gemmGrid(spec, g.G, caps)!, buffers: io.buffers };
 }
 
 /** depthwise-fused: a haloed input tile of one channel in workgroup memory, one output per invocation. */
@@ -416,7 +370,7 @@ ${taps.join('\n')}
 
 const CONV_VARIANTS = [
   { name: 'direct-fused', description: 'one invocation per output element (any rank, groups, dilations), bias + residual + activation before the store' },
-  { name: 'implicit-gemm-fused', description: 'implicit GEMM per group (im2col while staging 32×32×16 tiles in workgroup memory, 4×4 per invocation) with the bias/residual/activation epilogue' },
+  { name: 'implicit-gemm-fused', description: 'implicit GEMM per group on the GEMM core (im2col while staging its tiles in workgroup memory) with the bias/residual/activation epilogue' },
   { name: 'depthwise-fused', description: 'group = C = Cout: a haloed input tile per workgroup in workgroup memory, one output per invocation, fused epilogue' },
 ];
 
@@ -440,7 +394,7 @@ function convSupports(c: LayerCase, variant: string, caps: DeviceCaps): Support 
     case 'implicit-gemm-fused': {
       const g2 = as2d(g);
       if (!g2) return unsupported(`${g.nd}-D convolution: implicit-gemm-fused handles 1-D and 2-D`);
-      return checkGrid('GEMM', gemmGrid({ M: g2.Mg, P: g2.N * prod(g2.outs) }, g2.G), caps) ?? supported;
+      return gemmGrid({ M: g2.Mg, P: g2.N * prod(g2.outs) }, g2.G, caps) ? supported : unsupported('the GEMM grid exceeds the dispatch limits');
     }
     case 'depthwise-fused': {
       const g2 = as2d(g);
@@ -463,7 +417,7 @@ function convPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
   const label = `fused/FusedConv ${variant}`;
   if (variant === 'direct-fused') return convDirect(c, g, caps);
   const g2 = as2d(g)!;
-  const p = variant === 'depthwise-fused' ? convDepthwise(c, g2) : convGemm(c, g2);
+  const p = variant === 'depthwise-fused' ? convDepthwise(c, g2) : convGemm(c, g2, caps);
   return { passes: [{ label, ...p }], scratch: [] };
 }
 
@@ -588,7 +542,7 @@ ${biasPre}
 }
 
 const MM_VARIANTS = [
-  { name: 'tiled-fused', description: '32×32 tiles staged in workgroup memory (16-deep K steps), 4×4 register block per invocation, alpha/bias/activation epilogue' },
+  { name: 'tiled-fused', description: "the GEMM core's tiles staged in workgroup memory, a register block per invocation, alpha/bias/activation epilogue" },
   { name: 'naive-fused', description: 'one invocation per output element, a plain loop over K, alpha/bias/activation before the store' },
 ];
 
@@ -612,7 +566,7 @@ function mmSupports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
     case 'naive-fused':
       return checkDispatch1d(g.batch * g.M * g.N, 64, caps) ?? supported;
     case 'tiled-fused':
-      return checkGrid('GEMM', gemmGrid({ M: g.M, P: g.N }, g.batch), caps) ?? supported;
+      return gemmGrid({ M: g.M, P: g.N }, g.batch, caps) ? supported : unsupported('the GEMM grid exceeds the dispatch limits');
     default:
       return unsupported(`unknown variant ${variant}`);
   }
@@ -626,8 +580,8 @@ function mmPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
   const io = mmIo(c, mg);
   const label = `fused/FusedMatMul ${variant}`;
   if (variant === 'tiled-fused') {
-    const spec: GemmSpec = { M: g.M, P: g.N, K: g.K, decls: io.decls, prelude: io.prelude, st: g.st };
-    return { passes: [{ label, wgsl: gemmWgsl(spec), workgroups: gemmGrid(spec, g.batch), buffers: io.buffers }], scratch: [] };
+    const spec: FusedGemm = { M: g.M, P: g.N, K: g.K, decls: io.decls, prelude: io.prelude, st: g.st };
+    return { passes: [{ label, wgsl: fusedGemmWgsl(spec), workgroups: gemmGrid(spec, g.batch, caps)!, buffers: io.buffers }], scratch: [] };
   }
   const total = g.batch * g.M * g.N;
   const body = `  let n = gid % ${u(g.N)};

@@ -17,7 +17,9 @@
  * into registers) is written as an abstract integer (`${n}`) or a `const`, and stays compiled in.
  * So do values where WGSL needs a constant (`@workgroup_size`, `@binding` and other attributes,
  * `array<T, N>` sizes, `const`/`override` declarations, module-scope `var<private>` initializers,
- * `case` selectors, `subgroupBroadcast`'s lane), 0 (loop starts), and float literals. A program's key therefore changes exactly when its code does, which is what a
+ * `case` selectors, `subgroupBroadcast`'s lane), 0 (loop starts), and float literals. A size named
+ * once (`let cvPH = ${n}i;`, the whole initializer of a `let`) is a run-time parameter even when
+ * it is 0: a generator names a value so that one program serves every layer (pads 0 and 1 alike). A program's key therefore changes exactly when its code does, which is what a
  * stored result's kernel identity is made from (planHash).
  *
  * Guessing instead (baking every value that also appears as an array size) kept ResNet's channel
@@ -116,7 +118,7 @@ function literals(src: string): Token[] {
 export function specialize(wgsl: string): Specialized {
   const ranges = constRanges(wgsl);
   const inConst = (t: Token): boolean => ranges.some(([a, b]) => t.start >= a && t.end <= b);
-  const lifted = literals(wgsl).filter((t) => !ALWAYS_BAKED.has(t.value) && !inConst(t) && t.value <= (t.suffix === 'u' ? 0xffffffff : 0x7fffffff));
+  const lifted = literals(wgsl).filter((t) => (!ALWAYS_BAKED.has(t.value) || named(wgsl, t)) && !inConst(t) && t.value <= (t.suffix === 'u' ? 0xffffffff : 0x7fffffff));
   if (!lifted.length) return { source: wgsl, params: new Uint32Array(0), binding: null };
   // A divisor gets one slot per distinct value, so that the compiler still sees equal divisors as
   // equal and divides once (integer division by a run-time value is the costly part of index
@@ -148,6 +150,11 @@ export function specialize(wgsl: string): Specialized {
   const decl = `@group(0) @binding(${binding}) var<uniform> ${PARAM_BLOCK}: array<vec4<u32>, ${params.length / 4}>;`;
   lines.splice(after, 0, decl);
   return { source: lines.join('\n'), params, binding };
+}
+
+/** Whether literal `t` is the whole initializer of a `let` (`let name = 0u;`): a named size. */
+function named(src: string, t: Token): boolean {
+  return /\blet\s+[A-Za-z_]\w*\s*=\s*$/.test(src.slice(Math.max(0, t.start - 48), t.start)) && /^\s*;/.test(src.slice(t.end, t.end + 4));
 }
 
 /** Whether literal `t` is the right operand of `/` or `%`. */

@@ -12,13 +12,14 @@ import { planHash, specializeCached } from '../kernels/specialize.js';
 import type { Kernel, LayerCase } from '../kernels/types.js';
 import { benchLayer, variantEntry, type BenchLayer, type MachineInfo, type VariantEntry } from './results.js';
 import { fingerprintId, Store, type MeasurementRow } from './db.js';
-import { PhaseClock } from '../util/phases.js';
+import { PhaseClock, type Phase } from '../util/phases.js';
 import type { Progress } from '../util/progress.js';
 import { DEFAULT_TIMING, MAX_PASSES, Timer, type Outcome, type TimingOptions } from '../bench/harness.js';
 import { DEFAULT_CONDITIONS, effectiveConditions, measureLayer, prepareLayer, variantResult, type CheckMemo, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from '../bench/measure.js';
 import type { Interleaver } from '../bench/interleave.js';
 import { passOverhead, probeMachine } from '../bench/probe.js';
-import { summarize } from '../bench/stats.js';
+import { summarize, trimmedMean } from '../bench/stats.js';
+import { RACE_FACTOR } from '../bench/stopping.js';
 
 export interface Session {
   ctx: GpuContext;
@@ -119,6 +120,11 @@ export interface MeasureOptions {
   progress?: Progress;
   /** End-to-end runs to take between the submissions of the default variants' rounds (`inference` with timestamps only). */
   interleave?: Interleaver;
+  /**
+   * Awaited before the first timing: work that may run beside the checks but not beside a timing
+   * (analyze: onnxruntime compiling its programs on its own device) is done by then.
+   */
+  beforeTiming?: { label: string; done: Promise<void>; phase: Phase };
 }
 
 export interface MeasureOutcome {
@@ -278,6 +284,10 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     // an inference does, then the other variants in theirs.
     const timeChunk = async (done: number): Promise<void> => {
       const ready = chunk.flatMap((p) => p.ready);
+      if (ready.length && opts.beforeTiming) {
+        opts.progress?.step(done, cases.length, `waiting for ${opts.beforeTiming.label} before timing`);
+        await s.clock.time(opts.beforeTiming.phase, () => opts.beforeTiming!.done);
+      }
       try {
         const outcomes = new Map<ReadyVariant, Outcome>();
         // A layer is stored as soon as all of its variants have their outcome, so a run killed while
@@ -294,12 +304,26 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
         };
         // Each layer's default variant, by the layer's key.
         const defaults = new Map(chunk.flatMap((p) => p.ready.filter((r) => r.variant === p.m.defaultVariant).map((r) => [r, p.c.layer.key] as const)));
+        // The other variants race their layer's default (stopping.ts RACE_FACTOR): timed to find the
+        // fastest, one slower than twice the default on every sample stops there.
+        const defaultMs = new Map<string, number>();
+        const raceMs = (r: ReadyVariant): number | undefined => {
+          const key = owner.get(r)!.c.layer.key;
+          const ms = defaultMs.get(key);
+          return ms === undefined ? undefined : RACE_FACTOR * ms;
+        };
         for (const [what, group] of [['default', [...defaults.keys()]], ['other', ready.filter((r) => !defaults.has(r))]] as const) {
           if (!group.length) continue;
+          if (what === 'other') {
+            for (const [r, key] of defaults) {
+              const o = outcomes.get(r);
+              if (o?.status === 'completed') defaultMs.set(key, trimmedMean(o.samplesMs));
+            }
+          }
           // What the model runs, paired in time with its end-to-end runs (interleave.ts).
           const il = what === 'default' ? opts.interleave : undefined;
           if (il) await il.begin(chunk.filter((p) => p.ready.length).length / Math.max(1, pending));
-          const out = await s.clock.time('timing', () => s.timer.timeRounds(group.map((r) => r.item), il ? { ...timing, minPassUs: il.submissionUs(timing.minPassUs) } : timing, {
+          const out = await s.clock.time('timing', () => s.timer.timeRounds(group.map((r) => (what === 'other' ? { ...r.item, raceMs: raceMs(r) } : r.item)), il ? { ...timing, minPassUs: il.submissionUs(timing.minPassUs) } : timing, {
             ...il?.hooks,
             stop: () => s.interrupted || !!s.ctx.lost,
             onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `timing ${n} ${what} variants of ${chunk.length} layers in rounds: ${stopped}/${n} settled`),
@@ -329,6 +353,8 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     }
     if (chunk.length) await timeChunk(cases.length);
   } else {
+    // Here each variant is checked and timed in turn: nothing runs beside them.
+    if (opts.beforeTiming) await s.clock.time(opts.beforeTiming.phase, () => opts.beforeTiming!.done);
     for (const [i, c] of cases.entries()) {
       if (s.interrupted || s.ctx.lost) break;
       const { existing, wanted, toMeasure } = variantsToMeasure(s, c, opts);

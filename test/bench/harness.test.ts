@@ -167,6 +167,27 @@ describe('timing harness', () => {
     expect(quickRuns).toBe(DEFAULT_TIMING.warmup + 5 * a.batch);
   });
 
+  it('takes a plan that lost its race out of the rounds after three samples', async () => {
+    const { runner } = await gpu();
+    const timer = new Timer(runner);
+    const quick = await prepareSpin(runner, 64, 1, 'race quick', true);
+    const slow = await prepareSpin(runner, 256 * 1024, 4096, 'race slow', true);
+    // Nothing settles on spread; the slow plan races a bar of 1 µs, which every sample of it exceeds.
+    const opts = { ...DEFAULT_TIMING, targetSpread: 0, minSamples: 8, maxSamples: 8, minTimeMs: 0, budgetMs: 60_000 };
+    const [a, b] = await timer.timeRounds([{ plans: [quick] }, { plans: [slow], raceMs: 0.001 }], opts);
+    const slowRuns = await executions(runner, slow);
+    runner.release(quick);
+    runner.release(slow);
+    timer.destroy();
+    if (a.status !== 'completed' || b.status !== 'completed') throw new Error('timing in rounds failed');
+    expect(b.stoppedBy).toBe('outpaced');
+    expect(b.samplesMs).toHaveLength(3);
+    expect(Math.min(...b.samplesMs)).toBeGreaterThan(0.001);
+    expect(slowRuns).toBe(DEFAULT_TIMING.warmup + 3 * b.batch);
+    expect(a.stoppedBy).toBe('samples');
+    expect(a.samplesMs).toHaveLength(8);
+  });
+
   it('holds the rounds while asked, calling between after each submission, then settles on the usual rules', async () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);

@@ -27,6 +27,15 @@ describe('relative-spread criterion', () => {
     expect(c.stop({ samplesMs: [1, 2, 1, 2], sampledForMs: 150, spentMs: 10, overall: true })).toBeNull();
   });
 
+  it('stops a measurement that lost its race: every one of at least three samples above raceMs', () => {
+    expect(c.stop({ samplesMs: [3, 2.5, 4], sampledForMs: 10, spentMs: 10, raceMs: 2 })).toBe('outpaced');
+    // One sample at or below the bar, or too few samples: it may still be the fastest.
+    expect(c.stop({ samplesMs: [3, 2, 4], sampledForMs: 10, spentMs: 10, raceMs: 2 })).toBeNull();
+    expect(c.stop({ samplesMs: [3, 4], sampledForMs: 10, spentMs: 10, raceMs: 2 })).toBeNull();
+    // Without a race the usual rules decide.
+    expect(c.stop({ samplesMs: [3, 2.5, 4], sampledForMs: 10, spentMs: 10 })).toBeNull();
+  });
+
   it('is what the harness consults: a criterion given to it decides how many samples it takes', async () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);

@@ -57,18 +57,30 @@ fn main(@builtin(local_invocation_index) lid: u32) { Y[lid] = (lid / ${a}u) % ${
     expect(specialize(prog(40, 9, 3)).source).toBe(two.source);
   });
 
+  it('a named size is lifted even when it is 0; an unnamed 0 stays compiled in', () => {
+    const prog = (pad: number): string => `@group(0) @binding(0) var<storage, read_write> Y: array<i32>;
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) lid: u32) { let pad = ${pad}i; Y[lid] = i32(lid) - pad + 0i; }`;
+    const zero = specialize(prog(0));
+    expect(zero.source).toBe(specialize(prog(3)).source);
+    expect(Array.from(zero.params)).toEqual([0, 0, 0, 0]);
+    expect(Array.from(specialize(prog(3)).params)).toEqual([3, 0, 0, 0]);
+    expect(zero.source).toContain(`let pad = bitcast<i32>(${PARAM_BLOCK}[0][0]);`);
+    expect(zero.source).toContain('+ 0i;');
+  });
+
   it('a program with nothing to lift is its own key', () => {
-    const src = '@compute @workgroup_size(1)\nfn main() { let x = 0u; }';
+    const src = '@compute @workgroup_size(1)\nfn main() { var x = 0u; x += 0u; }';
     expect(specialize(src)).toEqual({ source: src, params: new Uint32Array(0), binding: null });
   });
 });
 
-/** A 3×3 convolution of x[1, C, H, W] to M channels (pads 1), W an initializer. */
-function conv(C: number, H: number, W: number, M: number): LayerCase {
+/** A k×k convolution of x[1, C, H, W] to M channels (3×3 with pads 1 unless told), W an initializer. */
+function conv(C: number, H: number, W: number, M: number, k = 3, pad = 1, stride = 1): LayerCase {
   const [c] = casesFrom((b) => {
     const x = b.input('x', 'float32', [1, C, H, W]);
-    const w = b.init('w', 'float32', [M, C, 3, 3]);
-    b.output(b.op('Conv', [x, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }));
+    const w = b.init('w', 'float32', [M, C, k, k]);
+    b.output(b.op('Conv', [x, w], { kernel_shape: [k, k], pads: [pad, pad, pad, pad], strides: [stride, stride] }));
   });
   return c;
 }
@@ -100,6 +112,23 @@ describe('layers that differ only in sizes', () => {
       const p = await runner.prepare(kernel, b, pb, syntheticInputs(b, 3), 'again');
       runner.release(p);
       expect(runner.pipelineCount).toBe(again);
+    }
+  });
+
+  it('one implicit-GEMM program serves 7×7, 3×3 and 1×1 convolutions, strided or not, padded or not', async () => {
+    const { runner } = await gpu();
+    const kernel = kernelFor('Conv')!;
+    // ResNet's stem (7×7/2, pads 3), a body 3×3 and a 1×1/2 downsample without pads.
+    const layers = [conv(16, 32, 32, 16, 7, 3, 2), conv(16, 16, 16, 32), conv(16, 16, 16, 32, 1, 0, 2)];
+    const keys = layers.map((c) => kernel.plan(c, 'implicit-gemm', runner.caps).passes.map((p) => specialize(p.wgsl).source));
+    expect(keys[1]).toEqual(keys[0]);
+    expect(keys[2]).toEqual(keys[0]);
+    for (const c of layers) {
+      const inputs = syntheticInputs(c, 5);
+      const p = await runner.prepare(kernel, c, kernel.plan(c, 'implicit-gemm', runner.caps), inputs, `implicit-gemm ${c.layer.key}`);
+      const got = await runner.run(p, c);
+      runner.release(p);
+      expect(compareOutputs(got, kernel.reference(c, inputs)).ok).toBe(true);
     }
   });
 

@@ -1,0 +1,143 @@
+/**
+ * The GEMM core: one tiled matrix product whose operand loads and output store its callers write.
+ * Convolution (implicit GEMM, im2col, 1×1, Winograd's batched products), deformable convolution
+ * and the fused layers' convolutions and matrix products all run on it, so a tile, a loop order or
+ * a store improved here improves each of them, and a model compiles one shape of GEMM code.
+ */
+import type { DeviceCaps } from './types.js';
+
+/**
+ * Output tile TM (rows: output channels) × TP (columns: output positions), depth TK per step;
+ * each invocation accumulates RM rows × RP columns (RP a multiple of 4).
+ *
+ * Both tiles live in workgroup memory as 4-vectors — A as [m][k/4], B as [k][p/4] — and each
+ * invocation's columns are 4-vectors, so the inner product step reads RM + RP/4 vectors from
+ * workgroup memory per 4·RM·RP multiply-adds... per k: RM/4 + RP/4 vector reads for RM·RP FMAs.
+ * Why vectors: on lavapipe (llvmpipe) every load from memory inside a loop is executed lane by
+ * lane (a scalar load and a branch per SIMD lane), so the number of load instructions, not
+ * arithmetic, bounds a GEMM; a 4-vector load moves 4 values for about the cost of 1–2 scalar
+ * ones. On GPUs, vector loads from workgroup memory are the usual way to reach peak too
+ * (onnxruntime's and TVM's WebGPU matmuls tile the same way).
+ */
+export interface GemmTile { TM: number; TP: number; TK: number; RM: number; RP: number }
+
+export const GEMM_TILE: GemmTile = { TM: 64, TP: 64, TK: 16, RM: 8, RP: 8 };
+
+/** A tiled GEMM whose operand loads and output store the caller writes (implicit GEMM, deformable im2col…). */
+export interface GemmSpec {
+  /** Type of the tiles and the products. */
+  ct: 'f32' | 'f16';
+  M: number;
+  P: number;
+  K: number;
+  tile: GemmTile;
+  /** Module-scope declarations (bindings, helpers). */
+  decls: string;
+  /** Statements once per invocation (batch `bz` known) before the K loop. */
+  prelude?: string;
+  /** Statements once per invocation for its 4 B columns `bp` … `bp + 3` (bp = p0 + 4·bcg, maybe ≥ P). */
+  bColumns?: string;
+  /** Statements setting `av` (vec4<ct>, preset 0) to A[m, k … k+3]; m < M, k < K, k % 4 = 0; elements ≥ K must stay 0. */
+  loadA4(m: string, k: string): string;
+  /** Statements setting `bv` (vec4<ct>, preset 0) to B[k, bp … bp+3]; k < K; columns ≥ P may hold any finite value. */
+  loadB4(k: string): string;
+  /**
+   * Statements once per output column `p` (p < P) before its rows are stored: what `store` needs of
+   * p alone (a division into image and position), computed once for the column's RM rows.
+   */
+  storeColumn?(p: string): string;
+  /** Statements once per invocation before the store (names `storeColumn` and `store` read). */
+  storeSetup?: string;
+  /** Statements storing f32 `v` at (m, p), m < M and p < P. */
+  store(m: string, p: string, v: string): string;
+}
+
+export function gemmWorkgroups(s: Pick<GemmSpec, 'M' | 'P' | 'tile'>, batches: number, caps: DeviceCaps): [number, number, number] | null {
+  const x = Math.ceil(s.P / s.tile.TP);
+  const y = Math.ceil(s.M / s.tile.TM);
+  const lim = caps.maxComputeWorkgroupsPerDimension;
+  return x <= lim && y <= lim && batches <= lim ? [x, y, batches] : null;
+}
+
+export function gemmWgsl(s: GemmSpec): string {
+  const { TM, TP, TK, RM, RP } = s.tile;
+  const WX = TP / RP;
+  const WY = TM / RM;
+  const T = WX * WY;
+  const TK4 = TK / 4;
+  const TP4 = TP / 4;
+  const RP4 = RP / 4;
+  const ct = s.ct;
+  const mixed = ct === 'f16';
+  const v4 = `vec4<${ct}>`;
+  // A loads: element e = lid + i·T of the [TM][TK/4] tile. B loads: fixed column group lid % (TP/4), rows lid / (TP/4) + i·(T / (TP/4)).
+  const aPer = (TM * TK4) / T;
+  const bRowStep = T / TP4;
+  const bPer = TK / bRowStep;
+  if (!Number.isInteger(aPer) || !Number.isInteger(bPer) || T % TP4 !== 0) throw new Error(`GEMM tile ${JSON.stringify(s.tile)} does not divide evenly`);
+  const acc = (r: number, j: number): string => `acc_${r}_${j}`;
+  const l: string[] = [];
+  // The GEMM's sizes, read once: run-time parameters (specialize.ts), each one slot however often used.
+  l.push(`  let gM = ${s.M}u; let gP = ${s.P}u; let gK = ${s.K}u;`);
+  l.push(`  let bz = wid.z;`);
+  l.push(`  let m0 = wid.y * ${TM};`);
+  l.push(`  let p0 = wid.x * ${TP};`);
+  l.push(`  let tx = lid % ${WX};`);
+  l.push(`  let ty = lid / ${WX};`);
+  if (s.prelude) l.push(s.prelude);
+  l.push(`  let bcg = lid % ${TP4};`);
+  l.push(`  let brow = lid / ${TP4};`);
+  l.push(`  let bp = p0 + bcg * 4;`);
+  if (s.bColumns) l.push(s.bColumns);
+  for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`  var ${acc(r, j)} = vec4<f32>(0.0);`);
+  l.push(`  for (var k0 = 0u; k0 < gK; k0 += ${TK}) {`);
+  // Tile loads as loops, not unrolled: lavapipe compiles every copy of the load code through LLVM
+  // (long for the implicit-GEMM and deformable gathers), and the loads are not the inner loop.
+  l.push(`    for (var i = 0u; i < ${aPer}; i++) {`);
+  l.push(`      let e = lid + i * ${T}; let m = m0 + e / ${TK4}; let k = k0 + (e % ${TK4}) * 4;`);
+  l.push(`      var av = ${v4}(0.0); if (m < gM && k < gK) {\n${s.loadA4('m', 'k')}\n      }`);
+  l.push(`      As[e] = av;`);
+  l.push(`    }`);
+  l.push(`    for (var i = 0u; i < ${bPer}; i++) {`);
+  l.push(`      let row = brow + i * ${bRowStep}; let k = k0 + row; var bv = ${v4}(0.0); if (k < gK) {\n${s.loadB4('k')}\n      }`);
+  l.push(`      Bs[row * ${TP4} + bcg] = bv;`);
+  l.push(`    }`);
+  l.push(`    workgroupBarrier();`);
+  const target = (r: number, j: number): string => (mixed ? `h_${r}_${j}` : acc(r, j));
+  if (mixed) for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`    var h_${r}_${j} = vec4<f16>(0.0);`);
+  l.push(`    for (var kq = 0u; kq < ${TK4}; kq++) {`);
+  for (let r = 0; r < RM; r++) l.push(`      let a${r} = As[(ty + ${r * WY}) * ${TK4} + kq];`);
+  for (let q = 0; q < 4; q++) {
+    for (let j = 0; j < RP4; j++) l.push(`      let b${q}_${j} = Bs[(kq * 4 + ${q}) * ${TP4} + tx + ${j * WX}];`);
+  }
+  for (let q = 0; q < 4; q++) {
+    for (let r = 0; r < RM; r++) {
+      for (let j = 0; j < RP4; j++) l.push(`      ${target(r, j)} = fma(${v4}(a${r}[${q}]), b${q}_${j}, ${target(r, j)});`);
+    }
+  }
+  l.push(`    }`);
+  if (mixed) for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`    ${acc(r, j)} += vec4<f32>(h_${r}_${j});`);
+  l.push(`    workgroupBarrier();`);
+  l.push(`  }`);
+  if (s.storeSetup) l.push(s.storeSetup);
+  // The store, column by column: what a column's address needs (a division, for a convolution's
+  // image and position) is computed once for its RM rows, not once per output.
+  for (let j = 0; j < RP4; j++) {
+    for (let e = 0; e < 4; e++) {
+      l.push(`  { let p = p0 + (tx + ${j * WX}) * 4 + ${e}; if (p < gP) {`);
+      if (s.storeColumn) l.push(`    ${s.storeColumn('p')}`);
+      for (let r = 0; r < RM; r++) l.push(`    { let m = m0 + ty + ${r * WY}; if (m < gM) { ${s.store('m', 'p', `${acc(r, j)}[${e}]`)} } }`);
+      l.push(`  } }`);
+    }
+  }
+  return `${s.decls}
+var<workgroup> As: array<${v4}, ${TM * TK4}>;
+var<workgroup> Bs: array<${v4}, ${TK * TP4}>;
+
+@compute @workgroup_size(${T})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+${l.join('\n')}
+}
+`;
+}
+
