@@ -238,6 +238,9 @@ export async function ortProfile(file: string, inputs: Map<string, HostTensor>, 
   return (await ortFramework(file, inputs, { ...opts, latencyRuns: 0 })).profile as OrtProfile;
 }
 
+/** Logical CPUs from which onnxruntime compiles beside other work (startOrtFramework). */
+const OVERLAP_CPUS = 4;
+
 /** The framework baseline's session, started early (startOrtFramework). */
 export interface OrtFrameworkRun {
   /** Settles when the session exists and its warm-up runs (where it compiles its programs) are done; never rejects. */
@@ -249,9 +252,11 @@ export interface OrtFrameworkRun {
 /**
  * The framework baseline in one session, so that onnxruntime compiles its programs once (on a
  * software adapter, most of the cost: 13 s of resnet-tiny's 27 s with two sessions). The session
- * is created and warmed up (`warmup` runs: its programs compile) as soon as this is called, on
- * onnxruntime's own device and threads, so a caller may do other work meanwhile (analyze checks
- * its kernels); `measure` then takes `runs` profiled runs (ortProfile), stops the profiler
+ * is created and warmed up (`warmup` runs: its programs compile) on onnxruntime's own device and
+ * threads: at once on a host with OVERLAP_CPUS logical CPUs or more, so a caller may do other
+ * work meanwhile (analyze checks its kernels), else when `ready` or `measure` is first used (on
+ * 2 cores, compiling beside analyze's checks slowed them by more than it saved: resnet-tiny cold
+ * 85 s against 62 s). `measure` then takes `runs` profiled runs (ortProfile), stops the profiler
  * (endProfiling: the WebGPU EP stops timing each kernel in a pass of its own) and times
  * `latencyRuns` more (ortLatency's statistic), unless 0. A profile that cannot be read is returned
  * as its error; the latency is still measured.
@@ -260,7 +265,8 @@ export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
   opts: { provider?: string; runs?: number; warmup?: number; keep?: string; latencyRuns?: number } = {}): OrtFrameworkRun {
   const { provider = 'webgpu', runs = 10, warmup = 2, latencyRuns = runs } = opts;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-ort-'));
-  const started = (async () => {
+  let begun: Promise<{ s: ort.InferenceSession; feeds: Record<string, ort.Tensor> }> | undefined;
+  const start = (): NonNullable<typeof begun> => (begun ??= (async () => {
     const s = await quietlyAsync(() => ort.InferenceSession.create(file, {
       executionProviders: [provider], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'profile'),
     }));
@@ -272,10 +278,11 @@ export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
       await s.release();
       throw e;
     }
-  })();
+  })());
+  if (os.availableParallelism() >= OVERLAP_CPUS) void start().catch(() => undefined);
   const measure = async (): Promise<{ latency: FrameworkResult | null; profile: OrtProfile | { error: string } }> => {
     try {
-      const { s, feeds } = await started;
+      const { s, feeds } = await start();
       let latency: FrameworkResult | null = null;
       try {
         for (let i = 0; i < runs; i++) await s.run(feeds);
@@ -299,7 +306,10 @@ export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
       fs.rmSync(dir, { recursive: true, force: true });
     }
   };
-  return { ready: started.then(() => undefined, () => undefined), measure };
+  return {
+    get ready() { return start().then(() => undefined, () => undefined); },
+    measure,
+  };
 }
 
 /** startOrtFramework, measured at once. */

@@ -308,27 +308,49 @@ function im2colLoad4(g: ConvGeometry, k: string, to: GpuType, target: string): s
   return lines.join('\n');
 }
 
-/** Stores GEMM output (m in group bz, p = n·OH·OW + ohw) into Y with the bias. */
-function convStore(g: ConvGeometry, ohw: number): Pick<GemmSpec, 'storeSetup' | 'storeColumn' | 'store'> {
+/**
+ * Where the GEMM's output (m in group bz, p = n·OH·OW + ohw) goes in Y: `storeSetup` and
+ * `storeColumn` leave `yc` + mg · `yOHW` as the offset of output channel mg = `ymb` + m.
+ */
+export function convOutputAddress(g: ConvGeometry): Pick<GemmSpec, 'storeSetup' | 'storeColumn'> {
+  const ohw = g.outs[0] * g.outs[1];
   return {
     storeSetup: `  let yOHW = ${ohw}u; let yImage = ${g.M * ohw}u; let ymb = bz * ${g.Mg}u;`,
     storeColumn: (p) => `let yc = (${p} / yOHW) * yImage + ${p} % yOHW;`,
+  };
+}
+
+/** Stores GEMM output into Y with the bias. */
+function convStore(g: ConvGeometry): Pick<GemmSpec, 'storeSetup' | 'storeColumn' | 'store'> {
+  return {
+    ...convOutputAddress(g),
     store: (m, _p, v) => `let mg = ymb + ${m}; Y[yc + mg * yOHW] = ${cvt(`${v} + ${biasF32(g, 'mg')}`, 'f32', g.st)};`,
   };
 }
 
-function implicitGemm(g: ConvGeometry, ct: 'f32' | 'f16', tile: GemmTile, caps: DeviceCaps): { spec: GemmSpec; wg: [number, number, number] | null; buffers: Pass['buffers'] } {
+/**
+ * The operands of a convolution as an implicit GEMM per group bz: A = W as [Mg][K] (read as
+ * 4-vectors when `w4`: the binding W is then declared as vec4s), B = im2col(X) as [K][N·OH·OW],
+ * gathered while staging its tile (never stored). Bindings X and W are the caller's.
+ */
+export function implicitGemmOperands(g: ConvGeometry, ct: 'f32' | 'f16', w4: boolean): Pick<GemmSpec, 'M' | 'P' | 'K' | 'bColumns' | 'loadA4' | 'loadB4'> {
   const K = g.Cg * g.k[0] * g.k[1];
-  const w4 = K % 4 === 0;
-  const b = ioBindings(g, { x: true, w: true, bias: true, y: true, w4 });
-  const ohw = g.outs[0] * g.outs[1];
-  const spec: GemmSpec = {
-    ct, M: g.Mg, P: g.N * ohw, K, tile,
-    decls: `${wgslHeader(g, ct)}${b.wgsl}`,
+  return {
+    M: g.Mg, P: g.N * g.outs[0] * g.outs[1], K,
     bColumns: im2colColumns(g, 'bp'),
     loadA4: (m, k) => rowLoad4('W', `bz * ${g.Mg}u + ${m}`, k, K, g.st, ct, w4),
     loadB4: (k) => im2colLoad4(g, k, ct, 'bv'),
-    ...convStore(g, ohw),
+  };
+}
+
+function implicitGemm(g: ConvGeometry, ct: 'f32' | 'f16', tile: GemmTile, caps: DeviceCaps): { spec: GemmSpec; wg: [number, number, number] | null; buffers: Pass['buffers'] } {
+  const w4 = (g.Cg * g.k[0] * g.k[1]) % 4 === 0;
+  const b = ioBindings(g, { x: true, w: true, bias: true, y: true, w4 });
+  const spec: GemmSpec = {
+    ct, tile,
+    decls: `${wgslHeader(g, ct)}${b.wgsl}`,
+    ...implicitGemmOperands(g, ct, w4),
+    ...convStore(g),
   };
   return { spec, wg: gemmWorkgroups(spec, g.G, caps), buffers: b.buffers };
 }
@@ -380,7 +402,7 @@ ${im2colLoad4(g, 'k', 'f32', 'v')}
     prelude: `  let colBase = bz * ${K * P4}u;`,
     loadA4: (m, k) => rowLoad4('W', `bz * ${g.Mg}u + ${m}`, k, K, g.st, 'f32', w4),
     loadB4: (k) => `        bv = Col[colBase + ${k} * ${P4}u + bp / 4u];`,
-    ...convStore(g, ohw),
+    ...convStore(g),
   };
   return {
     passes: [

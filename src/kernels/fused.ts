@@ -22,7 +22,7 @@ import {
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
 import { broadcastOffset, dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod, stridesOf, unravel } from './wgsl.js';
-import { as2d, convGeometry, type ConvGeometry } from './conv.js';
+import { as2d, convGeometry, convOutputAddress, implicitGemmOperands, type ConvGeometry } from './conv.js';
 import { GEMM_TILE, gemmWgsl, gemmWorkgroups, type GemmSpec } from './gemm.js';
 import { geometry as matmulGeometry, type Geometry as MatmulGeometry } from './matmul.js';
 
@@ -285,32 +285,16 @@ ${entry1d(WG, total, l.join('\n'))}
  */
 function convGemm(c: LayerCase, g: ConvGeometry, caps: DeviceCaps): { wgsl: string; workgroups: [number, number, number]; buffers: Pass['buffers'] } {
   const io = convIo(c, g);
-  const [H, Wd] = g.ins;
-  const [OH, OW] = g.outs;
-  const [KH, KW] = g.k;
-  const K = g.Cg * KH * KW;
-  const P = g.N * OH * OW;
-  const ohw = OH * OW;
-  const st = g.st;
-  const decls = `${io.decls}
-fn ldA(z: u32, m: u32, k: u32) -> f32 { return ${ld(`W[(z * ${u(g.Mg)} + m) * ${u(K)} + k]`, st)}; }
-fn ldB(z: u32, k: u32, p: u32) -> f32 {
-  let ci = k / ${u(KH * KW)};
-  let r = k % ${u(KH * KW)};
-  let n = p / ${u(ohw)};
-  let sp = p % ${u(ohw)};
-  let ih = i32((sp / ${u(OW)}) * ${u(g.s[0])} + (r / ${u(KW)}) * ${u(g.d[0])}) - ${g.pb[0]}i;
-  let iw = i32((sp % ${u(OW)}) * ${u(g.s[1])} + (r % ${u(KW)}) * ${u(g.d[1])}) - ${g.pb[1]}i;
-  if (ih < 0 || ih >= ${H}i || iw < 0 || iw >= ${Wd}i) { return 0.0; }
-  return ${ld(`X[((n * ${u(g.C)} + z * ${u(g.Cg)} + ci) * ${u(H)} + u32(ih)) * ${u(Wd)} + u32(iw)]`, st)};
-}
-fn epi(z: u32, m: u32, p: u32, v: f32) {
-  let mo = z * ${u(g.Mg)} + m;
-  let yo = ((p / ${u(ohw)}) * ${u(g.M)} + mo) * ${u(ohw)} + p % ${u(ohw)};
-  Y[yo] = ${sv('fin(mo, yo, v)', st)};
-}`;
-  const spec: FusedGemm = { M: g.Mg, P, K, decls, prelude: '', st };
-  return { wgsl: fusedGemmWgsl(spec), workgroups: gemmGrid(spec, g.G, caps)!, buffers: io.buffers };
+  // The convolution's own operands (conv.ts: W read element by element here, bound as scalars),
+  // and its output address with the epilogue `fin` before the store.
+  const spec: GemmSpec = {
+    ct: 'f32', tile: GEMM_TILE,
+    decls: `${header([g.st])}${io.decls}`,
+    ...implicitGemmOperands(g, 'f32', false),
+    ...convOutputAddress(g),
+    store: (m, _p, v) => `let mg = ymb + ${m}; let yo = yc + mg * yOHW; Y[yo] = ${sv(`fin(mg, yo, ${v})`, g.st)};`,
+  };
+  return { wgsl: gemmWgsl(spec), workgroups: gemmWorkgroups(spec, g.G, caps)!, buffers: io.buffers };
 }
 
 /** depthwise-fused: a haloed input tile of one channel in workgroup memory, one output per invocation. */
