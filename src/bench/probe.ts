@@ -12,8 +12,8 @@ import type { Layer } from '../ir/types.js';
 import type { KernelRunner, Prepared } from '../gpu/run.js';
 import type { Kernel, LayerCase } from '../kernels/types.js';
 import { bindings, dispatch1d, entry1d, header } from '../kernels/wgsl.js';
-import { DEFAULT_TIMING, type Timer } from './harness.js';
-import { summarize } from './stats.js';
+import { DEFAULT_TIMING, type Outcome, type RoundItem, type Timer } from './harness.js';
+import { summarize, trimmedMean } from './stats.js';
 
 export const PROBE_KINDS = ['fma-f32', 'fma-f16', 'copy', 'pass-overhead'] as const;
 export type ProbeKind = (typeof PROBE_KINDS)[number];
@@ -162,6 +162,43 @@ ${entry1d(WG, n, `  y[gid] = ${expr};`)}`;
     if (plans[1]) runner.releaseBound(plans[1]);
     if (plans[0]) runner.release(plans[0]);
   }
+}
+
+/**
+ * The pass overhead measured like the layers, in their rounds (store/session.ts adds these to the
+ * default variants' rounds): a layer that does no work (one workgroup scaling 64 floats) timed in
+ * a pass of its own, `one`, and the same dispatch FLOOR_DISPATCHES times in one pass, `many`.
+ * `many` less `one` is the cost of the extra dispatches inside a pass, as a model run pays it;
+ * `one` less one such dispatch is what a layer's own pass adds (floorOverhead). The separate
+ * probe (passOverhead) times ping-pong kernels outside the rounds: on the H200 a layer in the rounds,
+ * right after its inputs are written, cost ~6 µs more than the probe's pass (docs/gpu.md).
+ */
+export interface FloorItems {
+  one: RoundItem;
+  many: RoundItem;
+  release(): void;
+}
+
+export const FLOOR_DISPATCHES = 32;
+
+export async function floorItems(runner: KernelRunner): Promise<FloorItems> {
+  const n = WG;
+  const wgsl = `${bindings([{ name: 'x', type: 'f32', access: 'read' }, { name: 'y', type: 'f32', access: 'read_write' }])}
+${entry1d(WG, n, '  y[gid] = x[gid] * 0.5;')}`;
+  const c = fakeCase('floor', [n], n);
+  const k = probeKernel('probe/floor', wgsl, dispatch1d(n, WG, runner.caps), true);
+  const one = await runner.prepare(k, c, k.plan(c, 'probe', runner.caps), [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], k.name);
+  const repeat = <T>(x: T): T[] => Array.from({ length: FLOOR_DISPATCHES }, () => x);
+  const many: Prepared = { ...one, label: `${k.name} ×${FLOOR_DISPATCHES}`, pipelines: repeat(one.pipelines[0]), bindGroups: repeat(one.bindGroups[0]), workgroups: repeat(one.workgroups[0]) };
+  return { one: { plans: [one] }, many: { plans: [many] }, release: () => runner.release(one) };
+}
+
+/** The pass overhead (ms, at least 0) from the floor items' outcomes (floorItems), or null without both. */
+export function floorOverhead(one: Outcome | undefined, many: Outcome | undefined): number | null {
+  if (one?.status !== 'completed' || many?.status !== 'completed') return null;
+  const t1 = trimmedMean(one.samplesMs);
+  const perDispatch = (trimmedMean(many.samplesMs) - t1) / (FLOOR_DISPATCHES - 1);
+  return Math.max(0, t1 - Math.max(0, perDispatch));
 }
 
 export async function probeMachine(runner: KernelRunner, timer: Timer): Promise<ProbeResult[]> {

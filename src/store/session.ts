@@ -17,7 +17,7 @@ import type { Progress } from '../util/progress.js';
 import { DEFAULT_TIMING, MAX_PASSES, Timer, type Outcome, type TimingOptions } from '../bench/harness.js';
 import { DEFAULT_CONDITIONS, effectiveConditions, measureLayer, prepareLayer, variantResult, type CheckMemo, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from '../bench/measure.js';
 import type { Interleaver } from '../bench/interleave.js';
-import { passOverhead, probeMachine } from '../bench/probe.js';
+import { floorItems, floorOverhead, passOverhead, probeMachine } from '../bench/probe.js';
 import { summarize, trimmedMean } from '../bench/stats.js';
 import { RACE_FACTOR } from '../bench/stopping.js';
 
@@ -323,12 +323,21 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
           // What the model runs, paired in time with its end-to-end runs (interleave.ts).
           const il = what === 'default' ? opts.interleave : undefined;
           if (il) await il.begin(chunk.filter((p) => p.ready.length).length / Math.max(1, pending));
-          const out = await s.clock.time('timing', () => s.timer.timeRounds(group.map((r) => (what === 'other' ? { ...r.item, raceMs: raceMs(r) } : r.item)), il ? { ...timing, minPassUs: il.submissionUs(timing.minPassUs) } : timing, {
+          // With the default variants, a layer that does no work, timed the same way: what a
+          // layer's own pass costs here, subtracted from the layers' times (probe.ts floorItems).
+          const floor = what === 'default' ? await floorItems(s.runner) : undefined;
+          const items = group.map((r) => (what === 'other' ? { ...r.item, raceMs: raceMs(r) } : r.item));
+          const order = what === 'default' ? modelOrder(group.map((r) => defaults.get(r)!)) : undefined;
+          const out = await s.clock.time('timing', () => s.timer.timeRounds(floor ? [...items, floor.one, floor.many] : items, il ? { ...timing, minPassUs: il.submissionUs(timing.minPassUs) } : timing, {
             ...il?.hooks,
             stop: () => s.interrupted || !!s.ctx.lost,
-            onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `timing ${n} ${what} variants of ${chunk.length} layers in rounds: ${stopped}/${n} settled`),
-            onSettled: (k, o) => settle(group[k], o),
-          }, what === 'default' ? modelOrder(group.map((r) => defaults.get(r)!)) : undefined));
+            onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `timing ${group.length} ${what} variants of ${chunk.length} layers in rounds: ${Math.min(stopped, group.length)}/${group.length} settled`),
+            onSettled: (k, o) => { if (k < group.length) settle(group[k], o); },
+          }, floor ? [...(order ?? items.keys()), items.length, items.length + 1] : order)).finally(() => floor?.release());
+          if (floor) {
+            const overhead = floorOverhead(out[items.length], out[items.length + 1]);
+            if (overhead !== null) s.store.saveProbe(s.machineId, 'pass-overhead', overhead, 'ms', trimmedMean((out[items.length] as { samplesMs: number[] }).samplesMs));
+          }
           group.forEach((r, k) => { if (!outcomes.has(r)) settle(r, out[k]); });
         }
         for (const p of chunk) {
