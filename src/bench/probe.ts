@@ -165,17 +165,20 @@ ${entry1d(WG, n, `  y[gid] = ${expr};`)}`;
 }
 
 /**
- * The pass overhead measured like the layers, in their rounds (store/session.ts adds these to the
- * default variants' rounds): a layer that does no work (one workgroup scaling 64 floats) timed in
- * a pass of its own, `one`, and the same dispatch FLOOR_DISPATCHES times in one pass, `many`.
+ * The pass overhead measured like the layers, in rounds of the harness right after theirs
+ * (store/session.ts): a layer that does no work (one workgroup scaling 64 floats), timed in a pass
+ * of its own right after a pass that wrote its input (`writer`), as a layer in the model's order
+ * is timed, `one`; and the same dispatch FLOOR_DISPATCHES times in one pass, `many`, likewise.
  * `many` less `one` is the cost of the extra dispatches inside a pass, as a model run pays it;
- * `one` less one such dispatch is what a layer's own pass adds (floorOverhead). The separate
- * probe (passOverhead) times ping-pong kernels outside the rounds: on the H200 a layer in the rounds,
- * right after its inputs are written, cost ~6 µs more than the probe's pass (docs/gpu.md).
+ * `one` less one such dispatch is what a layer's own pass adds (floorOverhead). The separate probe
+ * (passOverhead) times ping-pong kernels outside the harness: on the H200 a layer in the rounds
+ * cost ~6 µs more than the probe's pass (docs/gpu.md). In rounds of their own, these kernels do not
+ * perturb the layers' rounds (docs/accuracy.md: added to every submission of those, they did).
  */
 export interface FloorItems {
-  one: RoundItem;
-  many: RoundItem;
+  /** The items, and the order of one round: writer, one, writer, many. */
+  items: RoundItem[];
+  order: number[];
   release(): void;
 }
 
@@ -183,14 +186,28 @@ export const FLOOR_DISPATCHES = 32;
 
 export async function floorItems(runner: KernelRunner): Promise<FloorItems> {
   const n = WG;
-  const wgsl = `${bindings([{ name: 'x', type: 'f32', access: 'read' }, { name: 'y', type: 'f32', access: 'read_write' }])}
-${entry1d(WG, n, '  y[gid] = x[gid] * 0.5;')}`;
-  const c = fakeCase('floor', [n], n);
-  const k = probeKernel('probe/floor', wgsl, dispatch1d(n, WG, runner.caps), true);
-  const one = await runner.prepare(k, c, k.plan(c, 'probe', runner.caps), [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], k.name);
+  const prepare = async (name: string, expr: string, input?: GPUBuffer): Promise<Prepared> => {
+    const wgsl = `${bindings([{ name: 'x', type: 'f32', access: 'read' }, { name: 'y', type: 'f32', access: 'read_write' }])}
+${entry1d(WG, n, `  y[gid] = ${expr};`)}`;
+    const c = fakeCase(name, [n], n);
+    const k = probeKernel(`probe/${name}`, wgsl, dispatch1d(n, WG, runner.caps), true);
+    const plan = k.plan(c, 'probe', runner.caps);
+    if (!input) return runner.prepare(k, c, plan, [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], k.name);
+    return runner.bind(k, c, plan, [input], [runner.allocate(c.layer.outputs[0], 'f32', `${k.name} output`)], k.name);
+  };
+  const writer = await prepare('floor-writer', 'x[gid] + 1.0');
+  const one = await prepare('floor', 'x[gid] * 0.5', writer.outputs[0]);
   const repeat = <T>(x: T): T[] => Array.from({ length: FLOOR_DISPATCHES }, () => x);
-  const many: Prepared = { ...one, label: `${k.name} ×${FLOOR_DISPATCHES}`, pipelines: repeat(one.pipelines[0]), bindGroups: repeat(one.bindGroups[0]), workgroups: repeat(one.workgroups[0]) };
-  return { one: { plans: [one] }, many: { plans: [many] }, release: () => runner.release(one) };
+  const many: Prepared = { ...one, label: `probe/floor ×${FLOOR_DISPATCHES}`, pipelines: repeat(one.pipelines[0]), bindGroups: repeat(one.bindGroups[0]), workgroups: repeat(one.workgroups[0]) };
+  return {
+    items: [{ plans: [writer] }, { plans: [one] }, { plans: [many] }],
+    order: [0, 1, 0, 2],
+    release: () => {
+      one.outputs[0].destroy();
+      runner.releaseBound(one);
+      runner.release(writer);
+    },
+  };
 }
 
 /** The pass overhead (ms, at least 0) from the floor items' outcomes (floorItems), or null without both. */

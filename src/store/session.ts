@@ -170,6 +170,18 @@ function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): { ex
   return { existing, wanted, toMeasure: wanted.filter((v) => !existing.some((e) => e.variant === v)) };
 }
 
+/** Times the floor items (probe.ts) in rounds and stores the pass overhead they give. */
+async function measureFloor(s: Session, timing: TimingOptions): Promise<void> {
+  const floor = await floorItems(s.runner);
+  try {
+    const out = await s.clock.time('timing', () => s.timer.timeRounds(floor.items, timing, { stop: () => s.interrupted || !!s.ctx.lost }, floor.order));
+    const overhead = floorOverhead(out[1], out[2]);
+    if (overhead !== null) s.store.saveProbe(s.machineId, 'pass-overhead', overhead, 'ms', trimmedMean((out[1] as { samplesMs: number[] }).samplesMs));
+  } finally {
+    floor.release();
+  }
+}
+
 /** The checks this machine has stored for a layer (measure.ts CheckMemo). */
 function checkMemo(s: Session, c: LayerCase): CheckMemo {
   return {
@@ -323,21 +335,15 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
           // What the model runs, paired in time with its end-to-end runs (interleave.ts).
           const il = what === 'default' ? opts.interleave : undefined;
           if (il) await il.begin(chunk.filter((p) => p.ready.length).length / Math.max(1, pending));
-          // With the default variants, a layer that does no work, timed the same way: what a
-          // layer's own pass costs here, subtracted from the layers' times (probe.ts floorItems).
-          const floor = what === 'default' ? await floorItems(s.runner) : undefined;
-          const items = group.map((r) => (what === 'other' ? { ...r.item, raceMs: raceMs(r) } : r.item));
-          const order = what === 'default' ? modelOrder(group.map((r) => defaults.get(r)!)) : undefined;
-          const out = await s.clock.time('timing', () => s.timer.timeRounds(floor ? [...items, floor.one, floor.many] : items, il ? { ...timing, minPassUs: il.submissionUs(timing.minPassUs) } : timing, {
+          const out = await s.clock.time('timing', () => s.timer.timeRounds(group.map((r) => (what === 'other' ? { ...r.item, raceMs: raceMs(r) } : r.item)), il ? { ...timing, minPassUs: il.submissionUs(timing.minPassUs) } : timing, {
             ...il?.hooks,
             stop: () => s.interrupted || !!s.ctx.lost,
-            onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `timing ${group.length} ${what} variants of ${chunk.length} layers in rounds: ${Math.min(stopped, group.length)}/${group.length} settled`),
-            onSettled: (k, o) => { if (k < group.length) settle(group[k], o); },
-          }, floor ? [...(order ?? items.keys()), items.length, items.length + 1] : order)).finally(() => floor?.release());
-          if (floor) {
-            const overhead = floorOverhead(out[items.length], out[items.length + 1]);
-            if (overhead !== null) s.store.saveProbe(s.machineId, 'pass-overhead', overhead, 'ms', trimmedMean((out[items.length] as { samplesMs: number[] }).samplesMs));
-          }
+            onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `timing ${n} ${what} variants of ${chunk.length} layers in rounds: ${stopped}/${n} settled`),
+            onSettled: (k, o) => settle(group[k], o),
+          }, what === 'default' ? modelOrder(group.map((r) => defaults.get(r)!)) : undefined));
+          // Right after the default variants, a layer that does no work, timed the same way: what a
+          // layer's own pass costs here, subtracted from the layers' times (probe.ts floorItems).
+          if (what === 'default') await measureFloor(s, timing);
           group.forEach((r, k) => { if (!outcomes.has(r)) settle(r, out[k]); });
         }
         for (const p of chunk) {

@@ -65,8 +65,8 @@ describe('measuring in inference rounds', () => {
       expect(out.measured).toBeGreaterThanOrEqual(cases.length);
       expect(during.length).toBeGreaterThanOrEqual(cases.length);
       expect(during.every(Boolean)).toBe(true);
-      // The rounds of the default variants also timed a layer that does no work, alone and 32 times
-      // in one pass: the pass overhead they store is measured like the layers (probe.ts floorItems).
+      // After the default variants' rounds, a layer that does no work was timed like them, alone and
+      // 32 times in one pass: the pass overhead stored is measured like the layers (probe.ts floorItems).
       const overhead = s.store.latestProbe(s.machineId, 'pass-overhead');
       expect(overhead).toBeDefined();
       expect(overhead!.value).toBeGreaterThanOrEqual(0);
