@@ -123,3 +123,15 @@ export function splitFramework(g: ModelGraph, run: FrameworkResult, profile: Ort
       .map((n) => ({ node: n.layers[0], op: n.op, frameworkMs: n.inRunMs, dlprofMs: n.dlprofMs! })),
   };
 }
+
+/** Ops of the shape computations exporters emit (Shape → Gather → Unsqueeze → Concat …), which dlprof folds on the host. */
+const SHAPE_OPS = new Set(['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Slice', 'Squeeze', 'Cast', 'Range', 'ConstantOfShape', 'Equal', 'Where']);
+
+/**
+ * onnxruntime's host time per run on the shape-computation nodes dlprof folded (nodes of those ops
+ * that are none of the model's layers, nor named under one); undefined without a profile.
+ */
+export function hostShapeMs(g: Pick<ModelGraph, 'nodes'>, profile: OrtProfile | { error: string }): number | undefined {
+  if ('error' in profile) return undefined;
+  return profile.hostNodes.filter((x) => SHAPE_OPS.has(x.op) && !g.nodes.some((n) => n.name && x.node.startsWith(n.name))).reduce((a, x) => a + x.ms, 0);
+}

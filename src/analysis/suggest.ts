@@ -7,6 +7,7 @@
  */
 import type { ModelGraph } from '../ir/graph.js';
 import { printable } from '../util/errors.js';
+import type { FrameworkSplit } from './framework.js';
 import type { LayerTime } from './latency.js';
 
 export type SuggestionKind = 'variant-selection' | 'fusion' | 'precision' | 'sparsity' | 'parallel-branches' | 'framework-kernels' | 'framework-overhead' | 'host-shape-work';
@@ -43,6 +44,11 @@ export interface SuggestInputs {
 }
 
 const MAX_NODES = 12;
+
+/** The framework comparison's figures suggestions are made from (SuggestInputs.framework); undefined without onnxruntime's run. */
+export function frameworkFigures(split: FrameworkSplit | null): SuggestInputs['framework'] {
+  return split ? { wallMs: split.wallMs, kernelInRunMs: split.kernelInRunMs ?? undefined, hostMs: split.hostMs ?? undefined, profiledWallMs: split.profiledWallMs ?? undefined, dispatches: split.dispatches ?? undefined } : undefined;
+}
 
 function names(g: ModelGraph, ids: number[]): string[] {
   return ids.slice(0, MAX_NODES).map((i) => g.nodes[i].label);
