@@ -25,6 +25,13 @@ module.exports = {
       to: { path: `^src/(${STAGES.join('|')})/` },
     },
     {
+      name: 'bench-uses-the-executor-seam',
+      comment: 'src/bench talks to a device through src/gpu/executor.ts only (the Dawn implementation is src/gpu/run.ts), so another executor can stand behind it',
+      severity: 'error',
+      from: { path: '^src/bench/' },
+      to: { path: '^src/gpu/', pathNot: '^src/gpu/(executor|quiet)\\.ts$' },
+    },
+    {
       name: 'no-circular',
       comment: 'modules that import each other (directly or through others) cannot be understood or tested apart',
       severity: 'error',

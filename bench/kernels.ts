@@ -144,7 +144,7 @@ async function main(): Promise<void> {
         `${((layer.flops / ours) / 1e6).toFixed(2)}`, [theirs.addedMs > 0 ? `onnxruntime adds ${theirs.addedMs.toFixed(3)} ms of layout kernels` : '', ...problems].filter(Boolean).join(', ')]);
     }
   } finally {
-    timer.destroy();
+    runner.destroy();
     closeGpu(ctx);
   }
   const head = ['layer', 'dlprof best (ms)', 'dlprof default (ms)', 'onnxruntime webgpu kernels (ms)', 'ort/dlprof', 'dlprof GFLOP/s', 'notes'];

@@ -74,7 +74,7 @@ async function main(): Promise<void> {
       byGroup.set(sc.group, rows);
     }
   } finally {
-    timer.destroy();
+    runner.destroy();
     closeGpu(ctx);
   }
   console.log(`bench:special on ${ctx.info.description} (${ctx.info.backend}); median ms per variant, speed-up = baseline / variant`);

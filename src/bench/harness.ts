@@ -27,8 +27,7 @@
  * Statistics are computed elsewhere (stats.ts) from the returned samples.
  */
 import { performance } from 'node:perf_hooks';
-import type { KernelRunner, Prepared } from '../gpu/run.js';
-import { PassTimestamps } from '../gpu/timestamps.js';
+import type { DeviceBuffer, Executor, Prepared, Step } from '../gpu/executor.js';
 import { summarize } from './stats.js';
 import { relativeSpreadCriterion, type StoppingCriterion, type StopReason } from './stopping.js';
 
@@ -82,7 +81,7 @@ export const MAX_PASSES = 2048;
 /** A plan timed in rounds (Timer.timeRounds): its copies, taken in turn, and buffer copies to make right before each execution. */
 export interface RoundItem {
   plans: Prepared[];
-  before?: Array<{ source: GPUBuffer; target: GPUBuffer }>;
+  before?: Array<{ source: DeviceBuffer; target: DeviceBuffer }>;
   /** The time it only matters below (stopping.ts SampleState.raceMs): slower on every sample, it leaves the rounds. */
   raceMs?: number;
 }
@@ -104,32 +103,11 @@ export interface RoundHooks {
   onSettled?: (index: number, outcome: Outcome) => void;
 }
 
-/** Bytes of the cache-flush buffer: larger than any CPU's or GPU's last-level cache. */
-const FLUSH_BYTES = 256 * 2 ** 20;
-
 export class Timer {
-  private stamps?: PassTimestamps;
-  private flushBuf?: GPUBuffer;
-
-  constructor(private readonly runner: KernelRunner) {}
+  constructor(private readonly runner: Executor) {}
 
   get usesTimestamps(): boolean {
-    return this.runner.ctx.timestamps;
-  }
-
-  private flush(encoder: GPUCommandEncoder): void {
-    const size = Math.min(FLUSH_BYTES, this.runner.caps.maxBufferSize);
-    this.flushBuf ??= this.runner.device.createBuffer({ size, usage: GPUBufferUsage.COPY_DST, label: 'dlprof cache flush' });
-    encoder.clearBuffer(this.flushBuf);
-  }
-
-  /** Timestamps for at least `passes` passes (grown on demand, reused otherwise). */
-  private timestamps(passes: number): PassTimestamps {
-    if (!this.stamps || this.stamps.passes < passes) {
-      this.stamps?.destroy();
-      this.stamps = new PassTimestamps(this.runner.device, passes, 'dlprof timer');
-    }
-    return this.stamps;
+    return this.runner.timestamps;
   }
 
   /**
@@ -140,26 +118,20 @@ export class Timer {
   async sample(ps: Prepared | Prepared[], batch: number, cacheFlush: boolean, first = 0): Promise<[number, number]> {
     const plans = Array.isArray(ps) ? ps : [ps];
     const plan = (i: number): Prepared => plans[(first + i) % plans.length];
-    const d = this.runner.device;
-    const encoder = d.createCommandEncoder({ label: `${plans[0].label} timing` });
-    const stamps = this.usesTimestamps ? this.timestamps(batch) : undefined;
-    if (stamps) {
+    const steps: Step[] = [];
+    if (this.usesTimestamps) {
       for (let i = 0; i < batch; i++) {
-        if (cacheFlush) this.flush(encoder);
-        this.runner.encode(plan(i), encoder, stamps.writes(i));
+        if (cacheFlush) steps.push({ flush: true });
+        steps.push({ pass: [plan(i)], timed: true });
       }
-      stamps.encodeResolve(encoder, batch);
     } else {
-      if (cacheFlush) this.flush(encoder);
-      this.runner.encodeAll(Array.from({ length: batch }, (_, i) => plan(i)), encoder, undefined, plans[0].label);
+      if (cacheFlush) steps.push({ flush: true });
+      steps.push({ pass: Array.from({ length: batch }, (_, i) => plan(i)) });
     }
-    const t0 = performance.now();
-    d.queue.submit([encoder.finish()]);
-    await d.queue.onSubmittedWorkDone();
-    const wall = (performance.now() - t0) / batch;
-    if (this.runner.ctx.lost) throw new Error(`device lost: ${this.runner.ctx.lost}`);
-    if (!stamps) return [wall, wall];
-    const gpuMs = summarize((await stamps.read(batch)).map(([begin, end]) => end - begin)).median;
+    const { passes, wallMs } = await this.runner.submit(steps, `${plans[0].label} timing`);
+    const wall = wallMs / batch;
+    if (!passes.length) return [wall, wall];
+    const gpuMs = summarize(passes.map(([begin, end]) => end - begin)).median;
     return [gpuMs > 0 ? gpuMs : wall, wall];
   }
 
@@ -231,26 +203,19 @@ export class Timer {
     const firstAt = new Array<number>(n).fill(0);
     const next = new Array<number>(n).fill(0);
     const running = new Set(items.keys());
-    const d = this.runner.device;
     const start = performance.now();
     try {
       /** Runs `rounds` rounds of `passes` (the order's running plans); per round, each plan's pass times. */
       const submit = async (rounds: number, passes: number[]): Promise<Array<Map<number, number[]>>> => {
-        const encoder = d.createCommandEncoder({ label: 'dlprof rounds' });
-        const stamps = this.timestamps(rounds * passes.length);
-        let q = 0;
+        const steps: Step[] = [];
         for (let r = 0; r < rounds; r++) {
           for (const i of passes) {
             const it = items[i];
-            for (const c of it.before ?? []) encoder.copyBufferToBuffer(c.source, 0, c.target, 0, c.target.size);
-            this.runner.encode(it.plans[next[i]++ % it.plans.length], encoder, stamps.writes(q++));
+            for (const c of it.before ?? []) steps.push({ copy: c });
+            steps.push({ pass: [it.plans[next[i]++ % it.plans.length]], timed: true });
           }
         }
-        stamps.encodeResolve(encoder, q);
-        d.queue.submit([encoder.finish()]);
-        await d.queue.onSubmittedWorkDone();
-        if (this.runner.ctx.lost) throw new Error(`device lost: ${this.runner.ctx.lost}`);
-        const t = await stamps.read(q);
+        const t = (await this.runner.submit(steps, 'dlprof rounds')).passes;
         return Array.from({ length: rounds }, (_, r) => {
           const times = new Map<number, number[]>();
           passes.forEach((i, k) => {
@@ -304,10 +269,5 @@ export class Timer {
       const reason = (e as Error).message;
       return items.map((_, i) => outcomes[i] ?? { status: 'errored', reason });
     }
-  }
-
-  destroy(): void {
-    this.stamps?.destroy();
-    this.flushBuf?.destroy();
   }
 }

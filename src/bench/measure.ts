@@ -3,8 +3,8 @@
  * check against the CPU reference, then time under the given conditions. A variant that
  * disagrees with the reference beyond its tolerance is never timed; one that cannot run says why.
  */
-import type { KernelRunner, Prepared } from '../gpu/run.js';
-import { syntheticInputs } from '../gpu/run.js';
+import type { DeviceBuffer, Executor, Prepared } from '../gpu/executor.js';
+import { syntheticInputs } from '../kernels/inputs.js';
 import type { HostTensor, Kernel, KernelPlan, LayerCase } from '../kernels/types.js';
 import { kernelFor } from '../kernels/registry.js';
 import { planHash } from '../kernels/specialize.js';
@@ -93,7 +93,7 @@ export function weightInputs(c: LayerCase, plan: KernelPlan, p: Prepared): numbe
  * the model streams from memory (sparse-dnn-1024's 120 GEMVs with a 4 MiB weight each, this VM's
  * L3 32 MiB: 1.6 ms a GEMV in the rounds, 3.2 ms in the model, the reconstruction −52 %).
  */
-export async function rotation(runner: KernelRunner, kernel: Kernel, c: LayerCase, plan: KernelPlan, p: Prepared, conditions: Conditions, occurrences = 1):
+export async function rotation(runner: Executor, kernel: Kernel, c: LayerCase, plan: KernelPlan, p: Prepared, conditions: Conditions, occurrences = 1):
   Promise<{ plans: Prepared[]; release(): void }> {
   const plans = [p];
   const release = (): void => { for (const q of plans.slice(1)) runner.releaseCopy(q, p); };
@@ -169,10 +169,10 @@ export interface ReadyVariant {
  * it re-writes: the `inference` conditions copy them back right before each timed execution, as
  * the layer before writes a layer's input in a model.
  */
-async function activationRefresh(runner: KernelRunner, c: LayerCase, plan: KernelPlan, p: Prepared): Promise<Array<{ source: GPUBuffer; target: GPUBuffer }>> {
+async function activationRefresh(runner: Executor, c: LayerCase, plan: KernelPlan, p: Prepared): Promise<Array<{ source: DeviceBuffer; target: DeviceBuffer }>> {
   const weights = new Set(weightInputs(c, plan, p));
-  const targets = p.inputs.filter((b, i): b is GPUBuffer => !!b && !weights.has(i));
-  const sources = await runner.duplicate(targets, GPUBufferUsage.COPY_SRC, `${p.label} activation`);
+  const targets = p.inputs.filter((b, i): b is DeviceBuffer => !!b && !weights.has(i));
+  const sources = await runner.duplicate(targets, 'copy-source', `${p.label} activation`);
   return targets.map((target, i) => ({ source: sources[i], target }));
 }
 
@@ -180,12 +180,12 @@ async function activationRefresh(runner: KernelRunner, c: LayerCase, plan: Kerne
  * Prepares `variant` for timing under `conditions`: plans, uploads, runs it once and checks its
  * outputs against the reference. A result instead when it cannot run, fails, or disagrees.
  */
-export async function prepareVariant(runner: KernelRunner, kernel: Kernel, c: LayerCase, variant: string,
+export async function prepareVariant(runner: Executor, kernel: Kernel, c: LayerCase, variant: string,
   inputs: Array<HostTensor | null>, want: () => Promise<Reference>, conditions: Conditions = DEFAULT_CONDITIONS, occurrences = 1,
   memo?: CheckMemo): Promise<ReadyVariant | VariantResult> {
   const s = kernel.supports(c, variant, runner.caps);
   if (!s.ok) return { variant, status: 'skipped', reason: s.reason };
-  if (runner.ctx.lost) return { variant, status: 'errored', reason: `device lost: ${runner.ctx.lost}` };
+  if (runner.lost) return { variant, status: 'errored', reason: `device lost: ${runner.lost}` };
   let prepared: Prepared;
   const plan = kernel.plan(c, variant, runner.caps);
   const kernelHash = planHash(plan);
@@ -211,7 +211,7 @@ export async function prepareVariant(runner: KernelRunner, kernel: Kernel, c: La
     }
     const copies = await rotation(runner, kernel, c, plan, prepared, conditions, occurrences);
     // Only rounds make the activation copies (Timer.timeRounds; `inference` is only asked for with timestamps: effectiveConditions).
-    let before: Array<{ source: GPUBuffer; target: GPUBuffer }> = [];
+    let before: Array<{ source: DeviceBuffer; target: DeviceBuffer }> = [];
     try {
       if (conditions === 'inference') before = await activationRefresh(runner, c, plan, prepared);
     } catch (e) {
@@ -246,7 +246,7 @@ export function variantResult(r: ReadyVariant, outcome: Outcome): VariantResult 
 }
 
 /** Prepares, checks and times one variant on its own (`inference`: in rounds of itself alone). */
-export async function measureVariant(runner: KernelRunner, timer: Timer, kernel: Kernel, c: LayerCase, variant: string,
+export async function measureVariant(runner: Executor, timer: Timer, kernel: Kernel, c: LayerCase, variant: string,
   inputs: Array<HostTensor | null>, want: () => Promise<Reference>, timing: TimingOptions = DEFAULT_TIMING, conditions: Conditions = DEFAULT_CONDITIONS,
   memo?: CheckMemo): Promise<VariantResult> {
   const used = effectiveConditions(conditions, timer.usesTimestamps).conditions;
@@ -285,7 +285,7 @@ function selected(kernel: Kernel, only?: string[]): string[] {
 }
 
 /** Every variant of the layer's kernel (or those named in `only`), each timed after it is checked. */
-export async function measureLayer(runner: KernelRunner, timer: Timer, c: LayerCase, opts: LayerOptions & { timing?: TimingOptions } = {}): Promise<LayerMeasurement> {
+export async function measureLayer(runner: Executor, timer: Timer, c: LayerCase, opts: LayerOptions & { timing?: TimingOptions } = {}): Promise<LayerMeasurement> {
   const kernel = kernelFor(c.layer.op);
   if (!kernel) return { key: c.layer.key, op: c.layer.op, variants: [] };
   const variants = selected(kernel, opts.only);
@@ -303,7 +303,7 @@ export async function measureLayer(runner: KernelRunner, timer: Timer, c: LayerC
  * later together with other layers' (`inference` rounds): `m` holds the results of those that
  * cannot be timed, `ready` the others (release them after timing).
  */
-export async function prepareLayer(runner: KernelRunner, c: LayerCase, opts: LayerOptions = {}): Promise<{ m: LayerMeasurement; ready: ReadyVariant[] }> {
+export async function prepareLayer(runner: Executor, c: LayerCase, opts: LayerOptions = {}): Promise<{ m: LayerMeasurement; ready: ReadyVariant[] }> {
   const kernel = kernelFor(c.layer.op);
   const m: LayerMeasurement = { key: c.layer.key, op: c.layer.op, kernel: kernel?.name, defaultVariant: kernel?.defaultVariant(c), variants: [] };
   const ready: ReadyVariant[] = [];

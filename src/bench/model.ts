@@ -8,8 +8,8 @@
 import { performance } from 'node:perf_hooks';
 import type { ModelGraph } from '../ir/graph.js';
 import type { TensorType } from '../ir/types.js';
-import { syntheticInputs, type KernelRunner, type Prepared } from '../gpu/run.js';
-import { PassTimestamps } from '../gpu/timestamps.js';
+import type { DeviceBuffer, Executor, Prepared } from '../gpu/executor.js';
+import { syntheticInputs } from '../kernels/inputs.js';
 import { kernelFor } from '../kernels/registry.js';
 import type { GpuType, HostTensor, Kernel, LayerCase } from '../kernels/types.js';
 import { gpuTypeOf } from '../kernels/wgsl.js';
@@ -55,7 +55,7 @@ export function modelInputs(g: ModelGraph): Map<string, HostTensor> {
 }
 
 /** Whether every layer has a kernel whose chosen variant supports it. */
-export function canRun(runner: KernelRunner, g: ModelGraph, choose: VariantChooser): RunPlan {
+export function canRun(runner: Executor, g: ModelGraph, choose: VariantChooser): RunPlan {
   for (const n of g.nodes) {
     const kernel = kernelFor(n.op);
     if (!kernel) return { ok: false, reason: `no kernel for ${n.op} (node '${n.label}')` };
@@ -164,7 +164,7 @@ export interface BoundModel {
  * Runs the model (after one warm-up) as often as `count` says and returns its outputs and timings.
  * @throws Error when a layer cannot be planned or bound (call canRun first).
  */
-export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<string, HostTensor>, choose: VariantChooser,
+export async function runModel(runner: Executor, g: ModelGraph, inputs: Map<string, HostTensor>, choose: VariantChooser,
   count: RunCount = { repeats: 5 }, onProgress?: (what: string) => void): Promise<ModelRun> {
   const m = await bindModel(runner, g, inputs, choose, onProgress);
   try {
@@ -179,23 +179,18 @@ export async function runModel(runner: KernelRunner, g: ModelGraph, inputs: Map<
  * the variants `choose` picks, to be run later (BoundModel.time) as often as needed.
  * @throws Error when a layer cannot be planned or bound (call canRun first).
  */
-export async function bindModel(runner: KernelRunner, g: ModelGraph, inputs: Map<string, HostTensor>, choose: VariantChooser,
+export async function bindModel(runner: Executor, g: ModelGraph, inputs: Map<string, HostTensor>, choose: VariantChooser,
   onProgress?: (what: string) => void): Promise<BoundModel> {
-  const device = runner.device;
-  const buffers = new Map<string, { buf: GPUBuffer; type: TensorType; gt: GpuType }>();
-  const owned: GPUBuffer[] = [];
+  const buffers = new Map<string, { buf: DeviceBuffer; type: TensorType; gt: GpuType }>();
+  const owned: DeviceBuffer[] = [];
   const prepared: Prepared[] = [];
   const variants: string[] = [];
-  let layerStamps: PassTimestamps | undefined;
-  const totalStamps = runner.ctx.timestamps ? new PassTimestamps(device, 1, `${g.name} total`) : undefined;
   const release = (): void => {
     for (const p of prepared) runner.releaseBound(p);
-    for (const b of owned) b.destroy();
-    layerStamps?.destroy();
-    totalStamps?.destroy();
+    for (const b of owned) runner.free(b);
   };
   try {
-    const tensorBuffer = (name: string, type: TensorType): GPUBuffer => {
+    const tensorBuffer = (name: string, type: TensorType): DeviceBuffer => {
       const have = buffers.get(name);
       if (have) return have.buf;
       const gt = gpuTypeOf(type.dtype);
@@ -232,8 +227,7 @@ export async function bindModel(runner: KernelRunner, g: ModelGraph, inputs: Map
   }
   const time = async (count: RunCount = { repeats: 5 }, progress = onProgress): Promise<ModelRun> => {
     const { repeats, budgetMs = 0, maxRepeats = 200, perLayer = true, readOutputs = true } = count;
-    if (perLayer && runner.ctx.timestamps) layerStamps ??= new PassTimestamps(device, g.nodes.length, `${g.name} layers`);
-    const layerTimer = perLayer ? layerStamps : undefined;
+    const layerTimer = perLayer && runner.timestamps;
     const layerSamples: number[][] = g.nodes.map(() => []);
     const startSamples: number[][] = g.nodes.map(() => []);
     const totals: number[] = [];
@@ -244,29 +238,16 @@ export async function bindModel(runner: KernelRunner, g: ModelGraph, inputs: Map
       progress?.(r === 0 ? 'warm-up' : `run ${r}${budgetMs > 0 ? '' : `/${repeats}`}`);
       // The end-to-end time: every layer's dispatches in one compute pass, as a runtime would
       // record them, timestamps at its start and end only.
-      const enc = device.createCommandEncoder({ label: `${g.name} run` });
-      runner.encodeAll(prepared, enc, totalStamps?.writes(0), `${g.name} end-to-end`);
-      totalStamps?.encodeResolve(enc);
-      const t0 = performance.now();
-      device.queue.submit([enc.finish()]);
-      await device.queue.onSubmittedWorkDone();
-      const wall = performance.now() - t0;
-      if (runner.ctx.lost) throw new Error(`device lost: ${runner.ctx.lost}`);
-      if (r > 0) {
-        totals.push(totalStamps ? (await totalStamps.read())[0][1] : wall);
-      }
+      const run = await runner.submit([{ pass: prepared, timed: true, label: `${g.name} end-to-end` }], `${g.name} run`);
+      if (r > 0) totals.push(run.passes.length ? run.passes[0][1] : run.wallMs);
       // Each layer's time in context: one pass per layer with its own timestamps (this adds a
       // little per-pass overhead, so it is a separate run from the end-to-end one), in the first
       // LAYER_RUNS runs: a layer's trimmed mean settles in fewer runs than the model's, whose
       // runs go on alone (on lavapipe this halves a warm analysis of resnet-tiny's run time).
       if (!layerTimer || r > Math.max(repeats, LAYER_RUNS)) continue;
-      const enc2 = device.createCommandEncoder({ label: `${g.name} layer timing` });
-      prepared.forEach((p, i) => runner.encode(p, enc2, layerTimer.writes(i)));
-      layerTimer.encodeResolve(enc2);
-      device.queue.submit([enc2.finish()]);
-      await device.queue.onSubmittedWorkDone();
+      const layers = await runner.submit(prepared.map((p) => ({ pass: [p], timed: true })), `${g.name} layer timing`);
       if (r === 0) continue;
-      (await layerTimer.read()).forEach(([begin, end], i) => {
+      layers.passes.forEach(([begin, end], i) => {
         layerSamples[i].push(end - begin);
         startSamples[i].push(begin);
       });

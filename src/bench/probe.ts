@@ -7,9 +7,8 @@
  *  - pass overhead: what a small kernel costs more in its own timed compute pass (as the harness
  *    times each execution) than among others in one pass (as a model run records its layers).
  */
-import { PassTimestamps } from '../gpu/timestamps.js';
 import type { Layer } from '../ir/types.js';
-import type { KernelRunner, Prepared } from '../gpu/run.js';
+import type { DeviceBuffer, Executor, Prepared } from '../gpu/executor.js';
 import type { Kernel, LayerCase } from '../kernels/types.js';
 import { bindings, dispatch1d, entry1d, header } from '../kernels/wgsl.js';
 import { DEFAULT_TIMING, type Outcome, type RoundItem, type Timer } from './harness.js';
@@ -58,7 +57,7 @@ function probeKernel(name: string, wgsl: string, workgroups: [number, number, nu
 }
 
 /** Peak FMA throughput: `threads` invocations × `iters` iterations × CHAINS vec4 FMAs (8 FLOPs each). */
-async function fma(runner: KernelRunner, timer: Timer, f16: boolean): Promise<ProbeResult> {
+async function fma(runner: Executor, timer: Timer, f16: boolean): Promise<ProbeResult> {
   const t = f16 ? 'f16' : 'f32';
   const threads = 64 * 1024;
   const iters = 256;
@@ -89,7 +88,7 @@ ${steps}
 }
 
 /** Peak bandwidth: a vec4 copy of `bytes` (read once, written once). */
-async function copy(runner: KernelRunner, timer: Timer): Promise<ProbeResult> {
+async function copy(runner: Executor, timer: Timer): Promise<ProbeResult> {
   const bytes = Math.min(64 * 2 ** 20, runner.caps.maxStorageBufferBindingSize);
   const n = bytes / 4;
   const vecs = n / 4;
@@ -117,7 +116,7 @@ ${entry1d(256, vecs, '  y[gid] = x[gid];')}`;
  * force, a few µs: most of a µs-scale layer's time, which a model run, timing only its start and
  * end, does not pay.
  */
-export async function passOverhead(runner: KernelRunner): Promise<ProbeResult> {
+export async function passOverhead(runner: Executor): Promise<ProbeResult> {
   const n = 256;
   const plans: Prepared[] = [];
   // Ping-pong: each reads what the other wrote, so every execution waits for the one before, as
@@ -133,19 +132,9 @@ ${entry1d(WG, n, `  y[gid] = ${expr};`)}`;
       : await runner.bind(k, c, plan, [plans[0].outputs[0]], [plans[0].inputs[0]!], k.name));
   }
   const PASSES = 32;
-  const d = runner.device;
-  const stamps = new PassTimestamps(d, 2 * PASSES, 'probe pass overhead');
   const seq = Array.from({ length: 2 * PASSES }, (_, i) => plans[i % 2]);
-  const submit = async (own: boolean): Promise<Array<[number, number]>> => {
-    const enc = d.createCommandEncoder({ label: 'probe pass overhead' });
-    if (own) seq.forEach((p, i) => runner.encode(p, enc, stamps.writes(i)));
-    else runner.encodeAll(seq, enc, stamps.writes(0), 'probe pass overhead');
-    const passes = own ? seq.length : 1;
-    stamps.encodeResolve(enc, passes);
-    d.queue.submit([enc.finish()]);
-    await d.queue.onSubmittedWorkDone();
-    return stamps.read(passes);
-  };
+  const submit = async (own: boolean): Promise<Array<[number, number]>> =>
+    (await runner.submit(own ? seq.map((p) => ({ pass: [p], timed: true })) : [{ pass: seq, timed: true }], 'probe pass overhead')).passes;
   try {
     const diffs: number[] = [];
     const perPass: number[] = [];
@@ -158,7 +147,6 @@ ${entry1d(WG, n, `  y[gid] = ${expr};`)}`;
     }
     return { kind: 'pass-overhead', value: Math.max(0, summarize(diffs).median), unit: 'ms', medianMs: summarize(perPass).median };
   } finally {
-    stamps.destroy();
     if (plans[1]) runner.releaseBound(plans[1]);
     if (plans[0]) runner.release(plans[0]);
   }
@@ -184,9 +172,9 @@ export interface FloorItems {
 
 export const FLOOR_DISPATCHES = 32;
 
-export async function floorItems(runner: KernelRunner): Promise<FloorItems> {
+export async function floorItems(runner: Executor): Promise<FloorItems> {
   const n = WG;
-  const prepare = async (name: string, expr: string, input?: GPUBuffer): Promise<Prepared> => {
+  const prepare = async (name: string, expr: string, input?: DeviceBuffer): Promise<Prepared> => {
     const wgsl = `${bindings([{ name: 'x', type: 'f32', access: 'read' }, { name: 'y', type: 'f32', access: 'read_write' }])}
 ${entry1d(WG, n, `  y[gid] = ${expr};`)}`;
     const c = fakeCase(name, [n], n);
@@ -203,7 +191,7 @@ ${entry1d(WG, n, `  y[gid] = ${expr};`)}`;
     items: [{ plans: [writer] }, { plans: [one] }, { plans: [many] }],
     order: [0, 1, 0, 2],
     release: () => {
-      one.outputs[0].destroy();
+      runner.free(one.outputs[0]);
       runner.releaseBound(one);
       runner.release(writer);
     },
@@ -218,9 +206,9 @@ export function floorOverhead(one: Outcome | undefined, many: Outcome | undefine
   return Math.max(0, t1 - Math.max(0, perDispatch));
 }
 
-export async function probeMachine(runner: KernelRunner, timer: Timer): Promise<ProbeResult[]> {
+export async function probeMachine(runner: Executor, timer: Timer): Promise<ProbeResult[]> {
   const out = [await fma(runner, timer, false), await copy(runner, timer)];
   if (runner.caps.f16) out.push(await fma(runner, timer, true));
-  if (runner.ctx.timestamps) out.push(await passOverhead(runner));
+  if (runner.timestamps) out.push(await passOverhead(runner));
   return out;
 }

@@ -3,7 +3,7 @@
  * trusted (docs/architecture.md, Checking before timing).
  */
 import type { HostTensor, Kernel, LayerCase } from '../kernels/types.js';
-import type { KernelRunner, Prepared } from '../gpu/run.js';
+import type { Executor, Prepared } from '../gpu/executor.js';
 
 /**
  * Tolerances by output dtype: |gpu − ref| ≤ atol + rtol·|ref|, with atol scaled by the output's
@@ -68,7 +68,7 @@ export function compareOutputs(got: HostTensor[], want: HostTensor[], dtypeOverr
 }
 
 /** Runs `prepared` once and compares with the reference on the same inputs. */
-export async function verifyVariant(runner: KernelRunner, kernel: Kernel, c: LayerCase, prepared: Prepared,
+export async function verifyVariant(runner: Executor, kernel: Kernel, c: LayerCase, prepared: Prepared,
   inputs: Array<HostTensor | null>): Promise<Agreement> {
   const got = await runner.run(prepared, c);
   const want = kernel.reference(c, inputs);

@@ -1,7 +1,8 @@
 /**
- * Executing a KernelPlan on the device: buffers (labelled with kernel and layer), pipelines (cached
- * by WGSL source), uploads with the host↔GPU type conversions, encoding of the passes (with
- * timestamp writes for the harness), and read-back.
+ * The executor (executor.ts) on Dawn's WebGPU: executing a KernelPlan on the device — buffers
+ * (labelled with kernel and layer), pipelines (cached by specialization key), uploads with the
+ * host↔GPU type conversions, submissions of steps (passes with timestamp writes for the harness),
+ * and read-back.
  */
 import type { TensorType } from '../ir/types.js';
 import { SPARSE_KEY_THRESHOLD } from '../ir/key.js';
@@ -13,6 +14,10 @@ import { kernelFor } from '../kernels/registry.js';
 import { specializeCached } from '../kernels/specialize.js';
 import { elements, gpuSize, gpuTypeOf } from '../kernels/wgsl.js';
 import type { GpuContext } from './device.js';
+import type { CopyUse, DeviceBuffer, Executor, Prepared, Step, Submitted } from './executor.js';
+import { PassTimestamps } from './timestamps.js';
+
+export type { Prepared } from './executor.js';
 
 export function deviceCaps(ctx: GpuContext): DeviceCaps {
   const l = ctx.info.limits;
@@ -56,21 +61,6 @@ export function fromGpuBytes(buf: ArrayBuffer, t: TensorType, gt: GpuType): Host
   return { dtype: t.dtype, shape: [...t.shape], data };
 }
 
-/** A plan made ready to run: buffers allocated and filled, pipelines and bind groups built. */
-export interface Prepared {
-  label: string;
-  pipelines: GPUComputePipeline[];
-  bindGroups: GPUBindGroup[];
-  workgroups: Array<[number, number, number]>;
-  inputs: Array<GPUBuffer | null>;
-  outputs: GPUBuffer[];
-  scratch: GPUBuffer[];
-  uniforms: GPUBuffer[];
-  outputTypes: GpuType[];
-  /** Bytes of device memory the plan holds. */
-  bytes: number;
-}
-
 /** Destroys the buffers of `bufs` that are not the same object as in `original` (a copy's own inputs). */
 function destroyCopies(bufs: Array<GPUBuffer | null>, original: Array<GPUBuffer | null>): void {
   bufs.forEach((b, i) => { if (b && b !== original[i]) b.destroy(); });
@@ -98,8 +88,13 @@ function withTestExtraWork(p: Prepared, kernel: string): Prepared {
   return { ...p, pipelines: [...p.pipelines, p.pipelines[0]], bindGroups: [...p.bindGroups, p.bindGroups[0]], workgroups: [...p.workgroups, w] };
 }
 
-export class KernelRunner {
+/** Bytes of the cache-flush buffer: larger than any CPU's or GPU's last-level cache. */
+const FLUSH_BYTES = 256 * 2 ** 20;
+
+export class KernelRunner implements Executor {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private stamps?: PassTimestamps;
+  private flushBuf?: GPUBuffer;
   readonly caps: DeviceCaps;
 
   constructor(readonly ctx: GpuContext) {
@@ -113,6 +108,58 @@ export class KernelRunner {
 
   get device(): GPUDevice {
     return this.ctx.device;
+  }
+
+  get timestamps(): boolean {
+    return this.ctx.timestamps;
+  }
+
+  get lost(): string | undefined {
+    return this.ctx.lost;
+  }
+
+  /** Timestamps for at least `passes` passes (grown on demand, reused otherwise). */
+  private passStamps(passes: number): PassTimestamps {
+    if (!this.stamps || this.stamps.passes < passes) {
+      this.stamps?.destroy();
+      this.stamps = new PassTimestamps(this.device, passes, 'dlprof passes');
+    }
+    return this.stamps;
+  }
+
+  async submit(steps: Step[], label: string): Promise<Submitted> {
+    const device = this.device;
+    const timed = this.timestamps ? steps.filter((st) => 'pass' in st && st.timed).length : 0;
+    const stamps = timed ? this.passStamps(timed) : undefined;
+    const encoder = device.createCommandEncoder({ label });
+    let q = 0;
+    for (const st of steps) {
+      if ('copy' in st) encoder.copyBufferToBuffer(st.copy.source, 0, st.copy.target, 0, st.copy.target.size);
+      else if ('flush' in st) {
+        const size = Math.min(FLUSH_BYTES, this.caps.maxBufferSize);
+        this.flushBuf ??= device.createBuffer({ size, usage: GPUBufferUsage.COPY_DST, label: 'dlprof cache flush' });
+        encoder.clearBuffer(this.flushBuf);
+      } else this.encodeAll(st.pass, encoder, st.timed && stamps ? stamps.writes(q++) : undefined, st.label ?? label);
+    }
+    if (stamps) stamps.encodeResolve(encoder, q);
+    const t0 = performance.now();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    const wallMs = performance.now() - t0;
+    if (this.lost) throw new Error(`device lost: ${this.lost}`);
+    return { passes: stamps ? await stamps.read(q) : [], wallMs };
+  }
+
+  free(b: DeviceBuffer): void {
+    b.destroy();
+  }
+
+  /** Frees the runner's own buffers (timestamps, the cache-flush buffer). */
+  destroy(): void {
+    this.stamps?.destroy();
+    this.flushBuf?.destroy();
+    this.stamps = undefined;
+    this.flushBuf = undefined;
   }
 
   typeOf(kernel: Kernel, t: TensorType): GpuType {
@@ -223,7 +270,7 @@ export class KernelRunner {
    * Release it with releaseCopy, before `p`.
    */
   async copyWithFreshInputs(kernel: Kernel, c: LayerCase, plan: KernelPlan, p: Prepared, indices: number[], label: string): Promise<Prepared> {
-    const fresh = await this.duplicate(indices.map((i) => p.inputs[i]!), storage(), `${label} input`);
+    const fresh = await this.duplicate(indices.map((i) => p.inputs[i]!), 'storage', `${label} input`);
     const inBufs = p.inputs.map((b, i) => (indices.includes(i) ? fresh[indices.indexOf(i)] : b));
     try {
       return await this.bindPlan(kernel, c, plan, inBufs, p.outputs, label, p.scratch);
@@ -234,11 +281,12 @@ export class KernelRunner {
   }
 
   /**
-   * New buffers (usage `usage`) holding what `bufs` hold, copied on the device in one submission.
+   * New buffers (for `use`: bound as storage, or a copy source) holding what `bufs` hold, copied on the device in one submission.
    * @throws Error when device memory runs out (nothing is left allocated).
    */
-  async duplicate(bufs: GPUBuffer[], usage: number, label: string): Promise<GPUBuffer[]> {
+  async duplicate(bufs: GPUBuffer[], use: CopyUse, label: string): Promise<GPUBuffer[]> {
     const device = this.device;
+    const usage = use === 'storage' ? storage() : GPUBufferUsage.COPY_SRC;
     device.pushErrorScope('out-of-memory');
     const copies = bufs.map((b, i) => this.buffer(b.size, usage | GPUBufferUsage.COPY_DST, `${label} ${i} copy`));
     const oom = await device.popErrorScope();
@@ -372,113 +420,4 @@ export class KernelRunner {
     r.destroy();
     return out;
   }
-}
-
-/** Deterministic input data for a layer (for timing, and for checking against the reference). */
-export function syntheticInputs(c: LayerCase, seed = 1): Array<HostTensor | null> {
-  let s = seed >>> 0;
-  const rand = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return c.layer.inputs.map((t, i) => {
-    if (!t) return null;
-    const n = elements(t);
-    const cv = c.consts[i];
-    if (cv) {
-      const data = isFloat(t.dtype) ? Float32Array.from(cv.data as number[]) : Int32Array.from(cv.data as number[], (x) => clampI32(x));
-      return { dtype: t.dtype, shape: [...t.shape], data };
-    }
-    // Ops defined on part of the reals only say where (Kernel.inputDomain).
-    const [lo, hi] = kernelFor(c.layer.op)?.inputDomain?.(c.layer.op, i) ?? [-1, 1];
-    if (isFloat(t.dtype)) {
-      const data = Float32Array.from({ length: n }, () => lo + rand() * (hi - lo));
-      const sparsity = weightSparsity(c, i);
-      if (sparsity !== null && sparsity >= SPARSE_KEY_THRESHOLD) sparsify(data, t.shape, sparsity, weightColumns(c, i), rand);
-      return { dtype: t.dtype, shape: [...t.shape], data };
-    }
-    if (t.dtype === 'bool') return { dtype: t.dtype, shape: [...t.shape], data: Uint8Array.from({ length: n }, () => (rand() < 0.5 ? 1 : 0)) };
-    // sequence_lens of the recurrent ops: full-length sequences, what a benchmark of the layer means.
-    if (i === 4 && (c.layer.op === 'LSTM' || c.layer.op === 'GRU' || c.layer.op === 'RNN')) {
-      const x = c.layer.inputs[0]!.shape;
-      const T = c.layer.attrs.layout === 1 ? x[1] : x[0];
-      return { dtype: t.dtype, shape: [...t.shape], data: new Int32Array(n).fill(T) };
-    }
-    // Integer data inputs are most often indices: keep them small and non-negative.
-    return { dtype: t.dtype, shape: [...t.shape], data: Int32Array.from({ length: n }, () => Math.floor(rand() * 2)) };
-  });
-}
-
-/** The recorded sparsity of input i when it is a weight (a SparseLinear's `sparsity` attribute otherwise), else null. */
-function weightSparsity(c: LayerCase, i: number): number | null {
-  const w = c.layer.weights.find((x) => x.input === i);
-  if (w && w.sparsity !== null) return w.sparsity;
-  const a = c.layer.attrs.sparsity;
-  return c.layer.op === 'dlprof.SparseLinear' && i === 1 && typeof a === 'number' ? a : null;
-}
-
-/**
- * Whether input i is a [K, N] weight consumed by columns (a MatMul/Gemm B without transpose):
- * its non-zeros are then counted per column (an output neuron's fan-in); otherwise per row of
- * the leading dimension (an output channel of a convolution, a row of a transposed Gemm B).
- */
-function weightColumns(c: LayerCase, i: number): boolean {
-  const a = c.layer.attrs;
-  const flag = (k: string): boolean => typeof a[k] === 'number' && a[k] !== 0;
-  switch (c.layer.op) {
-    case 'MatMul': return i === 1;
-    case 'Gemm': case 'dlprof.FusedMatMul': return i === 1 && !flag('transB');
-    case 'dlprof.SparseLinear': return i === 1 && !flag('trans_b');
-    default: return false;
-  }
-}
-
-/**
- * Zeroes `data` in place to the recorded sparsity s with a fixed fan-in: every group (a column
- * of the trailing [K, N] matrices when `columns`, else a slab under one index of the first
- * dimension) keeps exactly round((1 − s)·size) of its elements, at deterministic random
- * positions — as the Sparse DNN Challenge's weights have a fixed number of connections per
- * neuron. Timing a sparse layer on dense random data would measure the wrong kernel work.
- */
-function sparsify(data: Float32Array, shape: readonly number[], s: number, columns: boolean, rand: () => number): void {
-  const n = data.length;
-  if (n === 0) return;
-  let groups: number;
-  let size: number;
-  let at: (g: number, j: number) => number;
-  if (columns && shape.length >= 2) {
-    const K = shape[shape.length - 2];
-    const N = shape[shape.length - 1];
-    size = K;
-    groups = n / K;
-    at = (g, j) => Math.floor(g / N) * K * N + j * N + (g % N);
-  } else {
-    groups = shape.length >= 2 ? shape[0] : 1;
-    size = n / groups;
-    at = (g, j) => g * size + j;
-  }
-  const keep = Math.round((1 - s) * size);
-  const perm = new Int32Array(size);
-  const kept = new Uint8Array(size);
-  for (let g = 0; g < groups; g++) {
-    // Partial Fisher–Yates: the first `keep` slots of a random permutation are the survivors.
-    for (let j = 0; j < size; j++) perm[j] = j;
-    kept.fill(0);
-    for (let j = 0; j < keep; j++) {
-      const r = j + Math.floor(rand() * (size - j));
-      const tmp = perm[j]; perm[j] = perm[r]; perm[r] = tmp;
-      kept[perm[j]] = 1;
-    }
-    for (let j = 0; j < size; j++) if (!kept[j]) data[at(g, j)] = 0;
-  }
-}
-
-function isFloat(d: DType): boolean {
-  return d === 'float32' || d === 'float16' || d === 'float64' || d === 'bfloat16';
-}
-
-function clampI32(x: number): number {
-  return Math.max(-2147483648, Math.min(2147483647, x));
 }

@@ -52,7 +52,7 @@ export async function openSession(sel: AdapterSelection, dbPath: string, version
     ctx, runner, timer, store, fp, machineId: store.machineId(fp), interrupted: false, clock: new PhaseClock(),
     close: () => {
       process.off('SIGINT', onSigint);
-      timer.destroy();
+      runner.destroy();
       closeGpu(ctx);
       store.close();
     },

@@ -55,4 +55,17 @@ describe('the dependency rules', () => {
     expect(cycle.code).not.toBe(0);
     expect(cycle.out).toMatch(/no-circular/);
   });
+
+  it('keep the benchmarking code on the executor seam: the Dawn implementation is not theirs to import', async () => {
+    const files = {
+      'src/gpu/executor.ts': 'export type Step = { n: number };\n',
+      'src/gpu/run.ts': 'export class KernelRunner {}\n',
+    };
+    const direct = await cruise(tree({ ...files, 'src/bench/h.ts': "import { KernelRunner } from '../gpu/run.ts';\nexport const k = KernelRunner;\n" }));
+    expect(direct.code).not.toBe(0);
+    expect(direct.out).toMatch(/bench-uses-the-executor-seam/);
+    const seam = await cruise(tree({ ...files, 'src/bench/h.ts': "import type { Step } from '../gpu/executor.ts';\nexport const s: Step = { n: 1 };\n" }));
+    // (tempDir may hold the other tests' trees: only this rule's verdict is asserted.)
+    expect(seam.out).not.toMatch(/bench-uses-the-executor-seam/);
+  });
 });

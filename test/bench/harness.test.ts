@@ -57,7 +57,6 @@ describe('timing harness', () => {
     const out = await timer.time(p, { ...DEFAULT_TIMING, budgetMs: 500, minPassUs: 20_000 });
     const flushed = await timer.time(p, { ...DEFAULT_TIMING, budgetMs: 500, minPassUs: 20_000, cacheFlush: true });
     runner.release(p);
-    timer.destroy();
     expect(out.status).toBe('completed');
     if (out.status !== 'completed') return;
     expect(out.source).toBe('timestamp');
@@ -79,7 +78,6 @@ describe('timing harness', () => {
     };
     const small = await med(16);
     const big = await med(256);
-    timer.destroy();
     expect(big / small).toBeGreaterThan(4); // 16× the loop iterations
   });
 
@@ -89,7 +87,6 @@ describe('timing harness', () => {
     const p = await prepareSpin(runner, 4096, 64, 'spin');
     const out = await timer.time(p, { ...DEFAULT_TIMING, targetSpread: 0, minSamples: 3, maxSamples: 10_000, budgetMs: 300 });
     runner.release(p);
-    timer.destroy();
     expect(out.status === 'completed' && out.stoppedBy).toBe('budget');
   });
 
@@ -104,7 +101,6 @@ describe('timing harness', () => {
     const floored = await timer.time(p, { ...settled, minTimeMs: 300 });
     const took = performance.now() - t0;
     runner.release(p);
-    timer.destroy();
     if (quick.status !== 'completed' || floored.status !== 'completed') throw new Error('timing failed');
     expect(quick.stoppedBy).toBe('spread');
     expect(quick.samplesMs).toHaveLength(3);
@@ -126,7 +122,6 @@ describe('timing harness', () => {
     source.destroy();
     runner.release(small);
     runner.release(big);
-    timer.destroy();
     const [a, b] = outs;
     if (a.status !== 'completed' || b.status !== 'completed') throw new Error('timing in rounds failed');
     expect(a.samplesMs.length).toBeGreaterThanOrEqual(DEFAULT_TIMING.minSamples);
@@ -155,7 +150,6 @@ describe('timing harness', () => {
     const slowRuns = await executions(runner, slow);
     runner.release(quick);
     runner.release(slow);
-    timer.destroy();
     if (a.status !== 'completed' || b.status !== 'completed') throw new Error('timing in rounds failed');
     expect(b.stoppedBy).toBe('budget');
     expect(b.samplesMs).toHaveLength(3);
@@ -178,7 +172,6 @@ describe('timing harness', () => {
     const slowRuns = await executions(runner, slow);
     runner.release(quick);
     runner.release(slow);
-    timer.destroy();
     if (a.status !== 'completed' || b.status !== 'completed') throw new Error('timing in rounds failed');
     expect(b.stoppedBy).toBe('outpaced');
     expect(b.samplesMs).toHaveLength(3);
@@ -207,7 +200,6 @@ describe('timing harness', () => {
     });
     const executed = await executions(runner, p);
     runner.release(p);
-    timer.destroy();
     if (out.status !== 'completed') throw new Error('timing in rounds failed');
     // µs of work: several rounds a submission, a sample each.
     const rounds = executedBefore - DEFAULT_TIMING.warmup;
@@ -232,7 +224,6 @@ describe('timing harness', () => {
     await expect(timer.timeRounds([{ plans: [a] }, { plans: [b] }], opts, {}, [0, 0])).rejects.toThrow('timing in rounds: plan 1 is not in the order');
     runner.release(a);
     runner.release(b);
-    timer.destroy();
     const [oa, ob] = outs;
     if (oa.status !== 'completed' || ob.status !== 'completed') throw new Error('timing in rounds failed');
     expect(oa.batch).toBe(3);
@@ -248,7 +239,6 @@ describe('timing harness', () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);
     const peaks = await probeMachine(runner, timer);
-    timer.destroy();
     const byKind = Object.fromEntries(peaks.map((p) => [p.kind, p]));
     expect(byKind['fma-f32'].value).toBeGreaterThan(0.1); // GFLOP/s; lavapipe on 2 cores gives ~15
     expect(byKind.copy.value).toBeGreaterThan(0.1); // GB/s

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TIMING, Timer } from '../../src/bench/harness.js';
 import { COLD_SPAN, prepareVariant, rotation, weightInputs } from '../../src/bench/measure.js';
-import { syntheticInputs } from '../../src/gpu/run.js';
+import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { LayerCase } from '../../src/kernels/types.js';
 import { casesFrom, gpu, releaseGpu } from '../support/kernels.js';
@@ -58,7 +58,6 @@ describe('measurement conditions', () => {
     }
     const timer = new Timer(runner);
     const out = await timer.time(cold.plans, { ...DEFAULT_TIMING, budgetMs: 300 });
-    timer.destroy();
     expect(out.status).toBe('completed');
     cold.release();
     // The original is intact after the copies are gone.

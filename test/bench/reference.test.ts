@@ -14,7 +14,7 @@ import { measureCases, openSession } from '../../src/store/session.js';
 import { compareOutputs } from '../../src/bench/verify.js';
 import { fusedCase } from '../../src/analysis/fused-layers.js';
 import { findFusions } from '../../src/analysis/fusion.js';
-import { syntheticInputs } from '../../src/gpu/run.js';
+import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { processModel } from '../../src/ir/process.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { Kernel, LayerCase } from '../../src/kernels/types.js';

@@ -53,7 +53,6 @@ describe('relative-spread criterion', () => {
     }
     expect(asked).toBe(7);
     expect(ctx.lost).toBeUndefined();
-    timer.destroy();
   });
 });
 

@@ -1,6 +1,6 @@
 /** PassTimestamps (src/gpu/timestamps.ts): one begin/end pair per pass, read back relative to the first pass. */
 import { afterAll, describe, expect, it } from 'vitest';
-import { syntheticInputs } from '../../src/gpu/run.js';
+import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { PassTimestamps } from '../../src/gpu/timestamps.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import { casesFrom, gpu, releaseGpu } from '../support/kernels.js';

@@ -160,7 +160,7 @@ describe('conv variants agree with the reference', () => {
     // checkCase judges implicit-gemm-f16 at float32 tolerance above (these are small sums); on a
     // long reduction it is judged at float16 tolerance (compareOutputs' dtype override).
     const { compareOutputs } = await import('../../src/bench/verify.js');
-    const { syntheticInputs } = await import('../../src/gpu/run.js');
+    const { syntheticInputs } = await import('../../src/kernels/inputs.js');
     const c = convCase({ x: [1, 16, 8, 8], m: 8, k: [5, 5], pads: [2, 2, 2, 2] });
     const inputs = syntheticInputs(c, 3);
     const p = await runner.prepare(conv, c, conv.plan(c, 'implicit-gemm-f16', runner.caps), inputs, 'conv f16');

@@ -16,7 +16,7 @@ import type { DType } from '../../src/onnx/dtype.js';
 import { kernels, deformGeometry } from '../../src/kernels/deform.js';
 import { kernels as convKernels } from '../../src/kernels/conv.js';
 import { kernelFor } from '../../src/kernels/registry.js';
-import { syntheticInputs } from '../../src/gpu/run.js';
+import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { compareOutputs, TOLERANCE } from '../../src/bench/verify.js';
 import type { GraphBuilder } from '../../src/onnx/write.js';
 import { casesFrom, gpu, releaseGpu } from '../support/kernels.js';

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { AttrValue, TensorType } from '../../src/ir/types.js';
 import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
-import { syntheticInputs } from '../../src/gpu/run.js';
+import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { compareOutputs } from '../../src/bench/verify.js';
 import { casesFrom, checkCase, releaseGpu, type VariantCheck } from '../support/kernels.js';
 

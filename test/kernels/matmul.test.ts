@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { float } from '../../src/onnx/write.js';
-import { syntheticInputs } from '../../src/gpu/run.js';
+import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { compareOutputs, TOLERANCE } from '../../src/bench/verify.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { LayerCase } from '../../src/kernels/types.js';

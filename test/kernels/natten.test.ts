@@ -11,7 +11,7 @@ import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import type { DType } from '../../src/onnx/dtype.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import { naGeometry, windowOf } from '../../src/kernels/natten.js';
-import { syntheticInputs } from '../../src/gpu/run.js';
+import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { compareOutputs } from '../../src/bench/verify.js';
 import { float } from '../../src/onnx/write.js';
 import { casesFrom, checkCase, releaseGpu, type VariantCheck } from '../support/kernels.js';

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
-import { syntheticInputs } from '../../src/gpu/run.js';
+import { syntheticInputs } from '../../src/kernels/inputs.js';
 import type { AttrInput } from '../../src/onnx/write.js';
 import { agree, casesFrom, gpu, inputsFor, releaseGpu } from '../support/kernels.js';
 import { expectEveryCasePasses } from '../support/conformance-kernels.js';

@@ -10,7 +10,7 @@ import type { AttrValue, TensorType } from '../../src/ir/types.js';
 import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import { ellTiling, sparseGeometry, sparseLinearKernel, toCsr, toEll } from '../../src/kernels/sparse.js';
-import { syntheticInputs } from '../../src/gpu/run.js';
+import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { compareOutputs } from '../../src/bench/verify.js';
 import { layerFlops } from '../../src/ir/cost.js';
 import { checkCase, gpu, releaseGpu } from '../support/kernels.js';

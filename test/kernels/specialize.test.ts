@@ -4,7 +4,7 @@
  * compute their own results.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { syntheticInputs } from '../../src/gpu/run.js';
+import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import { PARAM_BLOCK, planHash, specialize } from '../../src/kernels/specialize.js';
 import { compareOutputs } from '../../src/bench/verify.js';

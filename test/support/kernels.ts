@@ -6,7 +6,8 @@
  */
 import { expect } from 'vitest';
 import { closeGpu, openGpu, type GpuContext } from '../../src/gpu/device.js';
-import { KernelRunner, syntheticInputs } from '../../src/gpu/run.js';
+import { KernelRunner } from '../../src/gpu/run.js';
+import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { compareOutputs, type Agreement } from '../../src/bench/verify.js';
 import type { DeviceCaps, HostTensor, Kernel, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
