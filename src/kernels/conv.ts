@@ -35,7 +35,7 @@ import {
   supported, unsupported,
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
-import { dispatch1d, elements, gpuSize, gpuTypeOf, header, prod } from './wgsl.js';
+import { dispatch1d, elements, gpuSize, gpuTypeOf, header, prod, stridesOf } from './wgsl.js';
 import { GEMM_TILE, gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
 
 const KERNEL = 'conv';
@@ -189,9 +189,9 @@ function directWgsl(g: ConvGeometry): { wgsl: string; buffers: Pass['buffers'] }
   const NP = g.N * osp;
   const b = ioBindings(g, { x: true, w: true, bias: true, y: true });
   const nd = g.nd;
-  const outSt = strides(g.outs);
-  const inSt = strides(g.ins);
-  const kSt = strides(g.k);
+  const outSt = stridesOf(g.outs);
+  const inSt = stridesOf(g.ins);
+  const kSt = stridesOf(g.k);
   const l: string[] = [];
   l.push(`  let m0 = wid.y * ${MB}u;`);
   l.push(`  let grp = m0 / ${g.Mg}u;`);
@@ -252,12 +252,6 @@ ${l.join('\n')}
   return { wgsl, buffers: b.buffers };
 }
 
-function strides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]; }
-  return s;
-}
 
 // ---------------------------------------------------------------------------------------------
 // implicit-gemm, im2col-gemm, 1x1-gemm and winograd's batched products on the GEMM core (gemm.ts)
@@ -657,7 +651,7 @@ ${l.join('\n')}
 
 const VARIANTS = [
   { name: 'direct', description: 'one invocation per output position and 1–4 output channels, looping over input channels and the kernel window (any rank, groups, dilations; ConvTranspose)' },
-  { name: 'implicit-gemm', description: 'GEMM per group (M = Cout/G, N = batch·OH·OW, K = Cin/G·KH·KW) with im2col done while loading 64×64×16 tiles into workgroup memory, 4×4 outputs per invocation' },
+  { name: 'implicit-gemm', description: 'GEMM per group (M = Cout/G, N = batch·OH·OW, K = Cin/G·KH·KW) with im2col done while loading 64×64×16 tiles of the GEMM core into workgroup memory, 8×8 outputs per invocation' },
   { name: 'im2col-gemm', description: 'explicit im2col into a scratch matrix (pass 1), then the tiled GEMM (pass 2)' },
   { name: 'winograd', description: 'Winograd F(2×2,3×3): weight and input transforms, 16 batched GEMMs over channels, output transform (3×3, stride 1, dilation 1, group 1)' },
   { name: 'depthwise', description: 'group = C = Cout: a haloed input tile of one channel in workgroup memory per workgroup' },
@@ -792,19 +786,18 @@ function defaultVariant(c: LayerCase): string {
   return 'implicit-gemm';
 }
 
-/** A straightforward CPU convolution (double accumulation), and ConvTranspose as its scatter. */
-function reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[] {
-  const g = convGeometry(c);
-  const x = inputs[0]!.data;
-  const w = inputs[1]!.data;
-  const bias = inputs[2]?.data;
+/**
+ * A straightforward CPU convolution of `x` by `w` plus `bias` (double accumulation), and
+ * ConvTranspose as its scatter: Y as [N][M][outs…]. The fused convolution's reference adds to it.
+ */
+export function convolve(g: ConvGeometry, x: HostTensor['data'], w: HostTensor['data'], bias?: HostTensor['data']): Float64Array {
   const nd = g.nd;
   const isp = prod(g.ins);
   const osp = prod(g.outs);
   const ksp = prod(g.k);
-  const inSt = strides(g.ins);
-  const outSt = strides(g.outs);
-  const kSt = strides(g.k);
+  const inSt = stridesOf(g.ins);
+  const outSt = stridesOf(g.outs);
+  const kSt = stridesOf(g.k);
   const y = new Float64Array(g.N * g.M * osp);
   const oi = new Array<number>(nd);
   const ki = new Array<number>(nd);
@@ -861,6 +854,11 @@ function reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[]
       }
     }
   }
+  return y;
+}
+
+function reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[] {
+  const y = convolve(convGeometry(c), inputs[0]!.data, inputs[1]!.data, inputs[2]?.data);
   return [{ dtype: c.layer.outputs[0].dtype, shape: [...c.layer.outputs[0].shape], data: Float32Array.from(y) }];
 }
 

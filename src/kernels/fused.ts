@@ -22,7 +22,7 @@ import {
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
 import { broadcastOffset, dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod, stridesOf, unravel } from './wgsl.js';
-import { as2d, convGeometry, convOutputAddress, implicitGemmOperands, type ConvGeometry } from './conv.js';
+import { as2d, convGeometry, convolve, convOutputAddress, implicitGemmOperands, type ConvGeometry } from './conv.js';
 import { GEMM_TILE, gemmWgsl, gemmWorkgroups, type GemmSpec } from './gemm.js';
 import { geometry as matmulGeometry, type Geometry as MatmulGeometry } from './matmul.js';
 
@@ -413,47 +413,12 @@ function convDefault(c: LayerCase): string {
   return g.G === 1 ? 'implicit-gemm-fused' : 'direct-fused';
 }
 
-/** Straightforward CPU convolution (double accumulation), then + B + R and the activation. */
+/** The convolution's CPU reference (conv.ts convolve, with the bias), then + R and the activation. */
 function convReference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[] {
-  const g = convGeometry(c);
   const f = actRef(activationOf(c)!);
-  const x = inputs[0]!.data;
-  const w = inputs[1]!.data;
-  const bias = inputs[2]?.data;
   const res = inputs[3]?.data;
-  const isp = prod(g.ins);
-  const osp = prod(g.outs);
-  const ksp = prod(g.k);
-  const inSt = stridesOf(g.ins);
-  const outSt = stridesOf(g.outs);
-  const kSt = stridesOf(g.k);
-  const y = new Float32Array(g.N * g.M * osp);
-  for (let n = 0; n < g.N; n++) {
-    for (let m = 0; m < g.M; m++) {
-      const grp = Math.floor(m / g.Mg);
-      for (let o = 0; o < osp; o++) {
-        let acc = 0;
-        for (let ci = 0; ci < g.Cg; ci++) {
-          const xb = (n * g.C + grp * g.Cg + ci) * isp;
-          const wb = (m * g.Cg + ci) * ksp;
-          for (let k = 0; k < ksp; k++) {
-            let xo = 0;
-            let inside = true;
-            for (let i = 0; i < g.nd; i++) {
-              const oi = Math.floor(o / outSt[i]) % g.outs[i];
-              const ki = Math.floor(k / kSt[i]) % g.k[i];
-              const ii = oi * g.s[i] + ki * g.d[i] - g.pb[i];
-              if (ii < 0 || ii >= g.ins[i]) { inside = false; break; }
-              xo += ii * inSt[i];
-            }
-            if (inside) acc += x[xb + xo] * w[wb + k];
-          }
-        }
-        const yo = (n * g.M + m) * osp + o;
-        y[yo] = f(acc + (bias ? bias[m] : 0) + (res ? res[yo] : 0));
-      }
-    }
-  }
+  const acc = convolve(convGeometry(c), inputs[0]!.data, inputs[1]!.data, inputs[2]?.data);
+  const y = Float32Array.from(acc, (v, i) => f(v + (res ? res[i] : 0)));
   return [{ dtype: c.layer.outputs[0].dtype, shape: [...c.layer.outputs[0].shape], data: y }];
 }
 
