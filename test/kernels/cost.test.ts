@@ -197,6 +197,31 @@ describe('attention and recurrences', () => {
     expect(layerFlops(sig('dlprof.NeighborhoodAttention', [q1, q1, q1], [q1], { kernel_size: [3] }))).toBe(330);
   });
 
+  const CONTRIB = { '': 17, 'com.microsoft': 1 };
+
+  it('com.microsoft MultiHeadAttention: QKᵀ, softmax and P·V', () => {
+    // Q [1, 4, 8], K and V [1, 6, 8], 2 heads of 4: QKᵀ 4·6 scores · 8 multiply-adds (over both
+    // heads) = 384 FLOPs, P·V the same 384, softmax 6 per score (2 heads · 24) = 288: 1056.
+    expect(flops((g) => {
+      g.input('q', 'float32', [1, 4, 8]);
+      for (const n of ['k', 'v']) g.input(n, 'float32', [1, 6, 8]);
+      g.output(g.op('MultiHeadAttention', ['q', 'k', 'v'], { num_heads: 2 }, { domain: 'com.microsoft' }), 'float32');
+    }, CONTRIB)).toBe(1056);
+  });
+
+  it('com.microsoft Attention: the Q/K/V projection, then attention', () => {
+    const attention = (w: number, attrs: Record<string, AttrValue>) => flops((g) => {
+      g.input('x', 'float32', [1, 9, 8]);
+      g.output(g.op('Attention', ['x', g.init('w', 'float32', [8, w]), g.init('b', 'float32', [w])], attrs as never,
+        { domain: 'com.microsoft' }), 'float32');
+    }, CONTRIB);
+    // X [1, 9, 8] · W [8, 24]: 9 · 24 outputs · 8 multiply-adds = 3456. Then Dq = Dv = 8 over
+    // L = S = 9, 2 heads: 81 · (2·8 + 2·8 + 6·2) = 3564. Total 7020.
+    expect(attention(24, { num_heads: 2 })).toBe(7020);
+    // qkv_hidden_sizes [8, 8, 6]: projection 2 · 9 · 8 · 22 = 3168; attention 81 · (16 + 12 + 12) = 3240: 6408.
+    expect(attention(22, { num_heads: 2, qkv_hidden_sizes: [8, 8, 6] })).toBe(6408);
+  });
+
   const rnn = (op: string, x: number[], gates: number, dirs: number, attrs: Record<string, AttrValue> = {}) => flops((g) => {
     g.input('x', 'float32', x);
     const [i, h] = [4, 5];
