@@ -37,11 +37,13 @@ import { kernels as random } from './random.js';
 import { kernels as sparse } from './sparse.js';
 import { kernels as deform } from './deform.js';
 import { kernels as natten } from './natten.js';
+import { kernels as compress } from './compress.js';
 
 export const KERNELS: readonly Kernel[] = [
   ...matmul, ...conv, ...elementwise, ...normalization, ...softmax, ...reduce, ...pool,
   ...copy, ...transpose, ...concat, ...slice, ...gather, ...pad, ...resize, ...expand, ...split, ...fused, ...misc, ...sparse, ...deform,
   ...recurrent, ...einsum, ...quantized, ...indexing, ...extra, ...sampling, ...signal, ...rearrange, ...losses, ...random, ...natten,
+  ...compress,
 ];
 
 const BY_OP = new Map<string, Kernel>();
@@ -65,7 +67,7 @@ export function kernelOps(): string[] {
  * their kernel would declare. (NonZero, Shape and Size are folded or fail to a data-dependent shape
  * in practice; the entry keeps them from counting as arithmetic where one becomes a layer.)
  */
-const DATA_OPS_WITHOUT_KERNEL: ReadonlySet<string> = new Set(['Compress', 'NonZero', 'Shape', 'Size', 'Constant']);
+const DATA_OPS_WITHOUT_KERNEL: ReadonlySet<string> = new Set(['NonZero', 'Shape', 'Size', 'Constant']);
 
 /**
  * FLOPs of one execution of a layer (`Layer.flops`): its kernel's `cost`; else 0 for the data
