@@ -27,7 +27,7 @@ import { geomean, summarize } from '../src/bench/stats.js';
 import { closeGpu, openGpu } from '../src/gpu/device.js';
 import { KernelRunner } from '../src/gpu/run.js';
 import type { ModelGraph } from '../src/ir/graph.js';
-import { processModel } from '../src/ir/process.js';
+import { loadGraph } from '../src/kernels/model.js';
 import type { Layer } from '../src/ir/types.js';
 import type { HostTensor, LayerCase } from '../src/kernels/types.js';
 import { layerModel } from '../src/suite/emit.js';
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     if (!g) {
       const file = path.join(dir, `${p.model}.onnx`);
       fs.writeFileSync(file, buildModelBytes(p.model));
-      g = processModel(file, { dims: new Map(Object.entries(p.dims ?? {})), shapes: new Map() });
+      g = loadGraph(file, { dims: new Map(Object.entries(p.dims ?? {})), shapes: new Map() });
       graphs.set(p.model, g);
     }
     return g;

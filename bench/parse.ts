@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { buildModelBytes, MODELS } from '../models/index.js';
 import { writeLargeModel } from '../models/large.js';
 import { dedupe } from '../src/ir/dedupe.js';
-import { processModel } from '../src/ir/process.js';
+import { loadGraph } from '../src/kernels/model.js';
 
 const REPEATS = 5;
 const LARGE_BYTES = 520 * 2 ** 20;
@@ -39,7 +39,7 @@ function child(mode: string, file: string, dims: Record<string, number>): void {
       const b = fs.readFileSync(file);
       if (b.length === 0) throw new Error('empty');
     } else {
-      const g = processModel(file, { dims: new Map(Object.entries(dims)), shapes: new Map() });
+      const g = loadGraph(file, { dims: new Map(Object.entries(dims)), shapes: new Map() });
       unique = dedupe([g]).length;
       layers = g.nodes.length;
     }

@@ -24,7 +24,7 @@ import { modelInputs, runModel } from '../src/bench/model.js';
 import { summarize, trimmedMean } from '../src/bench/stats.js';
 import { closeGpu, openGpu } from '../src/gpu/device.js';
 import { KernelRunner } from '../src/gpu/run.js';
-import { processModel } from '../src/ir/process.js';
+import { loadGraph } from '../src/kernels/model.js';
 import { kernelFor } from '../src/kernels/registry.js';
 import { Progress } from '../src/util/progress.js';
 
@@ -54,7 +54,7 @@ try {
     const m = findModel(name)!;
     const file = path.join(dir, `${name}.onnx`);
     fs.writeFileSync(file, buildModelBytes(name));
-    const g = processModel(file, { dims: new Map(Object.entries(m.dims)), shapes: new Map() });
+    const g = loadGraph(file, { dims: new Map(Object.entries(m.dims)), shapes: new Map() });
     const run = await runModel(runner, g, modelInputs(g), (c) => kernelFor(c.layer.op)?.defaultVariant(c) ?? '',
       { repeats: runs, budgetMs: 0, readOutputs: false }, (w) => progress.step(1, 1, `${name}: ${w}`));
     progress.done();

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildModelBytes, MODELS } from '../models/index.js';
 import { dedupe } from '../src/ir/dedupe.js';
-import { processModel } from '../src/ir/process.js';
+import { loadGraph } from '../src/kernels/model.js';
 import { emitSuite } from '../src/suite/emit.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -18,7 +18,7 @@ const graphs = MODELS.filter((m) => !m.tiny).map((m) => {
   const file = path.join(tmp, `${m.name}.onnx`);
   fs.writeFileSync(file, buildModelBytes(m.name));
   process.stderr.write(`processing ${m.name}\n`);
-  const g = processModel(file, { dims: new Map(Object.entries(m.dims)), shapes: new Map() });
+  const g = loadGraph(file, { dims: new Map(Object.entries(m.dims)), shapes: new Map() });
   // Record where the model comes from, not the temporary file.
   g.path = `models:${m.name}`;
   return g;

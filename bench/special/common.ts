@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import type { LayerCase } from '../../src/kernels/types.js';
 import { GraphBuilder } from '../../src/onnx/write.js';
 
@@ -37,7 +37,7 @@ export function layerCase(build: (g: GraphBuilder) => void, opsets: Record<strin
   const file = path.join(dir, 'layer.onnx');
   try {
     fs.writeFileSync(file, g.toBytes(opsets));
-    const graph = processModel(file, { dims: new Map(), shapes: new Map() });
+    const graph = loadGraph(file, { dims: new Map(), shapes: new Map() });
     const layer = graph.layers.get(graph.nodes[graph.nodes.length - 1].key)!;
     return { layer, consts: graph.origins.get(layer.key)!.constValues };
   } finally {

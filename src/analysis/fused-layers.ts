@@ -4,10 +4,10 @@
  * for timing: BatchNormalization folds into the convolution's weights and bias without changing
  * their shapes.
  */
-import type { ModelGraph } from '../ir/graph.js';
-import { layerBytes, layerFlops } from '../ir/cost.js';
+import { layerBytes, type ModelGraph } from '../ir/graph.js';
 import { layerKey, sortedAttrs } from '../ir/key.js';
 import type { AttrValue, Layer, TensorType } from '../ir/types.js';
+import { layerFlops } from '../kernels/registry.js';
 import type { LayerCase } from '../kernels/types.js';
 import type { FusionGroup } from './fusion.js';
 
@@ -104,7 +104,7 @@ function sparseCase(g: ModelGraph, f: FusionGroup): LayerCase | undefined {
   const weights = [{ ...wi, sparsity }];
   const layer: Layer = {
     key: layerKey(op, attrs, inputs, [out], weights), op, attrs, inputs, outputs: [out], weights,
-    flops: layerFlops(op, attrs, inputs, [out]), bytes: layerBytes(inputs, [out]), params: 0,
+    flops: layerFlops({ op, attrs, inputs, outputs: [out] }), bytes: layerBytes(inputs, [out]), params: 0,
   };
   return { layer, consts: inputs.map(() => null) };
 }

@@ -27,7 +27,7 @@ import { compareOutputs } from '../bench/verify.js';
 import type { AdapterSelection } from '../gpu/device.js';
 import { dedupe } from '../ir/dedupe.js';
 import type { ModelGraph } from '../ir/graph.js';
-import { processModel } from '../ir/process.js';
+import { loadGraph } from '../kernels/model.js';
 import { kernelFor } from '../kernels/registry.js';
 import type { HostTensor, LayerCase } from '../kernels/types.js';
 import type { Bindings } from '../onnx/shapes/engine.js';
@@ -98,7 +98,7 @@ interface Analysis {
 /** Analyzes a model: measures what the store lacks, runs the stages, and returns the result (progress on stderr). */
 export async function analyzeModel(o: AnalyzeOptions, progress: Progress): Promise<AnalyzeResult> {
   const t0 = performance.now();
-  const g = processModel(o.model, o.bindings);
+  const g = loadGraph(o.model, o.bindings);
   const parseMs = performance.now() - t0;
   const notes = modelNotes(g);
   const cases = dedupe([g]).map((u) => layerCase(g, u.layer.key));

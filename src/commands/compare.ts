@@ -7,7 +7,7 @@ import { CONFIDENCE, compareLayers, MIN_LAYERS_FOR_NOISE, type TimedLayer } from
 import { predict } from '../analysis/predict.js';
 import { CONDITIONS, DEFAULT_CONDITIONS } from '../bench/measure.js';
 import type { ModelGraph } from '../ir/graph.js';
-import { processModel } from '../ir/process.js';
+import { loadGraph } from '../kernels/model.js';
 import { kernelFor } from '../kernels/registry.js';
 import { COMPARE_SCHEMA_VERSION, renderCompare, renderCompareMarkdown, reportLayers, type CompareResult, type ModelChange } from '../report/compare.js';
 import { defaultDbPath, Store } from '../store/db.js';
@@ -107,7 +107,7 @@ export default class Compare extends DlprofCommand {
   private machines(flags: { machine?: string[]; db?: string; conditions: string; dim?: string[]; shape?: string[] }, modelFiles: string[], threshold: number): CompareResult {
     if (flags.machine!.length !== 2) throw new DlprofError(`--machine: give exactly two machines (base, then head); got ${flags.machine!.length}`, 'E_BAD_FLAG', EXIT.usage);
     const bindings = parseBindings(flags.dim, flags.shape);
-    const graphs: ModelGraph[] = modelFiles.map((f) => processModel(f, bindings));
+    const graphs: ModelGraph[] = modelFiles.map((f) => loadGraph(f, bindings));
     const store = Store.open(flags.db ?? defaultDbPath());
     try {
       const [a, b] = flags.machine!.map((m) => resolveMachine(store, m));

@@ -4,7 +4,7 @@ import { Args, Flags } from '@oclif/core';
 import { DlprofCommand } from '../cli/base.js';
 import { modelFlags, parseBindings } from '../cli/flags.js';
 import { storeFlags } from '../cli/gpu-flags.js';
-import { processModel } from '../ir/process.js';
+import { loadGraph } from '../kernels/model.js';
 import { defaultDbPath, Store } from '../store/db.js';
 import { exportResults } from '../store/exchange.js';
 import { machineName, resolveMachine } from '../store/machines.js';
@@ -49,7 +49,7 @@ export default class Export extends DlprofCommand {
     }
     const bindings = parseBindings(flags.dim, flags.shape);
     // The models first: a bad model file stops before the store is opened.
-    const layerKeys = flags.model ? new Set(flags.model.flatMap((m) => processModel(m, bindings).nodes.map((n) => n.key))) : undefined;
+    const layerKeys = flags.model ? new Set(flags.model.flatMap((m) => loadGraph(m, bindings).nodes.map((n) => n.key))) : undefined;
     const store = Store.open(flags.db ?? defaultDbPath());
     try {
       const machines = flags.machine?.map((m) => resolveMachine(store, m));

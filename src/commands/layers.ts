@@ -3,7 +3,7 @@ import { DlprofCommand } from '../cli/base.js';
 import { modelBindings, modelFlags } from '../cli/flags.js';
 import { dedupe } from '../ir/dedupe.js';
 import type { ModelGraph } from '../ir/graph.js';
-import { processModel } from '../ir/process.js';
+import { loadGraph } from '../kernels/model.js';
 import { layersResult, renderLayers, type LayersResult } from '../report/layers.js';
 import { emitSuite } from '../suite/emit.js';
 import { terminalChalk } from '../util/color.js';
@@ -42,7 +42,7 @@ export default class Layers extends DlprofCommand {
     const graphs: ModelGraph[] = [];
     files.forEach((f, i) => {
       progress.step(i + 1, files.length, `parsing ${printable(f)}`);
-      graphs.push(processModel(f, bindings));
+      graphs.push(loadGraph(f, bindings));
     });
     progress.done();
     const unique = dedupe(graphs);

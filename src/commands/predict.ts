@@ -4,7 +4,7 @@ import { modelFlags, parseBindings } from '../cli/flags.js';
 import { storeFlags } from '../cli/gpu-flags.js';
 import { predict } from '../analysis/predict.js';
 import { CONDITIONS, DEFAULT_CONDITIONS } from '../bench/measure.js';
-import { processModel } from '../ir/process.js';
+import { loadGraph } from '../kernels/model.js';
 import { kernelFor } from '../kernels/registry.js';
 import { PREDICT_SCHEMA_VERSION, renderPredict, type PredictResult } from '../report/predict.js';
 import { defaultDbPath, Store } from '../store/db.js';
@@ -33,7 +33,7 @@ export default class Predict extends DlprofCommand {
 
   async run(): Promise<PredictResult> {
     const { args, flags } = await this.parse(Predict);
-    const g = processModel(args.model, parseBindings(flags.dim, flags.shape));
+    const g = loadGraph(args.model, parseBindings(flags.dim, flags.shape));
     const consts = (key: string) => g.origins.get(key)!.constValues;
     const store = Store.open(flags.db ?? defaultDbPath());
     try {

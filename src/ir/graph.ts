@@ -8,11 +8,11 @@ import type { Diagnostic, LoadedModel } from '../onnx/load.js';
 import type { AttributeProto } from '../onnx/proto.js';
 import { isConcrete, type ControlFlowInfo, type InferenceResult, type InferredNode } from '../onnx/shapes/engine.js';
 import type { TensorInfo } from '../onnx/shapes/types.js';
+import { dtypeSize } from '../onnx/dtype.js';
 import { elementCount, zeroFraction, type ConstValue, type ExternalReader } from '../onnx/tensor.js';
 import { printable } from '../util/errors.js';
-import { layerBytes, layerFlops } from './cost.js';
 import { layerKey, sortedAttrs } from './key.js';
-import type { Layer, TensorType, WeightInfo } from './types.js';
+import type { FlopsOf, Layer, TensorType, WeightInfo } from './types.js';
 
 export interface GraphNode {
   /** Index in `ModelGraph.nodes` (topological order). */
@@ -131,8 +131,23 @@ export function qualifiedOp(domain: string, op: string): string {
   return domain ? `${domain}.${op}` : op;
 }
 
-/** Builds the layer IR for one model. */
-export function buildGraph(model: LoadedModel, inf: InferenceResult): ModelGraph {
+/**
+ * Compulsory traffic of a layer, whatever its op: every present input read once and every output
+ * written once, at the tensor's dtype size. Real kernels move more (re-reads, im2col buffers); the
+ * roofline uses this minimum so that "fraction of peak bandwidth" is an upper bound.
+ */
+export function layerBytes(inputs: Array<TensorType | null>, outputs: TensorType[]): number {
+  let b = 0;
+  for (const t of [...inputs, ...outputs]) if (t) b += elementCount(t.shape) * dtypeSize(t.dtype);
+  return b;
+}
+
+/**
+ * Builds the layer IR for one model. `flopsOf` gives each layer's FLOPs (`Layer.flops`): the
+ * kernels' costs, kernels/registry.ts `layerFlops`. A layer's params are the elements of its
+ * constant inputs (weights).
+ */
+export function buildGraph(model: LoadedModel, inf: InferenceResult, flopsOf: FlopsOf): ModelGraph {
   const layers = new Map<string, Layer>();
   const origins = new Map<string, LayerOrigin>();
   const nodes: GraphNode[] = [];
@@ -184,7 +199,7 @@ export function buildGraph(model: LoadedModel, inf: InferenceResult): ModelGraph
     if (!layer) {
       layer = {
         key, op, attrs, inputs, outputs: outs, weights,
-        flops: layerFlops(n.op, attrs, inputs, outs),
+        flops: flopsOf({ op, attrs, inputs, outputs: outs }),
         bytes: layerBytes(inputs, outs),
         params: weights.reduce((s, w) => s + elementCount(inputs[w.input]!.shape), 0),
       };

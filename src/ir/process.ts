@@ -2,8 +2,10 @@
 import { loadModel } from '../onnx/load.js';
 import { inferModel, type Bindings } from '../onnx/shapes/engine.js';
 import { buildGraph, type ModelGraph } from './graph.js';
+import type { FlopsOf } from './types.js';
 
-export function processModel(file: string, bindings: Bindings): ModelGraph {
+/** `flopsOf` counts each layer's FLOPs: kernels/registry.ts `layerFlops` (kernels/model.ts `loadGraph` passes it). */
+export function processModel(file: string, bindings: Bindings, flopsOf: FlopsOf): ModelGraph {
   const model = loadModel(file);
-  return buildGraph(model, inferModel(model, bindings));
+  return buildGraph(model, inferModel(model, bindings), flopsOf);
 }

@@ -36,10 +36,19 @@ export interface Layer {
   outputs: TensorType[];
   /** Constant inputs (weights); sparsity enters the key only when a weight is mostly zeros. */
   weights: WeightInfo[];
-  /** Floating-point (or integer) operations; a multiply-add counts as 2. */
+  /** Floating-point (or integer) operations of one execution; a multiply-add counts as 2 (`Kernel.cost`). */
   flops: number;
   /** Bytes read and written at minimum: every input and output once. */
   bytes: number;
   /** Elements of constant inputs (weights). */
   params: number;
 }
+
+/** What a layer's work follows from: its op, normalized attributes and tensor types (the FLOPs' arguments). */
+export type LayerSignature = Pick<Layer, 'op' | 'attrs' | 'inputs' | 'outputs'>;
+
+/**
+ * FLOPs of one execution of a layer. The IR takes it from its caller (the kernels come after the IR
+ * in the data flow): `layerFlops` in src/kernels/registry.ts, which asks the op's kernel.
+ */
+export type FlopsOf = (l: LayerSignature) => number;

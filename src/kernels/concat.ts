@@ -19,6 +19,7 @@ import {
 } from './types.js';
 import { elements, entry1d, header } from './wgsl.js';
 import { WG, attrNum, nz, checkDispatch, checkTensors, decl, gt, pass1d, tensorLike, values } from './movement.js';
+import { noFlops } from './flops.js';
 
 const KERNEL = 'concat';
 
@@ -152,6 +153,7 @@ export const concatKernel: Kernel = {
   supports,
   plan,
   reference,
+  cost: noFlops, // moves data only
 };
 
 export const kernels: Kernel[] = [concatKernel];

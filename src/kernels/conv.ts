@@ -37,6 +37,8 @@ import {
 } from './types.js';
 import { dispatch1d, elements, gpuSize, gpuTypeOf, header, prod, stridesOf } from './wgsl.js';
 import { GEMM_TILE, gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
+import type { LayerSignature, TensorType } from '../ir/types.js';
+import { count } from './flops.js';
 
 const KERNEL = 'conv';
 
@@ -862,6 +864,28 @@ function reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[]
   return [{ dtype: c.layer.outputs[0].dtype, shape: [...c.layer.outputs[0].shape], data: Float32Array.from(y) }];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Cost
+
+/**
+ * FLOPs of a convolution with weight `w` [M, C/group, k…] and output `y`, also for the quantized
+ * and deformable ones: Y[n, m, o…] = Σ_{c < C/group, k…} X · W is 2·N·M·Π(out)·(C/group)·Π(kernel)
+ * (one multiply-add per weight per output), + N·M·Π(out) for the bias when given.
+ */
+export function convFlops(w: TensorType | null, y: TensorType, bias: TensorType | null | undefined): number {
+  if (!w) return 0;
+  const outN = count(y);
+  return 2 * outN * prod(w.shape.slice(1)) + (bias ? outN : 0);
+}
+
+function cost(l: LayerSignature): number {
+  const [x, w, b] = l.inputs;
+  if (!x || !w) return 0;
+  // ConvTranspose: each input element scatters into (M/group)·Π(kernel) outputs with a multiply-add, + the bias.
+  if (l.op === 'ConvTranspose') return 2 * count(x) * prod(w.shape.slice(1)) + (b ? count(l.outputs[0]) : 0);
+  return convFlops(w, l.outputs[0], b);
+}
+
 export const kernels: Kernel[] = [{
   name: KERNEL,
   ops: ['Conv', 'ConvTranspose'],
@@ -870,4 +894,5 @@ export const kernels: Kernel[] = [{
   supports,
   plan,
   reference,
+  cost,
 }];

@@ -14,6 +14,7 @@ import {
 } from './types.js';
 import { elements, entry1d, header } from './wgsl.js';
 import { WG, checkTensors, decl, gt, pass1d, tensorLike, values } from './movement.js';
+import { noFlops } from './flops.js';
 
 const KERNEL = 'copy';
 
@@ -66,6 +67,7 @@ export const copyKernel: Kernel = {
   supports,
   plan,
   reference,
+  cost: noFlops, // moves data only
 };
 
 export const kernels: Kernel[] = [copyKernel];

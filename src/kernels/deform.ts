@@ -37,8 +37,10 @@ import {
   supported, unsupported,
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
-import { dispatch1d, elements, gpuSize, gpuTypeOf, header } from './wgsl.js';
+import { dispatch1d, elements, gpuSize, gpuTypeOf, header, prod } from './wgsl.js';
 import { gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
+import type { LayerSignature } from '../ir/types.js';
+import { convFlops } from './conv.js';
 
 const KERNEL = 'deform';
 
@@ -557,6 +559,21 @@ function reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[]
   return [{ dtype: c.layer.outputs[0].dtype, shape: [...c.layer.outputs[0].shape], data: y }];
 }
 
+/**
+ * The convolution's count (conv.ts convFlops: 2 per weight per output, + the bias), plus bilinear
+ * sampling: 4 taps × (mul + add) + weights ≈ 10 FLOPs per sampled input value, one sample per
+ * (output position, input channel, kernel tap), the mask multiply included.
+ */
+function cost(l: LayerSignature): number {
+  const mmcv = isMmcvDeform(l.op);
+  // DeformConv: X, W, offset, B, mask; mmcv: X, offset, mask, W, B.
+  const x = l.inputs[0];
+  const w = mmcv ? l.inputs[3] : l.inputs[1];
+  const y = l.outputs[0];
+  if (!x || !w) return 0;
+  return convFlops(w, y, mmcv ? l.inputs[4] : l.inputs[3]) + 10 * (elements(y) / y.shape[1]) * x.shape[1] * prod(w.shape.slice(2));
+}
+
 export const kernels: Kernel[] = [{
   name: KERNEL,
   ops: ['DeformConv', ...MMCV_DEFORM_OPS],
@@ -565,4 +582,5 @@ export const kernels: Kernel[] = [{
   supports,
   plan,
   reference,
+  cost,
 }];

@@ -26,6 +26,8 @@ import {
 } from './types.js';
 import { elements, entry1d, gpuSize, header, prod, stridesOf } from './wgsl.js';
 import { WG, checkTensors, decl, emptyPlan, gt, isFloat, nz, pass1d, values } from './movement.js';
+import type { LayerSignature } from '../ir/types.js';
+import { count } from './flops.js';
 
 const KERNEL = 'einsum';
 
@@ -371,6 +373,26 @@ function referenceOf(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor
   return [{ dtype: o.dtype, shape: [...o.shape], data }];
 }
 
+/**
+ * The loop nest runs over every distinct label (and the broadcast '...' dims): one multiply-add
+ * (2 FLOPs) per point when labels are contracted away, else one operation per point.
+ */
+function cost(l: LayerSignature): number {
+  const eq = typeof l.attrs.equation === 'string' ? l.attrs.equation.replace(/\s/g, '') : '';
+  const sizes = new Map<string, number>();
+  let ellipsis = 1;
+  eq.split('->')[0].split(',').forEach((term, i) => {
+    const t = l.inputs[i];
+    if (!t) return;
+    const [before, after] = term.includes('...') ? term.split('...') : [term, ''];
+    [...before].forEach((c, j) => sizes.set(c, t.shape[j]));
+    [...after].forEach((c, j) => sizes.set(c, t.shape[t.shape.length - after.length + j]));
+    if (term.includes('...')) ellipsis = Math.max(ellipsis, prod(t.shape.slice(before.length, t.shape.length - after.length)));
+  });
+  const space = prod([...sizes.values()]) * ellipsis;
+  return space > count(l.outputs[0]) ? 2 * space : space;
+}
+
 export const einsumKernel: Kernel = {
   name: KERNEL,
   ops: ['Einsum'],
@@ -379,6 +401,7 @@ export const einsumKernel: Kernel = {
   supports: supportsOf,
   plan: planOf,
   reference: referenceOf,
+  cost,
 };
 
 export const kernels: Kernel[] = [einsumKernel];

@@ -12,13 +12,14 @@
  *    classified (same shape, scalar, outer-dim broadcast, row broadcast, or splat along the last
  *    dim) so that no per-lane index math is needed. Needs element count % 4 = 0.
  */
-import type { Layer, TensorType } from '../ir/types.js';
+import type { Layer, LayerSignature, TensorType } from '../ir/types.js';
 import type { DType } from '../onnx/dtype.js';
 import {
   supported, unsupported,
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
 import { broadcastOffset, dispatch1d, elements, entry1d, gpuTypeOf, header, stridesOf, unravel } from './wgsl.js';
+import { count } from './flops.js';
 
 const KERNEL = 'elementwise';
 const WG = 256;
@@ -729,6 +730,33 @@ const DOMAIN: Record<string, Record<number, [number, number]>> = {
   Div: { 1: [0.5, 2] }, Asin: { 0: [-0.9, 0.9] }, Acos: { 0: [-0.9, 0.9] }, Atanh: { 0: [-0.9, 0.9] },
 };
 
+// ---------------------------------------------------------------------------------------------
+// Cost
+
+/**
+ * FLOPs per output element, where not 1 (the conventions are on Kernel.cost: a transcendental
+ * function counts about as the instructions a GPU issues for it).
+ */
+const FLOPS_PER_ELEMENT: Record<string, number> = {
+  // exp + add + div (sigmoid), or ~4 for tanh / erf approximations.
+  Sigmoid: 4, Tanh: 4, Erf: 4, Softplus: 3, Softsign: 3, Elu: 3, Selu: 4, Celu: 4,
+  // x * 0.5 * (1 + erf(x / sqrt 2)) ≈ erf (4) + 3.
+  Gelu: 8, Mish: 8, HardSigmoid: 3, HardSwish: 4, LeakyRelu: 2, PRelu: 2, Clip: 2, Pow: 4,
+  Exp: 2, Log: 2, Sqrt: 2, Reciprocal: 1, Sin: 4, Cos: 4,
+  // Identity, Cast and inference-mode Dropout copy or convert, Where picks one of two inputs:
+  // counted as data movement.
+  Identity: 0, Cast: 0, CastLike: 0, Dropout: 0, Where: 0,
+};
+
+/** Variadic Sum/Max/Min/Mean: one add or comparison per output element per input after the first. */
+const VARIADIC = new Set(['Sum', 'Max', 'Min', 'Mean']);
+
+function cost(l: LayerSignature): number {
+  const outN = count(l.outputs[0]);
+  if (VARIADIC.has(l.op)) return outN * Math.max(1, l.inputs.filter(Boolean).length - 1);
+  return outN * (FLOPS_PER_ELEMENT[l.op] ?? 1);
+}
+
 export const kernels: Kernel[] = [{
   name: KERNEL,
   ops: ELEMENTWISE_OPS,
@@ -741,4 +769,5 @@ export const kernels: Kernel[] = [{
   plan,
   reference,
   inputDomain: (op, i) => DOMAIN[op]?.[i],
+  cost,
 }];

@@ -18,6 +18,7 @@ import {
 } from './types.js';
 import { elements, entry1d, header, stridesOf, unravel } from './wgsl.js';
 import { WG, checkTensors, decl, emptyPlan, forEachIndex, gt, pass1d, tensorLike, values } from './movement.js';
+import { noFlops } from './flops.js';
 
 const KERNEL = 'expand';
 
@@ -106,6 +107,7 @@ export const expandKernel: Kernel = {
   supports,
   plan,
   reference,
+  cost: noFlops, // moves data only
 };
 
 export const kernels: Kernel[] = [expandKernel];

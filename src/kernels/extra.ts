@@ -27,6 +27,7 @@ import type { TensorType } from '../ir/types.js';
 import { elements, entry1d, header, lit, prod, stridesOf } from './wgsl.js';
 import { WG, attrInts, attrNum, checkTensors, decl, emptyPlan, gt, isFloat, nz, pass1d, values } from './movement.js';
 import { simpleKernel, type Simple } from './indexing.js';
+import { count, noFlops, numsAttr } from './flops.js';
 
 
 function dataArray(t: TensorType, n: number): HostTensor['data'] {
@@ -72,6 +73,8 @@ const lpPool: Simple = {
   ops: ['LpPool', 'GlobalLpPool'],
   variant: 'naive',
   description: 'one output element per invocation, the window as nested loops',
+  // As the other pools (pool.ts): LpPool Π(Y)·Π(kernel_shape), GlobalLpPool one per input element.
+  cost: (l) => (l.op === 'GlobalLpPool' ? count(l.inputs[0]) : count(l.outputs[0]) * prod(numsAttr(l.attrs.kernel_shape) ?? [])),
   bound: () => [0],
   check(c) {
     const s = floatIn(c);
@@ -308,6 +311,8 @@ const mvnKernel: Kernel = {
   },
   plan: (c, _v, caps) => mvnPlan(c, caps),
   reference: mvnReference,
+  // As LayerNormalization (normalization.ts): 8 per input element.
+  cost: (l) => 8 * count(l.inputs[0]),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -337,6 +342,7 @@ const constantOfShape: Simple = {
   ops: ['ConstantOfShape'],
   variant: 'naive',
   description: 'one output element per invocation',
+  cost: noFlops, // writes generated values: counted as data movement
   bound: () => [],
   check(c) {
     const v = fillValue(c);
@@ -358,6 +364,7 @@ const eyeLike: Simple = {
   ops: ['EyeLike'],
   variant: 'naive',
   description: 'one output element per invocation',
+  cost: noFlops, // writes generated values: counted as data movement
   bound: () => [],
   check(c) {
     if (c.layer.outputs[0].shape.length !== 2) return unsupported('output must be 2-D');
@@ -385,6 +392,7 @@ const range: Simple = {
   ops: ['Range'],
   variant: 'naive',
   description: 'one output element per invocation: start + i·delta',
+  cost: noFlops, // writes generated values: counted as data movement
   bound: () => [0, 2],
   check(c) {
     const [a, , d] = c.layer.inputs;

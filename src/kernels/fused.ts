@@ -15,7 +15,7 @@
  *
  * Every variant computes in f32; float16 layers keep f16 in memory (converted on load and store).
  */
-import type { TensorType } from '../ir/types.js';
+import type { LayerSignature, TensorType } from '../ir/types.js';
 import { FloatAttr, type GraphBuilder } from '../onnx/write.js';
 import {
   supported, unsupported,
@@ -25,6 +25,7 @@ import { broadcastOffset, dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, hea
 import { as2d, convGeometry, convolve, convOutputAddress, implicitGemmOperands, type ConvGeometry } from './conv.js';
 import { GEMM_TILE, gemmWgsl, gemmWorkgroups, type GemmSpec } from './gemm.js';
 import { geometry as matmulGeometry, type Geometry as MatmulGeometry } from './matmul.js';
+import { numAttr, numsAttr } from './flops.js';
 
 const u = (n: number): string => `${n}u`;
 
@@ -1222,6 +1223,24 @@ export const attentionKernel: Kernel = {
   reference: attnReference,
 };
 
+/**
+ * com.microsoft attention: QKᵀ (2·L·S·Dq) and P·V (2·L·S·Dv) per batch row, plus the softmax (6
+ * per score, as Softmax); Attention adds its Q/K/V projection GEMM (2·B·L·Din·(Dq+Dk+Dv)).
+ */
+function attentionCost(l: LayerSignature): number {
+  const [x, w] = l.inputs;
+  const y = l.outputs[0];
+  const h = numAttr(l.attrs.num_heads, 1);
+  if (!x || !w || !y) return 0;
+  const [B, L] = x.shape;
+  const proj = l.op === 'com.microsoft.Attention';
+  const dq = proj ? (numsAttr(l.attrs.qkv_hidden_sizes)?.[0] ?? w.shape[1] / 3) : x.shape[2];
+  const S = proj ? L : (w.shape[1] ?? L);
+  const dv = y.shape[2];
+  const attn = B * L * S * (2 * dq + 2 * dv + 6 * h);
+  return attn + (proj ? 2 * B * L * x.shape[2] * w.shape[1] : 0);
+}
+
 export const multiHeadAttentionKernel: Kernel = {
   name: 'multi-head-attention',
   ops: ['com.microsoft.MultiHeadAttention'],
@@ -1230,6 +1249,7 @@ export const multiHeadAttentionKernel: Kernel = {
   supports: mhaSupports,
   plan: mhaPlan,
   reference: mhaReference,
+  cost: attentionCost,
 };
 
 export const packedAttentionKernel: Kernel = {
@@ -1240,6 +1260,7 @@ export const packedAttentionKernel: Kernel = {
   supports: packedSupports,
   plan: packedPlan,
   reference: packedReference,
+  cost: attentionCost,
 };
 
 export const kernels: Kernel[] = [fusedConvKernel, fusedMatMulKernel, attentionKernel, multiHeadAttentionKernel, packedAttentionKernel];

@@ -17,6 +17,7 @@ import {
 } from './types.js';
 import { elements, entry1d, header, stridesOf, unravel } from './wgsl.js';
 import { WG, attrNum, checkTensors, decl, emptyPlan, forEachIndex, gt, nz, pass1d, tensorLike, values } from './movement.js';
+import { noFlops } from './flops.js';
 
 function axisOf(c: LayerCase): number {
   const r = c.layer.inputs[0]!.shape.length;
@@ -129,6 +130,7 @@ export const gatherKernel: Kernel = {
   supports: gatherSupports,
   plan: gatherPlan,
   reference: gatherReference,
+  cost: noFlops, // moves data only
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -194,6 +196,7 @@ export const gatherElementsKernel: Kernel = {
   supports: elementsSupports,
   plan: elementsPlan,
   reference: elementsReference,
+  cost: noFlops, // moves data only
 };
 
 export const kernels: Kernel[] = [gatherKernel, gatherElementsKernel];

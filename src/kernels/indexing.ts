@@ -27,6 +27,7 @@ import {
 } from './types.js';
 import { elements, entry1d, header, prod, stridesOf } from './wgsl.js';
 import { WG, attrNum, attrStr, checkTensors, decl, emptyPlan, gt, isFloat, nz, pass1d, values } from './movement.js';
+import { noFlops } from './flops.js';
 
 const isIndex = (t: TensorType | null | undefined): boolean => !!t && (t.dtype === 'int32' || t.dtype === 'int64');
 
@@ -64,6 +65,8 @@ export interface Simple {
   /** Module-scope WGSL (helper functions) placed before the entry point. */
   helpers?(c: LayerCase): string;
   reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[];
+  /** Kernel.cost. */
+  cost?: Kernel['cost'];
 }
 
 export function simpleKernel(s: Simple): Kernel {
@@ -92,6 +95,7 @@ export function simpleKernel(s: Simple): Kernel {
       return { passes: [pass1d(label, wgsl, n, caps, buffers)], scratch: [] };
     },
     reference: s.reference,
+    cost: s.cost,
   };
 }
 
@@ -271,6 +275,7 @@ const gatherND: Simple = {
   ops: ['GatherND'],
   variant: 'naive',
   description: 'one output element per invocation',
+  cost: noFlops, // moves data only
   bound: () => [0, 1],
   check: (c) => ndCheck(c, attrNum(c, 'batch_dims', 0)),
   body(c) {
@@ -339,6 +344,7 @@ const scatterND: Simple = {
   ops: ['ScatterND'],
   variant: 'owner-computes',
   description: 'one output element per invocation applies, in order, every update tuple that targets it',
+  cost: noFlops, // moves data only
   bound: () => [0, 1, 2],
   check(c) {
     const s = scatterCheck(c);
@@ -389,6 +395,7 @@ const scatterElements: Simple = {
   ops: ['ScatterElements', 'Scatter'],
   variant: 'owner-computes',
   description: 'one output element per invocation applies, in order, the updates along the axis that target it',
+  cost: noFlops, // moves data only
   bound: () => [0, 1, 2],
   check(c) {
     const s = scatterCheck(c);
@@ -451,6 +458,7 @@ const oneHot: Simple = {
   ops: ['OneHot'],
   variant: 'naive',
   description: 'one output element per invocation',
+  cost: noFlops, // moves data only
   bound: () => [0, 2],
   check(c) {
     const [ind, , vals] = c.layer.inputs;

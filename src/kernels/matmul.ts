@@ -47,6 +47,8 @@ import {
   type BufferRef, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
 import { dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod } from './wgsl.js';
+import type { LayerSignature, TensorType } from '../ir/types.js';
+import { count, numAttr } from './flops.js';
 
 const KERNEL = 'matmul';
 
@@ -906,6 +908,26 @@ function referenceOf(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor
 }
 
 // ---------------------------------------------------------------------------------------------
+// Cost
+
+/** A (batched) matrix product A·B into Y: one multiply-add per output per k, 2·Π(Y)·K with K A's last dim. */
+export function matmulFlops(a: TensorType | null, y: TensorType): number {
+  if (!a) return 0;
+  const k = a.shape.length ? a.shape[a.shape.length - 1] : 1;
+  return 2 * count(y) * k;
+}
+
+function cost(l: LayerSignature): number {
+  const [a, , c] = l.inputs;
+  const y = l.outputs[0];
+  if (l.op === 'MatMul') return matmulFlops(a, y);
+  if (!a) return 0;
+  // Gemm: alpha·op(A)·op(B), 2·M·N·K with K from A (transA swaps its dims), + beta·C (a multiply and an add per output).
+  const k = numAttr(l.attrs.transA, 0) ? a.shape[0] : a.shape[1];
+  return 2 * count(y) * k + (c ? 2 * count(y) : 0);
+}
+
+// ---------------------------------------------------------------------------------------------
 
 export const matmulKernel: Kernel = {
   name: KERNEL,
@@ -939,6 +961,7 @@ export const matmulKernel: Kernel = {
     }
   },
   reference: referenceOf,
+  cost,
 };
 
 export const kernels: Kernel[] = [matmulKernel];

@@ -18,6 +18,7 @@ import {
 } from './types.js';
 import { elements, entry1d, header, lit, prod, stridesOf } from './wgsl.js';
 import { WG, attrNum, attrStr, checkTensors, constInts, decl, emptyPlan, forEachIndex, gt, isFloat, pass1d, values } from './movement.js';
+import { count, noFlops, numAttr, perOutputElement } from './flops.js';
 
 type Data = HostTensor['data'];
 
@@ -31,6 +32,8 @@ interface Spec {
   /** WGSL body using `gid`, the inputs `in<slot>` and the output `y`. */
   body(c: LayerCase): string;
   reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[];
+  /** Kernel.cost. */
+  cost: NonNullable<Kernel['cost']>;
 }
 
 
@@ -90,6 +93,7 @@ ${entry1d(WG, n, s.body(c))}
     supports,
     plan,
     reference: s.reference,
+    cost: s.cost,
   };
 }
 
@@ -128,6 +132,7 @@ const blockSpec: Spec = {
   name: 'depth-space',
   ops: ['DepthToSpace', 'SpaceToDepth'],
   description: 'one output element per invocation, gathering its input element',
+  cost: noFlops, // moves blocks between channels and space
   bound: () => [0],
   check(c) {
     const s = sameType(c);
@@ -190,6 +195,7 @@ const triluSpec: Spec = {
   name: 'trilu',
   ops: ['Trilu'],
   description: 'one output element per invocation',
+  cost: noFlops, // keeps or zeroes elements: counted as data movement
   bound: () => [0],
   check(c) {
     const s = sameType(c);
@@ -238,6 +244,7 @@ const cumsumSpec: Spec = {
   name: 'cumsum',
   ops: ['CumSum'],
   description: 'each invocation sums its prefix (or suffix) along the axis',
+  cost: perOutputElement, // one add per output element (a running sum)
   bound: () => [0],
   check(c) {
     const s = sameType(c);
@@ -297,6 +304,7 @@ const hardmaxSpec: Spec = {
   name: 'hardmax',
   ops: ['Hardmax'],
   description: 'each invocation finds the first maximum of its row',
+  cost: (l) => 2 * count(l.inputs[0]), // a comparison to find the row's maximum, a select to write: 2 per input element
   bound: () => [0],
   check: (c) => { const s = floatOnly(c); return s.ok ? sameType(c) : s; },
   body(c) {
@@ -341,6 +349,7 @@ const lrnSpec: Spec = {
   name: 'lrn',
   ops: ['LRN'],
   description: 'each invocation sums squares over its channel window',
+  cost: (l) => count(l.outputs[0]) * (2 * numAttr(l.attrs.size, 1) + 4), // a square and an add per neighbour, then scale, add, pow, divide
   bound: () => [0],
   check(c) {
     const s = floatOnly(c);
@@ -426,6 +435,7 @@ const quantizeSpec: Spec = {
   name: 'quantize',
   ops: ['QuantizeLinear'],
   description: 'one element per invocation; round half to even, saturate',
+  cost: (l) => 3 * count(l.inputs[0]), // divide by the scale, round, add the zero point: 3 per element
   bound: quantBound,
   check: quantCheck,
   body(c) {
@@ -455,6 +465,7 @@ const dequantizeSpec: Spec = {
   name: 'dequantize',
   ops: ['DequantizeLinear'],
   description: 'one element per invocation',
+  cost: (l) => 3 * count(l.inputs[0]), // counted as QuantizeLinear: 3 per element
   bound: quantBound,
   check: quantCheck,
   body(c) {
@@ -488,6 +499,7 @@ const lpSpec: Spec = {
   name: 'lp-normalization',
   ops: ['LpNormalization'],
   description: 'each invocation computes the norm of its row',
+  cost: (l) => 3 * count(l.inputs[0]), // |x| or x² and an add per element for the norm, a divide to normalize
   bound: () => [0],
   check(c) {
     const s = floatOnly(c);

@@ -43,6 +43,8 @@ import {
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
 import { dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod, stridesOf } from './wgsl.js';
+import type { LayerSignature } from '../ir/types.js';
+import { count, numsAttr } from './flops.js';
 
 const KERNEL = 'natten';
 const OP = 'dlprof.NeighborhoodAttention';
@@ -710,6 +712,19 @@ export function naReference(c: LayerCase, inputs: Array<HostTensor | null>): Hos
   return [{ dtype: c.layer.outputs[0].dtype, shape: [...c.layer.outputs[0].shape], data: out }];
 }
 
+/**
+ * NATTEN (Hassani et al. 2023): per query, QKᵀ and A·V over its kernel window (2 FLOPs per
+ * multiply-add each) plus the window softmax (6 per score, as Softmax). Causal windows do at most
+ * this much.
+ */
+function cost(l: LayerSignature): number {
+  const x = l.inputs[0];
+  const win = prod(numsAttr(l.attrs.kernel_size) ?? [1]);
+  const d = x ? x.shape[x.shape.length - 1] : 0;
+  const queries = d ? count(x) / d : 0;
+  return queries * win * (2 * d * 2 + 6);
+}
+
 export const nattenKernel: Kernel = {
   name: KERNEL,
   ops: [OP],
@@ -725,6 +740,7 @@ export const nattenKernel: Kernel = {
   supports,
   plan,
   reference: naReference,
+  cost,
 };
 
 export const kernels: Kernel[] = [nattenKernel];

@@ -25,6 +25,7 @@ import {
 } from './types.js';
 import { dispatch1d, elements, entry1d, gpuTypeOf, header, prod } from './wgsl.js';
 import { reduceWorkgroupSize, rowDispatch, rowEntry, subgroupHeader, wgReduceFn } from './reduce.js';
+import { count } from './flops.js';
 
 const num = (c: LayerCase, k: string, d: number): number => (typeof c.layer.attrs[k] === 'number' ? (c.layer.attrs[k] as number) : d);
 
@@ -390,6 +391,8 @@ export const kernels: Kernel[] = [
     reference: bnReference,
     // The running variance: positive.
     inputDomain: (_op, i) => (i === 4 ? [0.5, 1.5] : undefined),
+    // Inference form: y = x·scale' + bias' (scale and shift precomputed per channel), 2 per output element.
+    cost: (l) => 2 * count(l.outputs[0]),
   },
   {
     name: 'normalization',
@@ -403,5 +406,7 @@ export const kernels: Kernel[] = [
     supports: normSupports,
     plan: normPlan,
     reference: normReference,
+    // Mean (1) + variance (3: sub, mul, add) + normalize (2) + affine (2): 8 per input element.
+    cost: (l) => 8 * count(l.inputs[0]),
   },
 ];

@@ -17,6 +17,7 @@ import {
 } from './types.js';
 import { elements, entry1d, header, lit, stridesOf, unravel } from './wgsl.js';
 import { WG, attrInts, attrNum, attrStr, checkTensors, constInts, decl, emptyPlan, forEachIndex, gt, pass1d, tensorLike, values } from './movement.js';
+import { noFlops } from './flops.js';
 
 const KERNEL = 'pad';
 const MODES = ['constant', 'reflect', 'edge', 'wrap'];
@@ -150,6 +151,7 @@ export const padKernel: Kernel = {
   supports,
   plan,
   reference,
+  cost: noFlops, // moves data only
 };
 
 export const kernels: Kernel[] = [padKernel];

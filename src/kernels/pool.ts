@@ -16,8 +16,9 @@ import {
   supported, unsupported,
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Support,
 } from './types.js';
-import { dispatch1d, elements, entry1d, gpuTypeOf, header, stridesOf } from './wgsl.js';
+import { dispatch1d, elements, entry1d, gpuTypeOf, header, prod, stridesOf } from './wgsl.js';
 import { kernels as reduceKernels } from './reduce.js';
+import { count, numsAttr, perInputElement } from './flops.js';
 
 const ints = (c: LayerCase, k: string, d: number[]): number[] => (Array.isArray(c.layer.attrs[k]) ? (c.layer.attrs[k] as number[]) : d);
 const num = (c: LayerCase, k: string, d: number): number => (typeof c.layer.attrs[k] === 'number' ? (c.layer.attrs[k] as number) : d);
@@ -244,6 +245,8 @@ export const kernels: Kernel[] = [
     supports: poolSupports,
     plan: poolPlan,
     reference: poolReference,
+    // One comparison or add per window element per output: Π(Y)·Π(kernel_shape).
+    cost: (l) => count(l.outputs[0]) * prod(numsAttr(l.attrs.kernel_shape) ?? []),
   },
   {
     name: 'global-pool',
@@ -253,5 +256,7 @@ export const kernels: Kernel[] = [
     supports: globalSupports,
     plan: globalPlan,
     reference: (c, inputs) => reduce.reference(asReduce(c), inputs),
+    // One comparison or add per input element (as the reduce kernel).
+    cost: perInputElement,
   },
 ];

@@ -26,10 +26,12 @@ import {
   supported, unsupported,
   type BufferRef, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Support,
 } from './types.js';
-import type { TensorType } from '../ir/types.js';
+import type { LayerSignature, TensorType } from '../ir/types.js';
 import { elements, entry1d, header, prod, stridesOf } from './wgsl.js';
 import { WG, attrInts, attrNum, checkTensors, decl, emptyPlan, gt, nz, pass1d, values } from './movement.js';
-import { geometry as matmulGeometry, type Geometry } from './matmul.js';
+import { geometry as matmulGeometry, matmulFlops, type Geometry } from './matmul.js';
+import { convFlops } from './conv.js';
+import { count } from './flops.js';
 import { Q_RANGE, roundHalfEven } from './misc.js';
 
 const f32 = Math.fround;
@@ -389,6 +391,7 @@ interface Family {
   plan(c: LayerCase, caps: DeviceCaps): KernelPlan;
   reference(c: LayerCase, ins: Array<HostTensor | null>): HostTensor[];
   inputDomain?: Kernel['inputDomain'];
+  cost: NonNullable<Kernel['cost']>;
 }
 
 /**
@@ -414,20 +417,37 @@ function makeKernel(name: string, f: Family): Kernel {
     plan: (c, _v, caps) => f.plan(c, caps),
     reference: f.reference,
     inputDomain: f.inputDomain,
+    cost: f.cost,
   };
+}
+
+/**
+ * The convolution's count (conv.ts convFlops): W is input 1 of ConvInteger and input 3 of
+ * QLinearConv; QLinearConv's bias is input 8. ConvInteger's input 2 (x_zero_point), when given,
+ * is counted as a bias would be: one operation per output.
+ */
+function convCost(l: LayerSignature): number {
+  const q = l.op === 'QLinearConv';
+  if (!l.inputs[0]) return 0;
+  return convFlops(l.inputs[q ? 3 : 1], l.outputs[0], l.inputs[q ? 8 : 2]);
 }
 
 export const kernels: Kernel[] = [
   makeKernel('quantized-matmul', {
     ops: ['MatMulInteger', 'QLinearMatMul'], variant: 'naive', description: 'one output element per invocation, i32 accumulation over K',
     check: mmCheck, plan: mmPlan, reference: mmReference, inputDomain: qlinearScales,
+    // As MatMul (matmul.ts matmulFlops): 2·K per output element.
+    cost: (l) => matmulFlops(l.inputs[0], l.outputs[0]),
   }),
   makeKernel('quantized-conv', {
     ops: ['ConvInteger', 'QLinearConv'], variant: 'direct', description: 'one output element per invocation, i32 accumulation over the window',
     check: convCheck, plan: convPlan, reference: convReference, inputDomain: qlinearScales,
+    cost: convCost,
   }),
   makeKernel('dynamic-quantize', {
     ops: ['DynamicQuantizeLinear'], variant: 'two-pass', description: 'one workgroup reduces the range, then one element per invocation',
     check: dqlCheck, plan: dqlPlan, reference: dqlReference,
+    // As QuantizeLinear (misc.ts): divide by the scale, round, add the zero point: 3 per element of x.
+    cost: (l) => 3 * count(l.inputs[0]),
   }),
 ];

@@ -19,6 +19,7 @@ import {
 } from './types.js';
 import { elements, entry1d, header, prod } from './wgsl.js';
 import { WG, attrInts, attrNum, checkTensors, constInts, decl, emptyPlan, gt, isFloat, pass1d, values } from './movement.js';
+import { noFlops } from './flops.js';
 import { stridesOf } from './wgsl.js';
 import { simpleKernel, type Simple } from './indexing.js';
 
@@ -35,6 +36,7 @@ const reverseSequence: Simple = {
   ops: ['ReverseSequence'],
   variant: 'naive',
   description: 'one output element per invocation',
+  cost: noFlops, // moves data only
   bound: () => [0, 1],
   check(c) {
     const [x, lens] = c.layer.inputs;

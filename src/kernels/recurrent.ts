@@ -38,6 +38,8 @@ import {
 } from './types.js';
 import { dispatch1d, elements, entry1d, gpuSize, header, lit } from './wgsl.js';
 import { attrNum, attrStr, decl, gt, isFloat, values } from './movement.js';
+import type { LayerSignature } from '../ir/types.js';
+import { numAttr } from './flops.js';
 
 const KERNEL = 'recurrent';
 /** Step passes have dirs·batch·hidden invocations — often a few hundred; small groups spread them over cores. */
@@ -611,6 +613,22 @@ function referenceOf(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor
   return outs.map((data, i) => ({ dtype: c.layer.outputs[i].dtype, shape: [...c.layer.outputs[i].shape], data }));
 }
 
+/**
+ * Per step, direction and batch row: gates = X·Wᵀ + H·Rᵀ (+ biases), 2·(I + H)·G·H FLOPs with
+ * G = 4 (LSTM), 3 (GRU), 1 (RNN) gates (W is [dirs, G·H, I]), plus ~10 elementwise FLOPs per gate
+ * element (activations, the cell and hidden updates).
+ */
+function cost(l: LayerSignature): number {
+  const [x, w, r] = l.inputs;
+  if (!x || !w || !r) return 0;
+  const layout = numAttr(l.attrs.layout, 0);
+  const seq = layout ? x.shape[1] : x.shape[0];
+  const batch = layout ? x.shape[0] : x.shape[1];
+  const [dirs, gatesH, inSize] = w.shape;
+  const hidden = r.shape[2];
+  return dirs * seq * batch * (2 * (inSize + hidden) * gatesH + 10 * gatesH);
+}
+
 export const recurrentKernel: Kernel = {
   name: KERNEL,
   ops: ['RNN', 'GRU', 'LSTM'],
@@ -619,6 +637,7 @@ export const recurrentKernel: Kernel = {
   supports: supportsOf,
   plan: planOf,
   reference: referenceOf,
+  cost,
 };
 
 export const kernels: Kernel[] = [recurrentKernel];

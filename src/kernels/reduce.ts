@@ -11,6 +11,7 @@ import {
   type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Support,
 } from './types.js';
 import { dispatch1d, elements, entry1d, gpuTypeOf, header, stridesOf } from './wgsl.js';
+import { perInputElement } from './flops.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared workgroup-reduction building blocks
@@ -548,4 +549,6 @@ export const kernels: Kernel[] = [{
   reference: reduceReference,
   // A log of a sum, a root of a sum of squares: positive terms.
   inputDomain: (op, i) => (i === 0 && (op === 'ReduceLogSum' || op === 'ReduceL2') ? [0.1, 1] : undefined),
+  // One add, multiply-add or comparison per input element (the final map per output not counted).
+  cost: perInputElement,
 }];

@@ -1,8 +1,11 @@
 /**
  * The single registry from ONNX op type to kernel. A new op is one kernel file (exporting
- * `kernels`), one import line here, and its tests.
+ * `kernels`, its cost among them), one import line here, and its tests (docs/architecture.md,
+ * Adding an op). The layer IR's FLOPs come from here too (`layerFlops`).
  */
+import type { LayerSignature } from '../ir/types.js';
 import type { Kernel } from './types.js';
+import { perOutputElement } from './flops.js';
 import { kernels as matmul } from './matmul.js';
 import { kernels as conv } from './conv.js';
 import { kernels as elementwise } from './elementwise.js';
@@ -34,11 +37,13 @@ import { kernels as random } from './random.js';
 import { kernels as sparse } from './sparse.js';
 import { kernels as deform } from './deform.js';
 import { kernels as natten } from './natten.js';
+import { kernels as compress } from './compress.js';
 
 export const KERNELS: readonly Kernel[] = [
   ...matmul, ...conv, ...elementwise, ...normalization, ...softmax, ...reduce, ...pool,
   ...copy, ...transpose, ...concat, ...slice, ...gather, ...pad, ...resize, ...expand, ...split, ...fused, ...misc, ...sparse, ...deform,
   ...recurrent, ...einsum, ...quantized, ...indexing, ...extra, ...sampling, ...signal, ...rearrange, ...losses, ...random, ...natten,
+  ...compress,
 ];
 
 const BY_OP = new Map<string, Kernel>();
@@ -55,4 +60,22 @@ export function kernelFor(op: string): Kernel | undefined {
 
 export function kernelOps(): string[] {
   return [...BY_OP.keys()].sort();
+}
+
+/**
+ * Ops the model processor knows that no kernel serves yet and that only move data: 0 FLOPs, as
+ * their kernel would declare. (NonZero, Shape and Size are folded or fail to a data-dependent shape
+ * in practice; the entry keeps them from counting as arithmetic where one becomes a layer.)
+ */
+const DATA_OPS_WITHOUT_KERNEL: ReadonlySet<string> = new Set(['NonZero', 'Shape', 'Size', 'Constant']);
+
+/**
+ * FLOPs of one execution of a layer (`Layer.flops`): its kernel's `cost`; else 0 for the data
+ * movement above, else one FLOP per output element. `l.op` is domain-qualified, as `Layer.op`.
+ */
+export function layerFlops(l: LayerSignature): number {
+  const k = kernelFor(l.op);
+  if (k?.cost) return k.cost(l);
+  if (!k && DATA_OPS_WITHOUT_KERNEL.has(l.op)) return 0;
+  return perOutputElement(l);
 }

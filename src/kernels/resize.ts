@@ -41,6 +41,8 @@ import {
   WG, attrNum, attrStr, checkDispatch, checkTensors, decl, emptyPlan, forEachIndex, gt, isFloat, pass1d,
   tensorLike, values,
 } from './movement.js';
+import type { LayerSignature } from '../ir/types.js';
+import { count } from './flops.js';
 
 const KERNEL = 'resize';
 const TRANSFORMS = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_crop_and_resize'];
@@ -411,6 +413,17 @@ function reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[]
   return [y];
 }
 
+/**
+ * Interpolation FLOPs, also GridSample's (sampling.ts): a multiply-add per tap, 2^d taps (linear)
+ * or 4^d (cubic) over the d = rank − 2 spatial dims per output element; nearest (the default
+ * when `mode` is absent) only copies: 0.
+ */
+export function interpolationFlops(l: LayerSignature): number {
+  const mode = typeof l.attrs.mode === 'string' ? l.attrs.mode : 'nearest';
+  const d = Math.max(0, (l.inputs[0]?.shape.length ?? 2) - 2);
+  return mode === 'nearest' ? 0 : count(l.outputs[0]) * 2 * (mode === 'cubic' ? 4 ** d : 2 ** d);
+}
+
 export const resizeKernel: Kernel = {
   name: KERNEL,
   ops: ['Resize', 'Upsample'],
@@ -422,6 +435,7 @@ export const resizeKernel: Kernel = {
   supports,
   plan,
   reference,
+  cost: interpolationFlops,
 };
 
 export const kernels: Kernel[] = [resizeKernel];

@@ -32,6 +32,7 @@ import {
 import { elements, lit } from './wgsl.js';
 import { attrNum, attrStr, gt, isFloat, values } from './movement.js';
 import { simpleKernel, type Simple } from './indexing.js';
+import { interpolationFlops } from './resize.js';
 
 // ---------------------------------------------------------------------------------------------
 // GridSample
@@ -242,6 +243,7 @@ const gridSample: Simple = {
   ops: ['GridSample'],
   variant: 'naive',
   description: 'one output element per invocation',
+  cost: interpolationFlops, // as Resize's (resize.ts); opset 16's 'bicubic' counts as linear (only 'cubic' has 4^d taps)
   bound: () => [0, 1],
   check: gsCheck,
   body: gsBody,

@@ -18,6 +18,7 @@ import {
 } from './types.js';
 import { elements, entry1d, header, stridesOf, unravel } from './wgsl.js';
 import { WG, attrInts, checkTensors, constInts, decl, emptyPlan, forEachIndex, gt, pass1d, tensorLike, values } from './movement.js';
+import { noFlops } from './flops.js';
 
 const KERNEL = 'slice';
 
@@ -149,6 +150,7 @@ export const sliceKernel: Kernel = {
   supports,
   plan,
   reference,
+  cost: noFlops, // moves data only
 };
 
 export const kernels: Kernel[] = [sliceKernel];

@@ -27,6 +27,7 @@ import {
 } from './types.js';
 import { elements, entry1d, dispatch1d, gpuTypeOf, header } from './wgsl.js';
 import { reduceWorkgroupSize, rowDispatch, rowEntry, subgroupHeader, wgReduceFn } from './reduce.js';
+import { count } from './flops.js';
 
 const KERNEL = 'softmax';
 const NEG_BIG = '-3.4028234663852886e38';
@@ -353,4 +354,6 @@ export const kernels: Kernel[] = [{
   supports,
   plan,
   reference,
+  // Max, subtract, exp (2), sum, divide: 6 per input element.
+  cost: (l) => 6 * count(l.inputs[0]),
 }];

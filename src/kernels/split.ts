@@ -17,6 +17,7 @@ import {
 } from './types.js';
 import { elements, entry1d, header } from './wgsl.js';
 import { WG, attrNum, checkDispatch, checkTensors, decl, gt, nz, pass1d, tensorLike, values } from './movement.js';
+import { noFlops } from './flops.js';
 
 const KERNEL = 'split';
 
@@ -145,6 +146,7 @@ export const splitKernel: Kernel = {
   supports,
   plan,
   reference,
+  cost: noFlops, // moves data only
 };
 
 export const kernels: Kernel[] = [splitKernel];

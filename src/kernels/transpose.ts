@@ -18,6 +18,7 @@ import {
 } from './types.js';
 import { elements, entry1d, gpuSize, header, stridesOf, unravel } from './wgsl.js';
 import { attrInts, checkTensors, emptyPlan, decl, forEachIndex, gt, pass1d, tensorLike, values } from './movement.js';
+import { noFlops } from './flops.js';
 
 const KERNEL = 'transpose';
 const TILE = 32;
@@ -164,6 +165,7 @@ export const transposeKernel: Kernel = {
   supports,
   plan,
   reference,
+  cost: noFlops, // moves data only
 };
 
 export const kernels: Kernel[] = [transposeKernel];

@@ -1,11 +1,12 @@
 /**
  * The kernel descriptor: one op family per file under src/kernels/, registered in registry.ts.
  * A kernel declares the ONNX ops it serves, its *variants* (the analogue of cuDNN's algorithms),
- * which layers each variant supports, how to run a layer (a plan of WGSL compute passes), and a
- * CPU reference implementation that every variant is checked against before it is timed.
+ * which layers each variant supports, how to run a layer (a plan of WGSL compute passes), a CPU
+ * reference implementation that every variant is checked against before it is timed, and the
+ * work of a layer (its FLOPs).
  */
 import type { LayerOrigin } from '../ir/graph.js';
-import type { Layer, TensorType } from '../ir/types.js';
+import type { Layer, LayerSignature, TensorType } from '../ir/types.js';
 import type { GraphBuilder } from '../onnx/write.js';
 import type { DType } from '../onnx/dtype.js';
 import type { ConstValue } from '../onnx/tensor.js';
@@ -116,4 +117,20 @@ export interface Kernel {
   libraryReference?: boolean;
   /** Element types on the GPU; defaults follow GpuType's rule. */
   gpuType?(t: TensorType): GpuType;
+  /**
+   * FLOPs of one execution of layer `l` (one of `ops`), from its op, attributes and tensor types
+   * alone: `Layer.flops`, through registry.ts `layerFlops`. The counting conventions (as in Benanza
+   * and the roofline literature):
+   *  - FLOPs count arithmetic operations; a multiply-add is 2 FLOPs.
+   *  - Comparisons, selects and transcendental functions count 1 each per element unless the
+   *    formula says otherwise (a GPU issues them as one or a few instructions; this keeps op
+   *    families comparable, not exact).
+   *  - An op that only moves or reinterprets data (Reshape, Transpose, Gather, Pad, Cast…) costs 0
+   *    (flops.ts `noFlops`).
+   *  - The work counted is the op's, not a variant's: every variant of a layer has the same FLOPs
+   *    (a Winograd convolution is credited the direct count), so that FLOP/s compare variants.
+   * Next to each formula, a one-line comment says what it counts and where it comes from.
+   * Absent: one FLOP per output element (flops.ts `perOutputElement`).
+   */
+  cost?(l: LayerSignature): number;
 }

@@ -8,7 +8,7 @@ import type { Bindings } from '../onnx/shapes/engine.js';
 import { dedupe } from '../ir/dedupe.js';
 import type { ModelGraph } from '../ir/graph.js';
 import { KEY_VERSION } from '../ir/key.js';
-import { processModel } from '../ir/process.js';
+import { loadGraph } from '../kernels/model.js';
 import type { Layer } from '../ir/types.js';
 import type { LayerCase } from '../kernels/types.js';
 import type { ConstValue } from '../onnx/tensor.js';
@@ -76,7 +76,7 @@ export function loadWorkload(paths: string[], bindings: Bindings, onModel?: (p: 
       for (const c of s.cases) if (!byKey.has(c.layer.key)) byKey.set(c.layer.key, c);
       for (const [k, n] of s.counts) counts.set(k, (counts.get(k) ?? 0) + n);
     } else {
-      graphs.push(processModel(p, bindings));
+      graphs.push(loadGraph(p, bindings));
     }
   });
   for (const u of dedupe(graphs)) {

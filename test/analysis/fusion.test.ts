@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { findFusions } from '../../src/analysis/fusion.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GraphBuilder } from '../../src/onnx/write.js';
 import { fixture, processBuilt, tempDir } from '../support/models.js';
 
-const ops = (g: ReturnType<typeof processModel>, ids: number[]) => ids.map((i) => g.nodes[i].op);
+const ops = (g: ReturnType<typeof loadGraph>, ids: number[]) => ids.map((i) => g.nodes[i].op);
 
 describe('fusable chains', () => {
   it('finds Conv → BN → (Add) → Relu in a ResNet', () => {
-    const g = processModel(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
+    const g = loadGraph(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
     const groups = findFusions(g);
     const chains = groups.filter((f) => f.kind === 'conv-bn-act').map((f) => ops(g, f.nodes).join('→'));
     expect(chains).toContain('Conv→BatchNormalization→Relu');
@@ -22,7 +22,7 @@ describe('fusable chains', () => {
   });
 
   it('finds MatMul → bias → GELU and the attention chain in a ViT', () => {
-    const g = processModel(fixture('vit-tiny.onnx'), { dims: new Map([['batch', 1]]), shapes: new Map() });
+    const g = loadGraph(fixture('vit-tiny.onnx'), { dims: new Map([['batch', 1]]), shapes: new Map() });
     const groups = findFusions(g);
     const byKind = (k: string) => groups.filter((f) => f.kind === k).map((f) => ops(g, f.nodes).join('→'));
     expect(byKind('attention')).toContain('MatMul→Mul→Softmax→MatMul');
@@ -33,7 +33,7 @@ describe('fusable chains', () => {
 describe('fused layer cases', () => {
   it('build FusedConv with folded-BN bias, residual and activation', async () => {
     const { fusedCase } = await import('../../src/analysis/fused-layers.js');
-    const g = processModel(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
+    const g = loadGraph(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
     const groups = findFusions(g);
     const withAdd = groups.find((f) => ops(g, f.nodes).join('→') === 'Conv→BatchNormalization→Add→Relu')!;
     const c = fusedCase(g, withAdd)!;
@@ -47,7 +47,7 @@ describe('fused layer cases', () => {
 
   it('build Attention with the exporter\'s scale and FusedMatMul with GELU', async () => {
     const { fusedCase } = await import('../../src/analysis/fused-layers.js');
-    const g = processModel(fixture('vit-tiny.onnx'), { dims: new Map([['batch', 1]]), shapes: new Map() });
+    const g = loadGraph(fixture('vit-tiny.onnx'), { dims: new Map([['batch', 1]]), shapes: new Map() });
     const groups = findFusions(g);
     const att = fusedCase(g, groups.find((f) => f.kind === 'attention')!)!;
     expect(att.layer.op).toBe('dlprof.Attention');
@@ -71,7 +71,7 @@ describe('sparse layers', () => {
     const { toBytes } = await import('../../models/common.js');
     const file = path.join(tempDir(), 'fusion-sparse-dnn.onnx');
     fs.writeFileSync(file, toBytes(buildSparseDNN(SPARSE_DNN_TINY)));
-    const g = processModel(file, bind(5));
+    const g = loadGraph(file, bind(5));
     const groups = findFusions(g);
     expect(groups.map((f) => f.kind)).toEqual(['sparse-linear', 'sparse-linear', 'sparse-linear', 'sparse-linear']);
     expect(groups.map((f) => ops(g, f.nodes).join('→'))).toEqual(Array(4).fill('MatMul→Add→Relu→Min'));

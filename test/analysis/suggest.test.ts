@@ -10,13 +10,13 @@ import { toBytes } from '../../models/common.js';
 import { buildSparseDNN, SPARSE_DNN_TINY } from '../../models/sparse-dnn.js';
 import { findFusions } from '../../src/analysis/fusion.js';
 import { suggest } from '../../src/analysis/suggest.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import { tempDir } from '../support/models.js';
 
 describe('sparsity suggestions', () => {
   const file = path.join(tempDir(), 'suggest-sparse-dnn.onnx');
   fs.writeFileSync(file, toBytes(buildSparseDNN(SPARSE_DNN_TINY)));
-  const g = processModel(file, { dims: new Map([['batch', 2]]), shapes: new Map() });
+  const g = loadGraph(file, { dims: new Map([['batch', 2]]), shapes: new Map() });
   const groups = findFusions(g);
   const base = { graph: g, times: new Map(), sequentialLowerBoundMs: 10, parallelLowerBoundMs: 10, criticalPath: g.nodes.map((n) => n.id), measuredMs: 20 };
 
@@ -48,7 +48,7 @@ describe('sparsity suggestions', () => {
 describe('framework-overhead suggestion', () => {
   const file = path.join(tempDir(), 'suggest-framework.onnx');
   fs.writeFileSync(file, toBytes(buildSparseDNN(SPARSE_DNN_TINY)));
-  const g = processModel(file, { dims: new Map([['batch', 2]]), shapes: new Map() });
+  const g = loadGraph(file, { dims: new Map([['batch', 2]]), shapes: new Map() });
   const base = { graph: g, times: new Map(), sequentialLowerBoundMs: 10, parallelLowerBoundMs: 10, criticalPath: g.nodes.map((n) => n.id), measuredMs: 20 };
 
   it("gives the saving as a share of onnxruntime's time, the latency it saves from (never past 100 %)", () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { boundBytes, fitsBeside, INTERLEAVE_MAX_SHARE, Interleaver } from '../../src/bench/interleave.js';
 import type { BoundModel, RunCount } from '../../src/bench/model.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import { fixture } from '../support/models.js';
 
 /** A model whose every run takes `runMs` (reported; the call itself sleeps `sleepMs`), recording how many runs each call asked for. */
@@ -68,7 +68,7 @@ describe('Interleaver', () => {
 
 describe('fitsBeside', () => {
   it('keeps a model bound beside the benchmarks while its layers take at most half the memory', () => {
-    const g = processModel(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
+    const g = loadGraph(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
     const total = boundBytes(g);
     expect(total).toBeGreaterThan(0);
     expect(fitsBeside(g)).toBe(true); // this host

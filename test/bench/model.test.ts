@@ -8,7 +8,7 @@ import { bindModel, modelInputs, referenceRun, runModel } from '../../src/bench/
 import { ortOutputs } from '../../src/bench/ort.js';
 import { MODEL_TOLERANCE, compareOutputs } from '../../src/bench/verify.js';
 import { trimmedMean } from '../../src/bench/stats.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import type { Kernel, LayerCase } from '../../src/kernels/types.js';
 import { gpu, releaseGpu } from '../support/kernels.js';
 import { fixture } from '../support/models.js';
@@ -17,7 +17,7 @@ describe('referenceRun', () => {
   for (const [file, dims] of [['resnet-tiny.onnx', {}], ['vit-tiny.onnx', { batch: 2 }]] as const) {
     it(`${file}: dlprof's chained CPU references match onnxruntime's CPU outputs`, async () => {
       const path = fixture(file);
-      const g = processModel(path, { dims: new Map(Object.entries(dims)), shapes: new Map() });
+      const g = loadGraph(path, { dims: new Map(Object.entries(dims)), shapes: new Map() });
       const inputs = modelInputs(g);
       let steps = 0;
       const ours = await referenceRun(g, inputs, () => { steps++; });
@@ -36,7 +36,7 @@ describe('runModel', () => {
 
   it('repeats at least `repeats` times, then on until the wall-time budget, and reports every run', async () => {
     const { runner } = await gpu();
-    const g = processModel(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
+    const g = loadGraph(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
     const inputs = modelInputs(g);
     const choose = (c: LayerCase, k: Kernel): string => k.defaultVariant(c);
     const fixed = await runModel(runner, g, inputs, choose, { repeats: 3 });
@@ -56,7 +56,7 @@ describe('runModel', () => {
 
   it('runs a bound model as often as asked, on the same buffers, per-layer timing only when asked', async () => {
     const { runner } = await gpu();
-    const g = processModel(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
+    const g = loadGraph(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
     const bound = await bindModel(runner, g, modelInputs(g), (c: LayerCase, k: Kernel) => k.defaultVariant(c));
     try {
       const totals = await bound.time({ repeats: 2, perLayer: false });

@@ -9,7 +9,7 @@ import { splitFramework } from '../../src/analysis/framework.js';
 import { modelInputs } from '../../src/bench/model.js';
 import { ortProfile, parseOrtProfile, type OrtProfile } from '../../src/bench/ort.js';
 import { trimmedMean } from '../../src/bench/stats.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import { buildModelBytes } from '../../models/index.js';
 import { fixture, noBindings, tempDir } from '../support/models.js';
 
@@ -17,7 +17,7 @@ interface Ev { cat: string; name: string; ts: number; dur: number; args?: Record
 
 describe('onnxruntime WebGPU profile (real, on this adapter)', async () => {
   const file = fixture('resnet-tiny.onnx');
-  const g = processModel(file, noBindings());
+  const g = loadGraph(file, noBindings());
   const kept = path.join(tempDir(), 'ort-profile.json');
   const RUNS = 4;
   const profile: OrtProfile = await ortProfile(file, modelInputs(g), { runs: RUNS, warmup: 1, keep: kept });
@@ -75,7 +75,7 @@ describe('onnxruntime WebGPU profile (real, on this adapter)', async () => {
   it("matches a node onnxruntime fused under a new name ('…/MatMul/MatMulAddFusion') to the layers it computes", async () => {
     const f = path.join(tempDir(), 'sparse-dnn-tiny.onnx');
     fs.writeFileSync(f, buildModelBytes('sparse-dnn-tiny'));
-    const sg = processModel(f, { dims: new Map([['batch', 1]]), shapes: new Map() });
+    const sg = loadGraph(f, { dims: new Map([['batch', 1]]), shapes: new Map() });
     const p = await ortProfile(f, modelInputs(sg), { runs: 2, warmup: 1 });
     const run = { provider: 'webgpu', medianMs: p.wallMs, trimmedMeanMs: p.wallMs, minMs: p.wallMs, runs: 2 };
     const split = splitFramework(sg, run, p, () => 0.001, 0);

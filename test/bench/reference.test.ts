@@ -15,7 +15,7 @@ import { compareOutputs } from '../../src/bench/verify.js';
 import { fusedCase } from '../../src/analysis/fused-layers.js';
 import { findFusions } from '../../src/analysis/fusion.js';
 import { syntheticInputs } from '../../src/kernels/inputs.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { Kernel, LayerCase } from '../../src/kernels/types.js';
 import { gpu, releaseGpu } from '../support/kernels.js';
@@ -26,7 +26,7 @@ afterAll(releaseGpu);
 
 /** Conv (3×3, bias) → Relu, and its layers as the model has them. */
 function convRelu(): { cases: LayerCase[]; fused: LayerCase } {
-  const g = processModel(saveModel((b) => {
+  const g = loadGraph(saveModel((b) => {
     const x = b.input('x', 'float32', [1, 6, 9, 9]);
     const w = b.init('w', 'float32', [8, 6, 3, 3]);
     const bias = b.init('b', 'float32', [8]);

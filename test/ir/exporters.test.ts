@@ -4,12 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ModelGraph } from '../../src/ir/graph.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import { loadModel } from '../../src/onnx/load.js';
 import { fixture, noBindings } from '../support/models.js';
 
 function load(name: string, dims: Record<string, number> = {}, shapes: Record<string, number[]> = {}): ModelGraph {
-  return processModel(fixture(name), { dims: new Map(Object.entries(dims)), shapes: new Map(Object.entries(shapes)) });
+  return loadGraph(fixture(name), { dims: new Map(Object.entries(dims)), shapes: new Map(Object.entries(shapes)) });
 }
 
 function expectComplete(g: ModelGraph): void {
@@ -49,7 +49,7 @@ describe('exporter idioms', () => {
 
   it('unnamed dimensions are bound by --shape', () => {
     const input = loadModel(fixture('unnamed-dims.onnx')).graph.input![0].name!;
-    const g = processModel(fixture('unnamed-dims.onnx'), { ...noBindings(), shapes: new Map([[input, [1, 3, 32, 32]]]) });
+    const g = loadGraph(fixture('unnamed-dims.onnx'), { ...noBindings(), shapes: new Map([[input, [1, 3, 32, 32]]]) });
     expect(g.inputs[0].shape).toEqual([1, 3, 32, 32]);
     expectComplete(g);
   });

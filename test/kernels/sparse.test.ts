@@ -8,11 +8,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AttrValue, TensorType } from '../../src/ir/types.js';
 import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
-import { kernelFor } from '../../src/kernels/registry.js';
+import { kernelFor, layerFlops } from '../../src/kernels/registry.js';
 import { ellTiling, sparseGeometry, sparseLinearKernel, toCsr, toEll } from '../../src/kernels/sparse.js';
 import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { compareOutputs } from '../../src/bench/verify.js';
-import { layerFlops } from '../../src/ir/cost.js';
 import { checkCase, gpu, releaseGpu } from '../support/kernels.js';
 
 afterAll(releaseGpu);
@@ -117,7 +116,7 @@ describe('dlprof.SparseLinear reference and support', () => {
   it('counts useful FLOPs: 2·M·nnz + M·N for the bias', () => {
     const c = sparseCase({ x: [2, 3, 100], n: 40, s: 0.9, act: 'Relu' });
     const nnz = 0.1 * 100 * 40;
-    expect(layerFlops('dlprof.SparseLinear', c.layer.attrs, c.layer.inputs, c.layer.outputs)).toBe(2 * 6 * nnz + 6 * 40);
+    expect(layerFlops(c.layer)).toBe(2 * 6 * nnz + 6 * 40);
   });
 });
 

@@ -10,7 +10,7 @@ import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { buildDCN, DCN_R50, DCN_TINY } from '../../models/dcn.js';
 import { toBytes } from '../../models/common.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import { noBindings, tempDir } from '../support/models.js';
 
 describe('DCN', () => {
@@ -25,7 +25,7 @@ describe('DCN', () => {
   it('processes, with the DeformConv layers of stages 2 and 3 and their offset convs', () => {
     const file = path.join(tempDir(), 'dcn-tiny.onnx');
     fs.writeFileSync(file, bytes);
-    const g = processModel(file, noBindings());
+    const g = loadGraph(file, noBindings());
     const deform = g.nodes.filter((n) => n.op === 'DeformConv');
     expect(deform.map((n) => n.name)).toEqual([
       '/layer2/layer2.0/conv2/DeformConv', '/layer2/layer2.1/conv2/DeformConv',

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { findModel, MODELS, toBytes, type BuiltModel } from '../../models/index.js';
 import { decodeModel } from '../../src/onnx/proto.js';
 import { referenceRun } from '../../src/bench/model.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 
 /** Trainable parameters: float initializers except BatchNormalization running statistics and Clip bounds. */
 function paramCount(m: BuiltModel): number {
@@ -39,7 +39,7 @@ async function run(bytes: Uint8Array, batch = 1): Promise<ort.Tensor> {
 async function runReferences(bytes: Uint8Array): Promise<{ dims: number[]; data: Float32Array }> {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-models-')), 'm.onnx');
   fs.writeFileSync(file, bytes);
-  const g = processModel(file, { dims: new Map([['batch', 1]]), shapes: new Map() });
+  const g = loadGraph(file, { dims: new Map([['batch', 1]]), shapes: new Map() });
   const inputs = new Map(g.inputs.map((inp) => {
     const shape = inp.shape as number[];
     const n = shape.reduce((a, b) => a * b, 1);

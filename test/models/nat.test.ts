@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildNAT, NAT_MINI, NAT_TINY } from '../../models/nat.js';
 import { toBytes } from '../../models/common.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import { checkCase, releaseGpu } from '../support/kernels.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-nat-'));
@@ -22,7 +22,7 @@ function processTiny() {
   const file = path.join(dir, 'nat-tiny.onnx');
   const bytes = toBytes(buildNAT(NAT_TINY, 'nat-tiny'));
   fs.writeFileSync(file, bytes);
-  return { bytes, g: processModel(file, { dims: new Map([['batch', 1]]), shapes: new Map() }) };
+  return { bytes, g: loadGraph(file, { dims: new Map([['batch', 1]]), shapes: new Map() }) };
 }
 
 describe('NAT', () => {

@@ -10,7 +10,7 @@ import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { toBytes } from '../../models/common.js';
 import { buildSparseDNN, connections, SPARSE_DNN_1024, SPARSE_DNN_65536, SPARSE_DNN_TINY } from '../../models/sparse-dnn.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import { prng } from '../../src/onnx/write.js';
 import { tempDir } from '../support/models.js';
 
@@ -45,7 +45,7 @@ describe('Sparse DNN challenge models', () => {
   });
 
   it('the tiny network processes with sparse_initializer weights of the right sparsity', () => {
-    const g = processModel(save(), { dims: new Map([['batch', 3]]), shapes: new Map() });
+    const g = loadGraph(save(), { dims: new Map([['batch', 3]]), shapes: new Map() });
     expect(g.nodes.map((n) => n.op)).toEqual(Array.from({ length: cfg.layers }, () => ['MatMul', 'Add', 'Relu', 'Min']).flat());
     const mm = g.nodes.filter((n) => n.op === 'MatMul').map((n) => g.layers.get(n.key)!);
     for (const l of mm) {

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildGraph } from '../../src/ir/graph.js';
+import { layerFlops } from '../../src/kernels/registry.js';
 import { parseModel } from '../../src/onnx/load.js';
 import { inferModel } from '../../src/onnx/shapes/engine.js';
 import { prng } from '../../src/onnx/write.js';
@@ -42,7 +43,7 @@ describe('fuzzing the model processor', () => {
         const t0 = Date.now();
         try {
           const m = parseModel(buf, `${seed}#${c}`);
-          buildGraph(m, inferModel(m, { dims: new Map([['batch', 1]]), shapes: new Map() }));
+          buildGraph(m, inferModel(m, { dims: new Map([['batch', 1]]), shapes: new Map() }), layerFlops);
           outcomes.ok++;
         } catch (e) {
           if (!(e instanceof DlprofError)) {

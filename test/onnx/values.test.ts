@@ -5,17 +5,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { modelBindings } from '../../src/cli/flags.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import { GraphBuilder } from '../../src/onnx/write.js';
 import { DlprofError } from '../../src/util/errors.js';
 import { fixture, saveModel } from '../support/models.js';
 
 const gated = fixture('if-gated.onnx');
-const ops = (g: ReturnType<typeof processModel>) => g.nodes.map((n) => n.op);
+const ops = (g: ReturnType<typeof loadGraph>) => g.nodes.map((n) => n.op);
 
 describe('--value on a graph under an If', () => {
   it('without a value: one layer, the If untimed, and a warning naming the input to bind', () => {
-    const g = processModel(gated, modelBindings({}));
+    const g = loadGraph(gated, modelBindings({}));
     expect(g.controlFlow).toEqual([expect.objectContaining({ op: 'If', inlined: false })]);
     expect(ops(g)).toEqual(['Equal']);
     const w = g.diagnostics.find((d) => d.code === 'W_GATED_ON_INPUT');
@@ -24,8 +24,8 @@ describe('--value on a graph under an If', () => {
   });
 
   it('folds the condition and analyzes the branch the value selects', () => {
-    const hi = processModel(gated, modelBindings({ value: ['sample_rate=16000'] }));
-    const lo = processModel(gated, modelBindings({ value: ['sample_rate=8000'] }));
+    const hi = loadGraph(gated, modelBindings({ value: ['sample_rate=16000'] }));
+    const lo = loadGraph(gated, modelBindings({ value: ['sample_rate=8000'] }));
     for (const g of [hi, lo]) {
       expect(g.controlFlow).toEqual([expect.objectContaining({ op: 'If', inlined: true })]);
       expect(g.failed).toEqual([]);
@@ -45,7 +45,7 @@ describe('--value on a graph under an If', () => {
     const fails = (value: string[], text: string) => {
       let err: unknown;
       try {
-        processModel(gated, modelBindings({ value }));
+        loadGraph(gated, modelBindings({ value }));
       } catch (e) {
         err = e;
       }
@@ -66,7 +66,7 @@ describe('--value on a graph under an If', () => {
       b.op('Where', [flag, b.op('ReduceSum', [ids], { keepdims: 0 }), b.ints('zero', [0], [])], {}, { output: 'y' });
       b.output('y', 'int64', []);
     });
-    const g = processModel(file, modelBindings({ value: ['ids=1,2,3', 'flag=true'] }));
+    const g = loadGraph(file, modelBindings({ value: ['ids=1,2,3', 'flag=true'] }));
     expect(g.inputs).toEqual([
       { name: 'ids', dtype: 'int64', shape: [3], value: [1, 2, 3] },
       { name: 'flag', dtype: 'bool', shape: [], value: [1] },
@@ -100,7 +100,7 @@ describe('--value on a Loop trip count', () => {
 
   it('unrolls the loop the bound trip count runs, stacking its scan output', () => {
     const file = loopModel();
-    const g = processModel(file, modelBindings({ value: ['steps=5'] }));
+    const g = loadGraph(file, modelBindings({ value: ['steps=5'] }));
     expect(g.controlFlow).toEqual([expect.objectContaining({ op: 'Loop', inlined: true, iterations: 5 })]);
     expect(ops(g).filter((o) => o === 'MatMul')).toHaveLength(5);
     expect(ops(g).filter((o) => o === 'Tanh')).toHaveLength(5);
@@ -113,7 +113,7 @@ describe('--value on a Loop trip count', () => {
   });
 
   it('without a value: the Loop is untimed and the warning names the trip-count input', () => {
-    const g = processModel(loopModel(), modelBindings({}));
+    const g = loadGraph(loopModel(), modelBindings({}));
     expect(g.controlFlow).toEqual([expect.objectContaining({ op: 'Loop', inlined: false })]);
     expect(g.nodes).toEqual([]);
     expect(g.diagnostics.find((d) => d.code === 'W_GATED_ON_INPUT')?.message).toMatch(/Loop .* depends on input 'steps' \(int64 scalar\) for how many times it runs: bind it with --value steps=V/);
@@ -122,19 +122,19 @@ describe('--value on a Loop trip count', () => {
 
 describe('--defaults', () => {
   it('binds every unbound symbolic dimension to 1 and says which', () => {
-    const g = processModel(fixture('vit-tiny.onnx'), modelBindings({ defaults: true }));
+    const g = loadGraph(fixture('vit-tiny.onnx'), modelBindings({ defaults: true }));
     expect(g.inputs[0].shape[0]).toBe(1);
     expect(g.failed).toEqual([]);
     expect(g.diagnostics.find((d) => d.code === 'W_DEFAULT_DIM')?.message).toBe("--defaults bound 'batch' to 1 (set them with --dim NAME=N)");
   });
 
   it('leaves dimensions bound by --dim alone; without it, the error offers --defaults', () => {
-    const g = processModel(fixture('vit-tiny.onnx'), modelBindings({ defaults: true, dim: ['batch=2'] }));
+    const g = loadGraph(fixture('vit-tiny.onnx'), modelBindings({ defaults: true, dim: ['batch=2'] }));
     expect(g.inputs[0].shape[0]).toBe(2);
     expect(g.diagnostics.some((d) => d.code === 'W_DEFAULT_DIM')).toBe(false);
     let err: DlprofError | undefined;
     try {
-      processModel(fixture('vit-tiny.onnx'), modelBindings({}));
+      loadGraph(fixture('vit-tiny.onnx'), modelBindings({}));
     } catch (e) {
       err = e as DlprofError;
     }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { dedupe } from '../../src/ir/dedupe.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import { emitSuite } from '../../src/suite/emit.js';
 import type { TensorType } from '../../src/ir/types.js';
 import { fixture, noBindings, tempDir } from '../support/models.js';
@@ -25,7 +25,7 @@ const ORT_TYPES: Record<string, [string, (n: number) => ort.Tensor['data']]> = {
 describe('emitted micro-benchmark suite', () => {
   for (const [name, bindings] of [['resnet-tiny.onnx', noBindings()], ['vit-tiny.onnx', { dims: new Map([['batch', 1]]), shapes: new Map() }]] as const) {
     it(`${name}: every layer model runs in onnxruntime with the inferred output shapes`, async () => {
-      const g = processModel(fixture(name), bindings);
+      const g = loadGraph(fixture(name), bindings);
       const dir = path.join(tempDir(), `emit-${name}`);
       const entries = emitSuite(dir, dedupe([g]), [g]);
       expect(entries.length).toBe(g.layers.size);
@@ -44,7 +44,7 @@ describe('emitted micro-benchmark suite', () => {
         spec.outputs.forEach((t: TensorType, i: number) => {
           expect([...out[`output_${i}`].dims], `${e.op} ${e.key} output ${i}`).toEqual(t.shape);
         });
-        const again = processModel(file, noBindings());
+        const again = loadGraph(file, noBindings());
         expect(again.nodes.map((n) => n.key), `${e.op} re-processed`).toEqual([e.key]);
       }
     });

@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { compareOutputs } from '../../src/bench/verify.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import type { AttrValue } from '../../src/ir/types.js';
@@ -124,7 +124,7 @@ export async function runOpConformance(name: string, constSlots: ConstSlots = []
   fs.writeFileSync(file, onnx.ModelProto.encode(proto).finish());
   let c: LayerCase;
   try {
-    const graph = processModel(file, { dims: new Map(), shapes: new Map() });
+    const graph = loadGraph(file, { dims: new Map(), shapes: new Map() });
     if (graph.nodes.length !== 1) return [{ name, op, status: 'skip', reason: FOLDED }];
     c = { layer: graph.layers.get(graph.nodes[0].key)!, consts: graph.origins.get(graph.nodes[0].key)!.constValues };
   } catch (e) {

@@ -11,7 +11,7 @@ import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { compareOutputs, type Agreement } from '../../src/bench/verify.js';
 import type { DeviceCaps, HostTensor, Kernel, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import type { ModelGraph } from '../../src/ir/graph.js';
 import { saveModel } from './models.js';
 import type { GraphBuilder } from '../../src/onnx/write.js';
@@ -36,7 +36,7 @@ export function layerCases(g: ModelGraph): LayerCase[] {
 
 /** Builds a one-or-more-node model with GraphBuilder and returns its layer cases. */
 export function casesFrom(build: (g: GraphBuilder) => void, opsets?: Record<string, number>): LayerCase[] {
-  return layerCases(processModel(saveModel(build, opsets), { dims: new Map(), shapes: new Map() }));
+  return layerCases(loadGraph(saveModel(build, opsets), { dims: new Map(), shapes: new Map() }));
 }
 
 export interface VariantCheck {

@@ -1,7 +1,7 @@
 /** Test helpers: build a model with GraphBuilder, save it to a temp dir, process it. */
 import path from 'node:path';
 import { GraphBuilder } from '../../src/onnx/write.js';
-import { processModel } from '../../src/ir/process.js';
+import { loadGraph } from '../../src/kernels/model.js';
 import type { ModelGraph } from '../../src/ir/graph.js';
 import { loadModel } from '../../src/onnx/load.js';
 import { inferModel, type InferenceResult } from '../../src/onnx/shapes/engine.js';
@@ -25,7 +25,7 @@ export function saveModel(build: (g: GraphBuilder) => void, opsets: Record<strin
 export const noBindings = () => ({ dims: new Map<string, number>(), shapes: new Map<string, number[]>() });
 
 export function processBuilt(build: (g: GraphBuilder) => void, opsets?: Record<string, number>, bindings = noBindings()): ModelGraph {
-  return processModel(saveModel(build, opsets), bindings);
+  return loadGraph(saveModel(build, opsets), bindings);
 }
 
 export function inferBuilt(build: (g: GraphBuilder) => void, opsets?: Record<string, number>, bindings = noBindings()): InferenceResult {

@@ -2,7 +2,7 @@
  * The one table from (domain, op type) to shape inference. Op families live in `ops/*.ts`, each
  * exporting a record of OpSpecs keyed by op type for the default ONNX domain, or by
  * `domain:OpType` for any other (e.g. `com.microsoft:Attention`). Adding an op is an entry there
- * (plus its cost in ir/cost.ts and, for GPU ops, a kernel).
+ * (plus, for GPU ops, a kernel with its cost: docs/architecture.md, Adding an op).
  */
 import type { OpSpec } from './types.js';
 import { elementwiseOps } from './ops/elementwise.js';
