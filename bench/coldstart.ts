@@ -98,6 +98,8 @@ async function main(): Promise<void> {
   const timeoutS = Number(opt('--timeout') ?? 1800);
   const baselineFile = path.join(root, 'bench/coldstart-baseline.json');
   const baseline: Baseline | undefined = fs.existsSync(baselineFile) ? JSON.parse(fs.readFileSync(baselineFile, 'utf8')) as Baseline : undefined;
+  // The commit measured: read before the runs (a commit made while they run is not what they ran).
+  const commit = (() => { try { return execFileSync('git', ['-C', path.dirname(path.dirname(cli)), 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { return 'unknown'; } })();
   const results: Record<string, ModelFigures> = {};
   for (const n of names) {
     const m = MODELS[n];
@@ -120,7 +122,6 @@ async function main(): Promise<void> {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
-  const commit = (() => { try { return execFileSync('git', ['-C', path.dirname(path.dirname(cli)), 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { return 'unknown'; } })();
   const machine = `${os.cpus()[0]?.model ?? 'cpu'} ×${os.cpus().length}, lavapipe (LP_NUM_THREADS=0)`;
   console.log(`bench:coldstart — dlprof at ${commit}, ${machine}; baseline: ${baseline ? `${baseline.commit} (${baseline.recorded})` : 'none'}`);
   if (baseline?.note) console.log(`baseline: ${baseline.note}`);
