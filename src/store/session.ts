@@ -170,9 +170,11 @@ function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): { ex
   return { existing, wanted, toMeasure: wanted.filter((v) => !existing.some((e) => e.variant === v)) };
 }
 
-/** Times the floor items (probe.ts) in rounds and stores the pass overhead they give. */
+/** Times the floor items (probe.ts) in rounds and stores the pass overhead they give (the one analyze subtracts). */
 async function measureFloor(s: Session, timing: TimingOptions): Promise<void> {
-  const floor = await floorItems(s.runner);
+  // A floor that cannot be prepared (out of memory) leaves the overhead probed before.
+  const floor = await floorItems(s.runner).catch(() => undefined);
+  if (!floor) return;
   try {
     const out = await s.clock.time('timing', () => s.timer.timeRounds(floor.items, timing, { stop: () => s.interrupted || !!s.ctx.lost }, floor.order));
     const overhead = floorOverhead(out[1], out[2]);
