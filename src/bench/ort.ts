@@ -74,7 +74,12 @@ export interface FrameworkResult {
   runs: number;
 }
 
-/** Median, trimmed mean and minimum of `runs` timed runs of `s` after `warmup` untimed ones. */
+/**
+ * Median, trimmed mean and minimum of `runs` timed runs of `s` after `warmup` untimed ones, with
+ * the profiler off: with it on, the WebGPU EP puts every kernel in its own timed compute pass and
+ * reads the timestamps back after each run, which on lavapipe doubled resnet-tiny's run (6.1 →
+ * 12.9 ms).
+ */
 async function timeRuns(s: ort.InferenceSession, feeds: Record<string, ort.Tensor>, provider: string, runs: number, warmup: number): Promise<FrameworkResult> {
   for (let i = 0; i < warmup; i++) await s.run(feeds);
   const times: number[] = [];
@@ -85,21 +90,6 @@ async function timeRuns(s: ort.InferenceSession, feeds: Record<string, ort.Tenso
   }
   const st = summarize(times);
   return { provider, medianMs: st.median, trimmedMeanMs: st.trimmedMean, minMs: st.min, runs };
-}
-
-/**
- * End-to-end latency of the model on an onnxruntime execution provider (median and trimmed mean of
- * `runs`), profiling off: with it on, the WebGPU EP puts every kernel in its own timed compute pass
- * and reads the timestamps back after each run, which on lavapipe doubled resnet-tiny's run (6.1 →
- * 12.9 ms). ortFramework profiles and times in one session.
- */
-export async function ortLatency(file: string, inputs: Map<string, HostTensor>, provider = 'webgpu', runs = 10): Promise<FrameworkResult> {
-  const s = await quietlyAsync(() => ort.InferenceSession.create(file, { executionProviders: [provider], graphOptimizationLevel: 'all' }));
-  try {
-    return await timeRuns(s, feedsFor(s, inputs), provider, runs, 2);
-  } finally {
-    await s.release();
-  }
 }
 
 function feedsFor(s: ort.InferenceSession, inputs: Map<string, HostTensor>): Record<string, ort.Tensor> {
@@ -258,7 +248,7 @@ export interface OrtFrameworkRun {
  * 2 cores, compiling beside analyze's checks slowed them by more than it saved: resnet-tiny cold
  * 85 s against 62 s). `measure` then takes `runs` profiled runs (ortProfile), stops the profiler
  * (endProfiling: the WebGPU EP stops timing each kernel in a pass of its own) and times
- * `latencyRuns` more (ortLatency's statistic), unless 0. A profile that cannot be read is returned
+ * `latencyRuns` more (timeRuns), unless 0. A profile that cannot be read is returned
  * as its error; the latency is still measured.
  */
 export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
