@@ -8,11 +8,11 @@
  *    times each execution) than among others in one pass (as a model run records its layers).
  */
 import type { Layer } from '../ir/types.js';
-import type { DeviceBuffer, Executor, Prepared } from '../gpu/executor.js';
+import type { Executor, Prepared } from '../gpu/executor.js';
 import type { Kernel, LayerCase } from '../kernels/types.js';
 import { bindings, dispatch1d, entry1d, header } from '../kernels/wgsl.js';
-import { DEFAULT_TIMING, type Outcome, type RoundItem, type Timer } from './harness.js';
-import { summarize, trimmedMean } from './stats.js';
+import { DEFAULT_TIMING, type Timer } from './harness.js';
+import { summarize } from './stats.js';
 
 export const PROBE_KINDS = ['fma-f32', 'fma-f16', 'copy', 'pass-overhead'] as const;
 export type ProbeKind = (typeof PROBE_KINDS)[number];
@@ -150,60 +150,6 @@ ${entry1d(WG, n, `  y[gid] = ${expr};`)}`;
     if (plans[1]) runner.releaseBound(plans[1]);
     if (plans[0]) runner.release(plans[0]);
   }
-}
-
-/**
- * The pass overhead measured like the layers, in rounds of the harness right after theirs
- * (store/session.ts): a layer that does no work (one workgroup scaling 64 floats), timed in a pass
- * of its own right after a pass that wrote its input (`writer`), as a layer in the model's order
- * is timed, `one`; and the same dispatch FLOOR_DISPATCHES times in one pass, `many`, likewise.
- * `many` less `one` is the cost of the extra dispatches inside a pass, as a model run pays it;
- * `one` less one such dispatch is what a layer's own pass adds (floorOverhead). The separate probe
- * (passOverhead) times ping-pong kernels outside the harness: on the H200 a layer in the rounds
- * cost ~6 µs more than the probe's pass (docs/gpu.md). In rounds of their own, these kernels do not
- * perturb the layers' rounds (docs/accuracy.md: added to every submission of those, they did).
- */
-export interface FloorItems {
-  /** The items, and the order of one round: writer, one, writer, many. */
-  items: RoundItem[];
-  order: number[];
-  release(): void;
-}
-
-export const FLOOR_DISPATCHES = 32;
-
-export async function floorItems(runner: Executor): Promise<FloorItems> {
-  const n = WG;
-  const prepare = async (name: string, expr: string, input?: DeviceBuffer): Promise<Prepared> => {
-    const wgsl = `${bindings([{ name: 'x', type: 'f32', access: 'read' }, { name: 'y', type: 'f32', access: 'read_write' }])}
-${entry1d(WG, n, `  y[gid] = ${expr};`)}`;
-    const c = fakeCase(name, [n], n);
-    const k = probeKernel(`probe/${name}`, wgsl, dispatch1d(n, WG, runner.caps), true);
-    const plan = k.plan(c, 'probe', runner.caps);
-    if (!input) return runner.prepare(k, c, plan, [{ dtype: 'float32', shape: [n], data: new Float32Array(n) }], k.name);
-    return runner.bind(k, c, plan, [input], [runner.allocate(c.layer.outputs[0], 'f32', `${k.name} output`)], k.name);
-  };
-  const writer = await prepare('floor-writer', 'x[gid] + 1.0');
-  const one = await prepare('floor', 'x[gid] * 0.5', writer.outputs[0]);
-  const repeat = <T>(x: T): T[] => Array.from({ length: FLOOR_DISPATCHES }, () => x);
-  const many: Prepared = { ...one, label: `probe/floor ×${FLOOR_DISPATCHES}`, pipelines: repeat(one.pipelines[0]), bindGroups: repeat(one.bindGroups[0]), workgroups: repeat(one.workgroups[0]) };
-  return {
-    items: [{ plans: [writer] }, { plans: [one] }, { plans: [many] }],
-    order: [0, 1, 0, 2],
-    release: () => {
-      runner.free(one.outputs[0]);
-      runner.releaseBound(one);
-      runner.release(writer);
-    },
-  };
-}
-
-/** The pass overhead (ms, at least 0) from the floor items' outcomes (floorItems), or null without both. */
-export function floorOverhead(one: Outcome | undefined, many: Outcome | undefined): number | null {
-  if (one?.status !== 'completed' || many?.status !== 'completed') return null;
-  const t1 = trimmedMean(one.samplesMs);
-  const perDispatch = (trimmedMean(many.samplesMs) - t1) / (FLOOR_DISPATCHES - 1);
-  return Math.max(0, t1 - Math.max(0, perDispatch));
 }
 
 export async function probeMachine(runner: Executor, timer: Timer): Promise<ProbeResult[]> {

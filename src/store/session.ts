@@ -17,7 +17,7 @@ import type { Progress } from '../util/progress.js';
 import { DEFAULT_TIMING, MAX_PASSES, Timer, type Outcome, type TimingOptions } from '../bench/harness.js';
 import { DEFAULT_CONDITIONS, effectiveConditions, measureLayer, prepareLayer, variantResult, type CheckMemo, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from '../bench/measure.js';
 import type { Interleaver } from '../bench/interleave.js';
-import { floorItems, floorOverhead, passOverhead, probeMachine } from '../bench/probe.js';
+import { passOverhead, probeMachine } from '../bench/probe.js';
 import { summarize, trimmedMean } from '../bench/stats.js';
 import { RACE_FACTOR } from '../bench/stopping.js';
 
@@ -168,20 +168,6 @@ function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): { ex
   const stored = opts.force || !kernel ? [] : s.store.latestForLayer(s.machineId, c.layer.key, conditionsUsed(s, opts));
   const existing = stored.filter((e) => wanted.includes(e.variant) && (e.kernelHash ?? null) === variantCode(kernel!, c, e.variant, s));
   return { existing, wanted, toMeasure: wanted.filter((v) => !existing.some((e) => e.variant === v)) };
-}
-
-/** Times the floor items (probe.ts) in rounds and stores the pass overhead they give (the one analyze subtracts). */
-async function measureFloor(s: Session, timing: TimingOptions): Promise<void> {
-  // A floor that cannot be prepared (out of memory) leaves the overhead probed before.
-  const floor = await floorItems(s.runner).catch(() => undefined);
-  if (!floor) return;
-  try {
-    const out = await s.clock.time('timing', () => s.timer.timeRounds(floor.items, timing, { stop: () => s.interrupted || !!s.ctx.lost }, floor.order));
-    const overhead = floorOverhead(out[1], out[2]);
-    if (overhead !== null) s.store.saveProbe(s.machineId, 'pass-overhead', overhead, 'ms', trimmedMean((out[1] as { samplesMs: number[] }).samplesMs));
-  } finally {
-    floor.release();
-  }
 }
 
 /** The checks this machine has stored for a layer (measure.ts CheckMemo). */
@@ -343,9 +329,6 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
             onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `timing ${n} ${what} variants of ${chunk.length} layers in rounds: ${stopped}/${n} settled`),
             onSettled: (k, o) => settle(group[k], o),
           }, what === 'default' ? modelOrder(group.map((r) => defaults.get(r)!)) : undefined));
-          // Right after the default variants, a layer that does no work, timed the same way: what a
-          // layer's own pass costs here, subtracted from the layers' times (probe.ts floorItems).
-          if (what === 'default') await measureFloor(s, timing);
           group.forEach((r, k) => { if (!outcomes.has(r)) settle(r, out[k]); });
         }
         for (const p of chunk) {

@@ -2,7 +2,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TIMING, Timer } from '../../src/bench/harness.js';
 import { relativeSpreadCriterion, type StoppingCriterion } from '../../src/bench/stopping.js';
-import { FLOOR_DISPATCHES, floorOverhead } from '../../src/bench/probe.js';
 import { gpu, releaseGpu } from '../support/kernels.js';
 
 afterAll(releaseGpu);
@@ -53,20 +52,5 @@ describe('relative-spread criterion', () => {
     }
     expect(asked).toBe(7);
     expect(ctx.lost).toBeUndefined();
-  });
-});
-
-describe('the pass overhead from the floor items in the rounds', () => {
-  const done = (samplesMs: number[]) => ({ status: 'completed' as const, samplesMs, wallMs: samplesMs, batch: 1, source: 'timestamp' as const, stoppedBy: 'spread' as const });
-  it('is the lone pass less one dispatch, a dispatch being the many-pass cost spread over the extra ones', () => {
-    // One pass: 12 µs. 32 dispatches in one pass: 12 + 31 × 2 µs. So a dispatch costs 2 µs in a pass, and a pass of its own adds 10.
-    const one = done([0.012, 0.012, 0.012]);
-    const many = done(Array(3).fill(0.012 + (FLOOR_DISPATCHES - 1) * 0.002));
-    expect(floorOverhead(one, many)).toBeCloseTo(0.010, 9);
-  });
-  it('is never negative, and there is none without both outcomes', () => {
-    expect(floorOverhead(done([0.001]), done([0.001 + 31 * 0.005]))).toBe(0);
-    expect(floorOverhead(done([0.01]), { status: 'errored', reason: 'x' })).toBeNull();
-    expect(floorOverhead(undefined, done([0.01]))).toBeNull();
   });
 });

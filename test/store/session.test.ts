@@ -65,12 +65,6 @@ describe('measuring in inference rounds', () => {
       expect(out.measured).toBeGreaterThanOrEqual(cases.length);
       expect(during.length).toBeGreaterThanOrEqual(cases.length);
       expect(during.every(Boolean)).toBe(true);
-      // After the default variants' rounds, a layer that does no work was timed like them, alone and
-      // 32 times in one pass: the pass overhead stored is measured like the layers (probe.ts floorItems).
-      const overhead = s.store.latestProbe(s.machineId, 'pass-overhead');
-      expect(overhead).toBeDefined();
-      expect(overhead!.value).toBeGreaterThanOrEqual(0);
-      expect(overhead!.value).toBeLessThan(1);
       for (const c of cases) {
         const rows = s.store.latestForLayer(s.machineId, c.layer.key, 'inference');
         expect(rows.length).toBeGreaterThan(0);
