@@ -191,7 +191,7 @@ async function measureLayers(a: Analysis, cases: LayerCase[], probed: boolean): 
   // threads: started now, it compiles beside dlprof's checks (a software adapter compiles on
   // the CPU: two cores at once), and measureCases waits for it before any timing.
   const ortRun = o.framework ? startOrtFramework(o.model, a.inputs, { runs: Math.max(5, o.runs) }) : undefined;
-  const ortWarm = ortRun && { label: "onnxruntime's WebGPU execution provider to compile its programs", done: ortRun.ready, phase: 'onnxruntime' as const };
+  const ortWarm = ortRun && { label: "onnxruntime's WebGPU execution provider to compile its programs", wait: () => ortRun.ready, phase: 'onnxruntime' as const };
   const m = await measureCases(s, cases, { force: o.force, order: g.nodes.map((n) => n.key), progress, timing: a.timing, conditions: a.conditions, interleave: during, beforeTiming: ortWarm });
   return { layers: m.layers, before, duringTotalsMs: during?.totalsMs.length ? during.totalsMs : null, ortRun };
 }

@@ -245,8 +245,8 @@ export interface OrtFrameworkRun {
  * is created and warmed up (`warmup` runs: its programs compile) on onnxruntime's own device and
  * threads: at once on a host with OVERLAP_CPUS logical CPUs or more, so a caller may do other
  * work meanwhile (analyze checks its kernels), else when `ready` or `measure` is first used (on
- * 2 cores, compiling beside analyze's checks slowed them by more than it saved: resnet-tiny cold
- * 85 s against 62 s). `measure` then takes `runs` profiled runs (ortProfile), stops the profiler
+ * 2 cores the two compilers only share the cores: resnet-tiny cold 74.5 s overlapped, 73.5 s in
+ * turn). `measure` then takes `runs` profiled runs (ortProfile), stops the profiler
  * (endProfiling: the WebGPU EP stops timing each kernel in a pass of its own) and times
  * `latencyRuns` more (timeRuns), unless 0. A profile that cannot be read is returned
  * as its error; the latency is still measured.

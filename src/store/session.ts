@@ -124,7 +124,7 @@ export interface MeasureOptions {
    * Awaited before the first timing: work that may run beside the checks but not beside a timing
    * (analyze: onnxruntime compiling its programs on its own device) is done by then.
    */
-  beforeTiming?: { label: string; done: Promise<void>; phase: Phase };
+  beforeTiming?: { label: string; wait: () => Promise<void>; phase: Phase };
 }
 
 export interface MeasureOutcome {
@@ -286,7 +286,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
       const ready = chunk.flatMap((p) => p.ready);
       if (ready.length && opts.beforeTiming) {
         opts.progress?.step(done, cases.length, `waiting for ${opts.beforeTiming.label} before timing`);
-        await s.clock.time(opts.beforeTiming.phase, () => opts.beforeTiming!.done);
+        await s.clock.time(opts.beforeTiming.phase, () => opts.beforeTiming!.wait());
       }
       try {
         const outcomes = new Map<ReadyVariant, Outcome>();
@@ -354,7 +354,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     if (chunk.length) await timeChunk(cases.length);
   } else {
     // Here each variant is checked and timed in turn: nothing runs beside them.
-    if (opts.beforeTiming) await s.clock.time(opts.beforeTiming.phase, () => opts.beforeTiming!.done);
+    if (opts.beforeTiming) await s.clock.time(opts.beforeTiming.phase, () => opts.beforeTiming!.wait());
     for (const [i, c] of cases.entries()) {
       if (s.interrupted || s.ctx.lost) break;
       const { existing, wanted, toMeasure } = variantsToMeasure(s, c, opts);
