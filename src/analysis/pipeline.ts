@@ -188,8 +188,8 @@ async function measureLayers(a: Analysis, cases: LayerCase[], probed: boolean): 
     }
   }
   // onnxruntime's WebGPU EP (the framework baseline) compiles its programs on its own device and
-  // threads: started now, it compiles beside dlprof's checks (a software adapter compiles on
-  // the CPU: two cores at once), and measureCases waits for it before any timing.
+  // threads: on a host with spare cores it starts now and compiles beside dlprof's checks
+  // (startOrtFramework decides), and measureCases waits for it before any timing.
   const ortRun = o.framework ? startOrtFramework(o.model, a.inputs, { runs: Math.max(5, o.runs) }) : undefined;
   const ortWarm = ortRun && { label: "onnxruntime's WebGPU execution provider to compile its programs", wait: () => ortRun.ready, phase: 'onnxruntime' as const };
   const m = await measureCases(s, cases, { force: o.force, order: g.nodes.map((n) => n.key), progress, timing: a.timing, conditions: a.conditions, interleave: during, beforeTiming: ortWarm });
