@@ -14,6 +14,7 @@
  */
 import type { GraphNode, ModelGraph } from '../ir/graph.js';
 import { SPARSE_KEY_THRESHOLD } from '../ir/key.js';
+import { kernelFor } from '../kernels/registry.js';
 
 export type FusionKind = 'conv-bn-act' | 'gemm-bias-act' | 'attention' | 'sparse-linear';
 
@@ -35,7 +36,8 @@ export interface FusionGroup {
   nodes: number[];
 }
 
-const ACTIVATIONS = new Set(['Relu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Gelu', 'Tanh', 'Elu', 'Selu', 'Softplus', 'Mish']);
+/** Whether an activation fuses into a conv's or GEMM's epilogue: its kernel declares the epilogue (Kernel.epilogue). */
+const fusesAsEpilogue = (op: string): boolean => !!kernelFor(op)?.epilogue?.(op);
 
 function soleConsumer(g: ModelGraph, n: GraphNode): GraphNode | undefined {
   if (n.outputs.filter(Boolean).length !== 1) return undefined;
@@ -156,7 +158,7 @@ export function findFusions(g: ModelGraph): FusionGroup[] {
       let cur = soleConsumer(g, n);
       if (cur?.op === 'BatchNormalization') { ids.push(cur.id); cur = soleConsumer(g, cur); }
       if (cur?.op === 'Add' && !otherInputIsConst(g, cur, g.nodes[ids[ids.length - 1]])) { ids.push(cur.id); cur = soleConsumer(g, cur); }
-      if (cur && ACTIVATIONS.has(cur.op)) ids.push(cur.id);
+      if (cur && fusesAsEpilogue(cur.op)) ids.push(cur.id);
       take('conv-bn-act', ids);
     } else if (n.op === 'MatMul' || n.op === 'Gemm') {
       const ids = [n.id];
@@ -164,7 +166,7 @@ export function findFusions(g: ModelGraph): FusionGroup[] {
       const cur = soleConsumer(g, n);
       if (cur?.op === 'Add' && otherInputIsConst(g, cur, n)) { ids.push(cur.id); last = cur; }
       const next = ids.length > 1 ? soleConsumer(g, last) : undefined;
-      if (next && ACTIVATIONS.has(next.op)) ids.push(next.id);
+      if (next && fusesAsEpilogue(next.op)) ids.push(next.id);
       else {
         const cs = (g.consumers.get(last.outputs[0]) ?? []).map((i) => g.nodes[i]);
         const div = cs.find((c) => c.op === 'Div');

@@ -16,8 +16,9 @@ import type { Layer, LayerSignature, TensorType } from '../ir/types.js';
 import type { DType } from '../onnx/dtype.js';
 import {
   supported, unsupported,
-  type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
+  type DeviceCaps, type Epilogue, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
 } from './types.js';
+import { FloatAttr, type GraphBuilder } from '../onnx/write.js';
 import { broadcastOffset, dispatch1d, elements, entry1d, gpuTypeOf, header, stridesOf, unravel } from './wgsl.js';
 import { count } from './flops.js';
 
@@ -757,6 +758,60 @@ function cost(l: LayerSignature): number {
   return outN * (FLOPS_PER_ELEMENT[l.op] ?? 1);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Fusion epilogues: the activations a fused layer applies before its store, from the op table
+
+/** The activations that fuse into an epilogue, and the attributes their two parameters stand for. */
+const EPILOGUE_ATTRS: Record<string, (alpha: number, beta: number) => Layer['attrs']> = {
+  Relu: () => ({}),
+  Clip: () => ({}),
+  LeakyRelu: (alpha) => ({ alpha }),
+  Sigmoid: () => ({}),
+  HardSigmoid: (alpha, beta) => ({ alpha, beta }),
+  HardSwish: () => ({}),
+  Tanh: () => ({}),
+  Gelu: () => ({ approximate: 'none' }),
+};
+
+/** The ops with a fusion epilogue. */
+export const EPILOGUE_OPS = Object.keys(EPILOGUE_ATTRS);
+
+/**
+ * The epilogue of activation `op`: its expression and reference are the op table's (OPS), for
+ * one f32 element with `alpha` and `beta` as its attributes; Clip takes them as its bounds.
+ */
+export function epilogueOf(op: string): Epilogue | undefined {
+  const attrsOf = EPILOGUE_ATTRS[op];
+  if (!attrsOf) return undefined;
+  const one: TensorType = { dtype: 'float32', shape: [1] };
+  const layerOf = (alpha: number, beta: number): Layer => ({
+    key: `epilogue ${op}`, op, attrs: attrsOf(alpha, beta), weights: [], flops: 0, bytes: 0, params: 0, inputs: [one], outputs: [one],
+  });
+  return {
+    wgsl: (alpha, beta) => {
+      if (op === 'Clip') return { helpers: '', body: `min(max(x, ${scalarLit(alpha, 'f32')}), ${scalarLit(beta, 'f32')})` };
+      const helpers = new Map<string, string>();
+      const body = OPS[op].expr(['x'], makeEx('f32', false, layerOf(alpha, beta), helpers));
+      return { helpers: [...helpers.values()].join('\n'), body };
+    },
+    ref: (alpha, beta) => (op === 'Clip' ? (x) => Math.min(Math.max(x, alpha), beta) : (x) => OPS[op].ref([x], layerOf(alpha, beta), ['float32'])),
+    onnx: (b: GraphBuilder, x, alpha, beta) => {
+      const scalar = (v: number): string => b.init('c', 'float32', [], [v]);
+      switch (op) {
+        case 'Clip': return b.op('Clip', [x, scalar(alpha), scalar(beta)]);
+        case 'LeakyRelu': return b.op('LeakyRelu', [x], { alpha: new FloatAttr(alpha) });
+        case 'HardSigmoid': return b.op('HardSigmoid', [x], { alpha: new FloatAttr(alpha), beta: new FloatAttr(beta) });
+        // Gelu is an ONNX op from opset 20 only: as the Erf composition exporters write.
+        case 'Gelu': {
+          const erf = b.op('Erf', [b.op('Mul', [x, scalar(Math.SQRT1_2)])]);
+          return b.op('Mul', [b.op('Mul', [x, scalar(0.5)]), b.op('Add', [erf, scalar(1)])]);
+        }
+        default: return b.op(op, [x]);
+      }
+    },
+  };
+}
+
 export const kernels: Kernel[] = [{
   name: KERNEL,
   ops: ELEMENTWISE_OPS,
@@ -770,4 +825,5 @@ export const kernels: Kernel[] = [{
   reference,
   inputDomain: (op, i) => DOMAIN[op]?.[i],
   cost,
+  epilogue: epilogueOf,
 }];

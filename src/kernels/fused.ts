@@ -24,6 +24,7 @@ import {
 import { broadcastOffset, dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod, stridesOf, unravel } from './wgsl.js';
 import { as2d, convGeometry, convolve, convOutputAddress, implicitGemmOperands, type ConvGeometry } from './conv.js';
 import { GEMM_TILE, gemmWgsl, gemmWorkgroups, type GemmSpec } from './gemm.js';
+import { EPILOGUE_OPS, epilogueOf } from './elementwise.js';
 import { geometry as matmulGeometry, type Geometry as MatmulGeometry } from './matmul.js';
 import { numAttr, numsAttr } from './flops.js';
 
@@ -37,14 +38,14 @@ function attrNum(c: LayerCase, k: string, d: number): number {
 // ---------------------------------------------------------------------------------------------
 // Activations
 
-const ACTIVATIONS = ['none', 'Relu', 'Clip', 'LeakyRelu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Gelu'] as const;
-type Activation = typeof ACTIVATIONS[number];
+/** 'none', or an activation with a fusion epilogue (elementwise.ts epilogueOf: the op's one definition). */
+const ACTIVATIONS = ['none', ...EPILOGUE_OPS];
 
-interface Act { kind: Activation; alpha: number; beta: number }
+interface Act { kind: string; alpha: number; beta: number }
 
 function activationOf(c: LayerCase): Act | null {
   const a = c.layer.attrs.activation;
-  const kind = (a === undefined ? 'none' : a) as Activation;
+  const kind = a === undefined ? 'none' : a;
   if (typeof kind !== 'string' || !ACTIVATIONS.includes(kind)) return null;
   return { kind, alpha: attrNum(c, 'activation_alpha', 0), beta: attrNum(c, 'activation_beta', 0) };
 }
@@ -53,73 +54,15 @@ function checkActivation(c: LayerCase): Support | null {
   return activationOf(c) ? null : unsupported(`activation ${JSON.stringify(c.layer.attrs.activation)} is not one of ${ACTIVATIONS.join(', ')}`);
 }
 
-/**
- * WGSL `fn act(x: f32) -> f32`.
- * Gelu's erf: Abramowitz & Stegun, Handbook of Mathematical Functions (1964), formula 7.1.26:
- * erf(x) ≈ 1 − (a1·t + a2·t² + a3·t³ + a4·t⁴ + a5·t⁵)·e^(−x²), t = 1/(1 + p·x), x ≥ 0, odd in x,
- * |error| ≤ 1.5e-7 (below the 1e-6 we need; f32 rounding adds ~6e-8).
- * Tanh as sign(x)·(1 − e)/(1 + e), e = exp(−2|x|): never overflows (exp(2x) would give ∞/∞).
- */
+/** WGSL `fn act(x: f32) -> f32`, with the epilogue's helpers. */
 function actWgsl(a: Act): string {
-  const f = (v: number): string => lit(v, 'f32');
-  let body: string;
-  let extra = '';
-  switch (a.kind) {
-    case 'none': body = 'x'; break;
-    case 'Relu': body = 'max(x, 0.0)'; break;
-    case 'Clip': body = `min(max(x, ${f(a.alpha)}), ${f(a.beta)})`; break;
-    case 'LeakyRelu': body = `select(${f(a.alpha)} * x, x, x >= 0.0)`; break;
-    case 'Sigmoid': body = '1.0 / (1.0 + exp(-x))'; break;
-    case 'HardSigmoid': body = `clamp(${f(a.alpha)} * x + ${f(a.beta)}, 0.0, 1.0)`; break;
-    case 'HardSwish': body = 'x * clamp(x * (1.0 / 6.0) + 0.5, 0.0, 1.0)'; break;
-    case 'Tanh': body = 'sign(x) * (1.0 - exp(-2.0 * abs(x))) / (1.0 + exp(-2.0 * abs(x)))'; break;
-    case 'Gelu':
-      extra = `fn erf_as(x: f32) -> f32 {
-  let z = abs(x);
-  let t = 1.0 / (1.0 + 0.3275911 * z);
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(x) * (1.0 - poly * exp(-z * z));
-}
-`;
-      body = `0.5 * x * (1.0 + erf_as(x * ${f(Math.SQRT1_2)}))`;
-      break;
-  }
-  return `${extra}fn act(x: f32) -> f32 { return ${body}; }`;
-}
-
-/** erf in double precision: Taylor series for |x| < 3, else erfc's continued fraction (≈1e-15). */
-function erfRef(x: number): number {
-  const z = Math.abs(x);
-  if (z < 3) {
-    let term = z;
-    let sum = z;
-    for (let n = 1; n < 100; n++) {
-      term *= (-z * z) / n;
-      const t = term / (2 * n + 1);
-      sum += t;
-      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
-    }
-    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  // erfc(z) = e^(−z²)/√π · 1/(z + (1/2)/(z + 1/(z + (3/2)/(z + …)))), evaluated from the tail.
-  let f = z;
-  for (let k = 60; k >= 1; k--) f = z + k / 2 / f;
-  const erfc = Math.exp(-z * z) / Math.sqrt(Math.PI) / f;
-  return Math.sign(x) * (1 - erfc);
+  if (a.kind === 'none') return 'fn act(x: f32) -> f32 { return x; }';
+  const { helpers, body } = epilogueOf(a.kind)!.wgsl(a.alpha, a.beta);
+  return `${helpers}\nfn act(x: f32) -> f32 { return ${body}; }`;
 }
 
 function actRef(a: Act): (x: number) => number {
-  switch (a.kind) {
-    case 'none': return (x) => x;
-    case 'Relu': return (x) => Math.max(x, 0);
-    case 'Clip': return (x) => Math.min(Math.max(x, a.alpha), a.beta);
-    case 'LeakyRelu': return (x) => (x >= 0 ? x : a.alpha * x);
-    case 'Sigmoid': return (x) => 1 / (1 + Math.exp(-x));
-    case 'HardSigmoid': return (x) => Math.max(0, Math.min(1, a.alpha * x + a.beta));
-    case 'HardSwish': return (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5));
-    case 'Tanh': return Math.tanh;
-    case 'Gelu': return (x) => 0.5 * x * (1 + erfRef(x / Math.SQRT2));
-  }
+  return a.kind === 'none' ? (x) => x : epilogueOf(a.kind)!.ref(a.alpha, a.beta);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1148,18 +1091,7 @@ function packedReference(c: LayerCase, inputs: Array<HostTensor | null>): HostTe
 
 /** Appends the activation `a` applied to `x` and returns its output (Gelu by erf, as opset 17 has no Gelu). */
 function activationNodes(b: GraphBuilder, a: Act, x: string): string {
-  const scalar = (v: number): string => b.init('c', 'float32', [], [v]);
-  switch (a.kind) {
-    case 'none': return x;
-    case 'Clip': return b.op('Clip', [x, scalar(a.alpha), scalar(a.beta)]);
-    case 'LeakyRelu': return b.op('LeakyRelu', [x], { alpha: new FloatAttr(a.alpha) });
-    case 'HardSigmoid': return b.op('HardSigmoid', [x], { alpha: new FloatAttr(a.alpha), beta: new FloatAttr(a.beta) });
-    case 'Gelu': {
-      const erf = b.op('Erf', [b.op('Mul', [x, scalar(Math.SQRT1_2)])]);
-      return b.op('Mul', [b.op('Mul', [x, scalar(0.5)]), b.op('Add', [erf, scalar(1)])]);
-    }
-    default: return b.op(a.kind, [x]);
-  }
+  return a.kind === 'none' ? x : epilogueOf(a.kind)!.onnx(b, x, a.alpha, a.beta);
 }
 
 /** FusedConv: Conv (with its bias), + the residual, then the activation. */

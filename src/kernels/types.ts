@@ -111,6 +111,13 @@ export interface Kernel {
    */
   decompose?(c: LayerCase, b: GraphBuilder, inputs: string[]): string[];
   /**
+   * For an activation `op` this kernel serves, the same activation as another kernel's epilogue
+   * (a fused layer applies it before its store): the op's fusion epilogue, one definition for the
+   * fusion finder (src/analysis/fusion.ts), the fused kernels and their references. Undefined:
+   * `op` is not fused into an epilogue.
+   */
+  epilogue?(op: string): Epilogue | undefined;
+  /**
    * False where onnxruntime's result cannot be the reference though it runs the op (random
    * generators: the reference is dlprof's own generator, bit for bit).
    */
@@ -133,4 +140,17 @@ export interface Kernel {
    * Absent: one FLOP per output element (flops.ts `perOutputElement`).
    */
   cost?(l: LayerSignature): number;
+}
+
+/**
+ * An activation applied in another kernel's epilogue, in f32, with its two parameters `alpha` and
+ * `beta` (LeakyRelu's slope; HardSigmoid's alpha and beta; Clip's bounds; unused otherwise).
+ */
+export interface Epilogue {
+  /** Module-scope WGSL helpers, and the expression of the f32 `x` that applies the activation. */
+  wgsl(alpha: number, beta: number): { helpers: string; body: string };
+  /** The CPU form of one element. */
+  ref(alpha: number, beta: number): (x: number) => number;
+  /** The activation as standard ONNX nodes on `x`, appended to `b`; returns its output's name. */
+  onnx(b: GraphBuilder, x: string, alpha: number, beta: number): string;
 }

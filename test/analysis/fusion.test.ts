@@ -21,6 +21,20 @@ describe('fusable chains', () => {
     expect(g.nodes.filter((n) => n.op === 'Conv').every((n) => all.includes(n.id))).toBe(true);
   });
 
+  it('fuses an activation exactly when its kernel declares an epilogue (one definition for finder and fused kernel)', () => {
+    const chain = (act: string): string => {
+      const g = processBuilt((b) => {
+        const x = b.input('x', 'float32', [1, 4, 8, 8]);
+        b.output(b.op(act, [b.op('Conv', [x, b.init('w', 'float32', [4, 4, 3, 3])], { pads: [1, 1, 1, 1] })]));
+      });
+      return findFusions(g).filter((f) => f.kind === 'conv-bn-act').map((f) => ops(g, f.nodes).join('→')).join(',');
+    };
+    // HardSwish has an epilogue (elementwise.ts); Elu and Softplus do not, so their conv stays alone (no group of one).
+    expect(chain('HardSwish')).toBe('Conv→HardSwish');
+    expect(chain('Elu')).toBe('');
+    expect(chain('Softplus')).toBe('');
+  });
+
   it('finds MatMul → bias → GELU and the attention chain in a ViT', () => {
     const g = loadGraph(fixture('vit-tiny.onnx'), { dims: new Map([['batch', 1]]), shapes: new Map() });
     const groups = findFusions(g);

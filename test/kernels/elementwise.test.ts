@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { float } from '../../src/onnx/write.js';
-import { ELEMENTWISE_OPS } from '../../src/kernels/elementwise.js';
+import { ELEMENTWISE_OPS, EPILOGUE_OPS, epilogueOf } from '../../src/kernels/elementwise.js';
 import type { LayerCase } from '../../src/kernels/types.js';
 import { casesFrom, checkCase, checkCaseWith, mapFloats, releaseGpu, type VariantCheck } from '../support/kernels.js';
 import { conformanceCasesFor, printTally, runConformanceCase, tallyConformance } from '../support/conformance-kernels.js';
@@ -199,3 +199,31 @@ describe('elementwise ONNX conformance', () => {
     for (const op of ['Mod', 'BitShift', 'And', 'Max', 'Equal']) expect(t.perOp.get(op)?.pass, op).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe('fusion epilogues (the activations a fused layer applies, from the op table)', () => {
+  it('compute what the op does, with alpha and beta as its parameters', () => {
+    const at = (op: string, x: number, alpha = 0, beta = 0): number => epilogueOf(op)!.ref(alpha, beta)(x);
+    expect([...EPILOGUE_OPS].sort()).toEqual(['Clip', 'Gelu', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Relu', 'Sigmoid', 'Tanh']);
+    expect(at('Relu', -2)).toBe(0);
+    // LeakyRelu's slope is an f32 attribute: 0.1 as f32.
+    expect(at('LeakyRelu', -2, 0.1)).toBeCloseTo(-0.2, 7);
+    expect(at('HardSigmoid', 1, 0.2, 0.5)).toBeCloseTo(0.7, 12);
+    expect(at('Clip', 3, -1, 1)).toBe(1);
+    expect(at('HardSwish', 1)).toBeCloseTo(1 * (1 / 6 + 0.5), 12);
+    // Φ(1) = 0.841344746…, so Gelu(1) = 1 · Φ(1).
+    expect(at('Gelu', 1)).toBeCloseTo(0.8413447461, 9);
+    expect(epilogueOf('Elu')).toBeUndefined();
+  });
+
+  it('give f32 WGSL of x with the helpers it calls', () => {
+    const gelu = epilogueOf('Gelu')!.wgsl(0, 0);
+    const name = /fn (\w+)\(x: f32\) -> f32/.exec(gelu.helpers)?.[1];
+    expect(name).toBeDefined();
+    expect(gelu.body).toContain(`${name}(`);
+    const clip = epilogueOf('Clip')!.wgsl(-1, 6);
+    expect(clip.helpers).toBe('');
+    expect(clip.body).toBe('min(max(x, f32(-1.0)), f32(6.0))');
+    expect(epilogueOf('LeakyRelu')!.wgsl(0.25, 0).body).toContain('0.25');
+  });
+});
+
