@@ -93,6 +93,8 @@ interface Analysis {
   notes: string[];
   /** The model bound for the end-to-end runs: between the layer benchmarks (when it fits beside them) and after them, bound once. */
   bound?: BoundModel;
+  /** onnxruntime's framework baseline, started with the layer benchmarks (measureLayers), measured by frameworkRun. */
+  ortRun?: OrtFrameworkRun;
 }
 
 /** Analyzes a model: measures what the store lacks, runs the stages, and returns the result (progress on stderr). */
@@ -124,10 +126,10 @@ export async function analyzeModel(o: AnalyzeOptions, progress: Progress): Promi
     // 2. latencies
     const { times, f16 } = layerTimes(bench.layers, passOverheadMs);
     notes.push(...measurementNotes(bench.layers, times));
-    const { run, correctness, reference } = await measuredRun(a, bench.ortRun);
+    const { run, correctness, reference } = await measuredRun(a);
     const faster = fasterF16(f16, times);
     const half = await f16WhatIf(a, times, faster, reference, run);
-    const framework = await frameworkRun(a, bench.ortRun);
+    const framework = await frameworkRun(a);
     // 3. bounds
     const lat = latencies(g, times);
     // 4. fusion what-ifs, and the ideal latency
@@ -155,6 +157,7 @@ export async function analyzeModel(o: AnalyzeOptions, progress: Progress): Promi
     });
   } finally {
     a?.bound?.release();
+    await a?.ortRun?.close();
     s.close();
   }
 }
@@ -168,7 +171,7 @@ export async function analyzeModel(o: AnalyzeOptions, progress: Progress): Promi
  * the layer checks.
  */
 async function measureLayers(a: Analysis, cases: LayerCase[], probed: boolean): Promise<{
-  layers: BenchLayer[]; before: ModelRun | null; duringTotalsMs: number[] | null; ortRun: OrtFrameworkRun | undefined;
+  layers: BenchLayer[]; before: ModelRun | null; duringTotalsMs: number[] | null;
 }> {
   const { o, s, g, progress } = a;
   let before: ModelRun | null = null;
@@ -190,14 +193,14 @@ async function measureLayers(a: Analysis, cases: LayerCase[], probed: boolean): 
   // onnxruntime's WebGPU EP (the framework baseline) compiles its programs on its own device and
   // threads: on a host with spare cores it starts now and compiles beside dlprof's checks
   // (startOrtFramework decides), and measureCases waits for it before any timing.
-  const ortRun = o.framework ? startOrtFramework(o.model, a.inputs, { runs: Math.max(5, o.runs) }) : undefined;
+  const ortRun = a.ortRun = o.framework ? startOrtFramework(o.model, a.inputs, { runs: Math.max(5, o.runs) }) : undefined;
   const ortWarm = ortRun && { label: "onnxruntime's WebGPU execution provider to compile its programs", wait: () => ortRun.ready, phase: 'onnxruntime' as const };
   const m = await measureCases(s, cases, { force: o.force, order: g.nodes.map((n) => n.key), progress, timing: a.timing, conditions: a.conditions, interleave: during, beforeTiming: ortWarm });
-  return { layers: m.layers, before, duringTotalsMs: during?.totalsMs.length ? during.totalsMs : null, ortRun };
+  return { layers: m.layers, before, duringTotalsMs: during?.totalsMs.length ? during.totalsMs : null };
 }
 
 /** The measured end-to-end run, on default variants, and its outputs checked against onnxruntime's (else dlprof's CPU references). */
-async function measuredRun(a: Analysis, ortRun: OrtFrameworkRun | undefined): Promise<{
+async function measuredRun(a: Analysis): Promise<{
   run: ModelRun | null; correctness: Correctness | null; reference: Map<string, HostTensor> | undefined;
 }> {
   const { s, g, progress, notes } = a;
@@ -209,6 +212,7 @@ async function measuredRun(a: Analysis, ortRun: OrtFrameworkRun | undefined): Pr
   // would hold it twice (sparse-dnn-4096, 7.7 GB, ran a 24 GB machine out of memory so).
   const onRun = (w: string): void => progress.step(1, 1, `end-to-end run: ${w}`);
   // Nothing runs beside the measured runs.
+  const ortRun = a.ortRun;
   if (ortRun) await s.clock.time('onnxruntime', () => ortRun.ready);
   progress.phase('end-to-end runs of the model');
   const run = await s.clock.time('end-to-end', async () => {
@@ -267,14 +271,14 @@ async function f16WhatIf(a: Analysis, times: Map<string, LayerTime>, faster: Map
 }
 
 /** onnxruntime's WebGPU execution provider on the same model: profiled, then timed. */
-async function frameworkRun(a: Analysis, ortRun: OrtFrameworkRun | undefined): Promise<{ latency: FrameworkResult | null; profile: OrtProfile | { error: string } }> {
-  const { s, progress, notes } = a;
+async function frameworkRun(a: Analysis): Promise<{ latency: FrameworkResult | null; profile: OrtProfile | { error: string } }> {
+  const { s, progress, notes, ortRun } = a;
   let latency: FrameworkResult | null = null;
   let profile: OrtProfile | { error: string } = { error: 'not profiled' };
   if (ortRun) {
     try {
       progress.phase("onnxruntime's WebGPU execution provider on the same model (profiled, then timed)");
-      ({ latency, profile } = await s.clock.time('onnxruntime', async () => { await ortRun.ready; return ortRun.measure(); }));
+      ({ latency, profile } = await s.clock.time('onnxruntime', () => ortRun.measure()));
       if ('error' in profile) notes.push(`onnxruntime's kernel and host time are not told apart: ${profile.error}`);
       progress.done();
     } catch (e) {

@@ -225,7 +225,9 @@ export function readOrtProfile(file: string, warmup: number, provider = 'webgpu'
  * `keep`, when given, is a path the profile JSON is copied to.
  */
 export async function ortProfile(file: string, inputs: Map<string, HostTensor>, opts: { provider?: string; runs?: number; warmup?: number; keep?: string } = {}): Promise<OrtProfile> {
-  return (await ortFramework(file, inputs, { ...opts, latencyRuns: 0 })).profile as OrtProfile;
+  const { profile } = await startOrtFramework(file, inputs, { ...opts, latencyRuns: 0 }).measure();
+  if ('error' in profile) throw new Error(profile.error);
+  return profile;
 }
 
 /** Logical CPUs from which onnxruntime compiles beside other work (startOrtFramework). */
@@ -235,8 +237,10 @@ const OVERLAP_CPUS = 4;
 export interface OrtFrameworkRun {
   /** Settles when the session exists and its warm-up runs (where it compiles its programs) are done; never rejects. */
   ready: Promise<void>;
-  /** The profiled runs, then the timed ones; throws what the session or its warm-up threw. */
+  /** The profiled runs, then the timed ones; throws what the session or its warm-up threw. Once. */
   measure(): Promise<{ latency: FrameworkResult | null; profile: OrtProfile | { error: string } }>;
+  /** Releases a session that was started but not measured (an analysis that ended early), and its profile folder. */
+  close(): Promise<void>;
 }
 
 /**
@@ -254,11 +258,13 @@ export interface OrtFrameworkRun {
 export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
   opts: { provider?: string; runs?: number; warmup?: number; keep?: string; latencyRuns?: number } = {}): OrtFrameworkRun {
   const { provider = 'webgpu', runs = 10, warmup = 2, latencyRuns = runs } = opts;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-ort-'));
+  let dir: string | undefined;
   let begun: Promise<{ s: ort.InferenceSession; feeds: Record<string, ort.Tensor> }> | undefined;
+  let measured = false;
   const start = (): NonNullable<typeof begun> => (begun ??= (async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-ort-'));
     const s = await quietlyAsync(() => ort.InferenceSession.create(file, {
-      executionProviders: [provider], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'profile'),
+      executionProviders: [provider], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir!, 'profile'),
     }));
     try {
       const feeds = feedsFor(s, inputs);
@@ -269,8 +275,10 @@ export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
       throw e;
     }
   })());
+  const removeDir = (): void => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); };
   if (os.availableParallelism() >= OVERLAP_CPUS) void start().catch(() => undefined);
   const measure = async (): Promise<{ latency: FrameworkResult | null; profile: OrtProfile | { error: string } }> => {
+    measured = true;
     try {
       const { s, feeds } = await start();
       let latency: FrameworkResult | null = null;
@@ -283,27 +291,27 @@ export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
       }
       let profile: OrtProfile | { error: string };
       try {
-        const json = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
+        const json = fs.readdirSync(dir!).find((f) => f.endsWith('.json'));
         if (!json) throw new Error('onnxruntime wrote no profile');
-        if (opts.keep) fs.copyFileSync(path.join(dir, json), opts.keep);
-        profile = readOrtProfile(path.join(dir, json), warmup, provider);
+        if (opts.keep) fs.copyFileSync(path.join(dir!, json), opts.keep);
+        profile = readOrtProfile(path.join(dir!, json), warmup, provider);
       } catch (e) {
-        if (latencyRuns === 0) throw e;
         profile = { error: (e as Error).message.split('\n')[0] };
       }
       return { latency, profile };
     } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      removeDir();
     }
+  };
+  const close = async (): Promise<void> => {
+    if (measured || !begun) return;
+    measured = true;
+    await begun.then(({ s }) => s.release(), () => undefined);
+    removeDir();
   };
   return {
     get ready() { return start().then(() => undefined, () => undefined); },
     measure,
+    close,
   };
-}
-
-/** startOrtFramework, measured at once. */
-export function ortFramework(file: string, inputs: Map<string, HostTensor>,
-  opts: { provider?: string; runs?: number; warmup?: number; keep?: string; latencyRuns?: number } = {}): ReturnType<OrtFrameworkRun['measure']> {
-  return startOrtFramework(file, inputs, opts).measure();
 }

@@ -17,7 +17,6 @@ import type { GpuContext } from './device.js';
 import type { CopyUse, DeviceBuffer, Executor, Prepared, Step, Submitted } from './executor.js';
 import { PassTimestamps } from './timestamps.js';
 
-export type { Prepared } from './executor.js';
 
 export function deviceCaps(ctx: GpuContext): DeviceCaps {
   const l = ctx.info.limits;
@@ -379,23 +378,33 @@ export class KernelRunner implements Executor {
 
   /** Runs the plan once and reads its outputs back. */
   async run(p: Prepared, c: LayerCase): Promise<HostTensor[]> {
-    const device = this.device;
-    const encoder = device.createCommandEncoder({ label: p.label });
+    const encoder = this.device.createCommandEncoder({ label: p.label });
     this.encode(p, encoder);
-    const reads = p.outputs.map((b) => {
-      const r = device.createBuffer({ size: b.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `${p.label} readback` });
+    const take = this.readBack(encoder, p.outputs, p.label);
+    this.device.queue.submit([encoder.finish()]);
+    return (await take()).map((bytes, i) => fromGpuBytes(bytes, c.layer.outputs[i], p.outputTypes[i]));
+  }
+
+  /**
+   * Records on `encoder` copies of `bufs` into new read-back buffers; once the encoder is
+   * submitted, `take` maps them and returns their bytes (and frees them).
+   */
+  private readBack(encoder: GPUCommandEncoder, bufs: GPUBuffer[], label: string): () => Promise<ArrayBuffer[]> {
+    const reads = bufs.map((b) => {
+      const r = this.device.createBuffer({ size: b.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `${label} readback` });
       encoder.copyBufferToBuffer(b, 0, r, 0, b.size);
       return r;
     });
-    device.queue.submit([encoder.finish()]);
-    const out: HostTensor[] = [];
-    for (const [i, r] of reads.entries()) {
-      await r.mapAsync(GPUMapMode.READ);
-      out.push(fromGpuBytes(r.getMappedRange().slice(0), c.layer.outputs[i], p.outputTypes[i]));
-      r.unmap();
-      r.destroy();
-    }
-    return out;
+    return async () => {
+      const out: ArrayBuffer[] = [];
+      for (const r of reads) {
+        await r.mapAsync(GPUMapMode.READ);
+        out.push(r.getMappedRange().slice(0));
+        r.unmap();
+        r.destroy();
+      }
+      return out;
+    };
   }
 
   /** Frees everything the plan holds, its input and output buffers included. */
@@ -410,14 +419,10 @@ export class KernelRunner implements Executor {
 
   /** Reads a buffer back as a host tensor of type `t`. */
   async read(b: GPUBuffer, t: TensorType, gt: GpuType): Promise<HostTensor> {
-    const r = this.device.createBuffer({ size: b.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `${b.label} readback` });
-    const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer(b, 0, r, 0, b.size);
-    this.device.queue.submit([enc.finish()]);
-    await r.mapAsync(GPUMapMode.READ);
-    const out = fromGpuBytes(r.getMappedRange().slice(0), t, gt);
-    r.unmap();
-    r.destroy();
-    return out;
+    const encoder = this.device.createCommandEncoder({ label: `${b.label} readback` });
+    const take = this.readBack(encoder, [b], b.label);
+    this.device.queue.submit([encoder.finish()]);
+    return fromGpuBytes((await take())[0], t, gt);
   }
+
 }
