@@ -7,11 +7,14 @@
  *    (Benanza's parallel-branch bound: independent branches could overlap on enough hardware).
  */
 import type { ModelGraph } from '../ir/graph.js';
+import type { TuneConfig } from '../kernels/types.js';
 
 export interface LayerTime {
   defaultVariant: string;
   defaultMs: number;
   bestVariant: string;
+  /** The best variant's tuned configuration, when that is what is fastest (autotuning). */
+  bestConfig?: TuneConfig;
   bestMs: number;
 }
 

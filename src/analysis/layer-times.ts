@@ -3,6 +3,7 @@
  * variant's time as a layer of a model run (inRun: less the pass overhead), and its fastest f16
  * variant, the f16 what-if's candidate.
  */
+import type { TuneConfig } from '../kernels/types.js';
 import type { BenchLayer } from '../store/results.js';
 import { inRun } from './framework.js';
 import type { LayerTime } from './latency.js';
@@ -10,6 +11,8 @@ import type { LayerTime } from './latency.js';
 /** A variant and its time as a layer of a model run, ms. */
 export interface VariantTime {
   variant: string;
+  /** A tuned result's configuration (autotuning); absent: the variant's own. */
+  config?: TuneConfig;
   ms: number;
 }
 
@@ -31,7 +34,7 @@ export const isF16 = (variant: string): boolean => variant.endsWith('-f16');
 export function variantTimes(l: Pick<BenchLayer, 'variants'>, passOverheadMs: number): VariantTime[] {
   return l.variants.flatMap((v) => {
     const ms = v.status === 'completed' ? v.trimmedMeanMs : undefined;
-    return ms === undefined ? [] : [{ variant: v.variant, ms: inRun(ms, passOverheadMs) }];
+    return ms === undefined ? [] : [{ variant: v.variant, ...(v.config ? { config: v.config } : {}), ms: inRun(ms, passOverheadMs) }];
   }).sort((a, b) => a.ms - b.ms);
 }
 
@@ -46,8 +49,11 @@ export function layerTimes(layers: ReadonlyArray<Pick<BenchLayer, 'key' | 'defau
   for (const l of layers) {
     const done = variantTimes(l, passOverheadMs);
     const full = done.filter((v) => !isF16(v.variant));
-    const def = done.find((v) => v.variant === l.defaultVariant);
-    if (def && full.length) times.set(l.key, { defaultVariant: def.variant, defaultMs: def.ms, bestVariant: full[0].variant, bestMs: full[0].ms });
+    // What the model runs: the default variant in its own configuration.
+    const def = done.find((v) => v.variant === l.defaultVariant && !v.config);
+    if (def && full.length) {
+      times.set(l.key, { defaultVariant: def.variant, defaultMs: def.ms, bestVariant: full[0].variant, bestMs: full[0].ms, ...(full[0].config ? { bestConfig: full[0].config } : {}) });
+    }
     const half = done.find((v) => isF16(v.variant));
     if (half) f16.set(l.key, half);
   }

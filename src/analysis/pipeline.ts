@@ -29,11 +29,11 @@ import { dedupe } from '../ir/dedupe.js';
 import type { ModelGraph } from '../ir/graph.js';
 import { loadGraph } from '../kernels/model.js';
 import { kernelFor } from '../kernels/registry.js';
-import type { HostTensor, LayerCase } from '../kernels/types.js';
+import type { AutotuneLevel, HostTensor, LayerCase } from '../kernels/types.js';
 import type { Bindings } from '../onnx/shapes/engine.js';
 import { defaultDbPath } from '../store/db.js';
 import type { BenchLayer } from '../store/results.js';
-import { ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels, type Session } from '../store/session.js';
+import { autotuneLevel, ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels, type Session } from '../store/session.js';
 import { DlprofError, EXIT } from '../util/errors.js';
 import type { Progress } from '../util/progress.js';
 import { hostShapeMs, splitFramework } from './framework.js';
@@ -68,6 +68,8 @@ export interface AnalyzeOptions {
   framework: boolean;
   /** Probe the machine's peaks: true always, false never, undefined when the store lacks a probe. */
   probe?: boolean;
+  /** --autotune; undefined: the adapter's default (store/session.ts autotuneLevel). */
+  autotune?: string;
 }
 
 /**
@@ -87,6 +89,7 @@ interface Analysis {
   chooseDefault: (c: LayerCase) => string;
   can: RunPlan;
   conditions: Conditions;
+  autotune: AutotuneLevel;
   timing: TimingOptions;
   endToEnd: { repeats: number; budgetMs: number };
   /** The notes, in the order the stages add them. */
@@ -115,7 +118,7 @@ export async function analyzeModel(o: AnalyzeOptions, progress: Progress): Promi
     const inputs = modelInputs(g);
     const chooseDefault = (c: LayerCase): string => kernelFor(c.layer.op)?.defaultVariant(c) ?? '';
     a = {
-      o, progress, s, g, inputs, chooseDefault, can: canRun(s.runner, g, chooseDefault), conditions, notes,
+      o, progress, s, g, inputs, chooseDefault, can: canRun(s.runner, g, chooseDefault), conditions, notes, autotune: autotuneLevel(s, o.autotune),
       timing: { ...DEFAULT_TIMING, budgetMs: o.budgetMs }, endToEnd: { repeats: o.runs, budgetMs: o.runBudgetMs },
     };
 
@@ -152,7 +155,7 @@ export async function analyzeModel(o: AnalyzeOptions, progress: Progress): Promi
     const machine = machineInfo(s);
     process.stderr.write(`analysis ${s.clock.text()}\n`);
     return analyzeResult({
-      graph: g, analysisTime: s.clock.summary(), machine, conditions, times, run, measured, latencies: lat, idealMs: ideal.length,
+      graph: g, analysisTime: s.clock.summary(), machine, conditions, autotune: a.autotune, times, run, measured, latencies: lat, idealMs: ideal.length,
       f16: half, fusionGroups: groups.length, fusions, correctness, framework: framework.latency, split, suggestions, notes,
     });
   } finally {
@@ -195,7 +198,7 @@ async function measureLayers(a: Analysis, cases: LayerCase[], probed: boolean): 
   // (startOrtFramework decides), and measureCases waits for it before any timing.
   const ortRun = a.ortRun = o.framework ? startOrtFramework(o.model, a.inputs, { runs: Math.max(5, o.runs) }) : undefined;
   const ortWarm = ortRun && { label: "onnxruntime's WebGPU execution provider to compile its programs", wait: () => ortRun.ready, phase: 'onnxruntime' as const };
-  const m = await measureCases(s, cases, { force: o.force, order: g.nodes.map((n) => n.key), progress, timing: a.timing, conditions: a.conditions, interleave: during, beforeTiming: ortWarm });
+  const m = await measureCases(s, cases, { force: o.force, order: g.nodes.map((n) => n.key), progress, timing: a.timing, conditions: a.conditions, autotune: a.autotune, interleave: during, beforeTiming: ortWarm });
   return { layers: m.layers, before, duringTotalsMs: during?.totalsMs.length ? during.totalsMs : null };
 }
 
@@ -294,6 +297,6 @@ async function fusionWhatIfs(a: Analysis, passOverheadMs: number, nodeTime: (id:
   const groups = findFusions(g);
   const fusedCases = groups.map((f) => fusedCase(g, f));
   const uniqueFused = [...new Map(fusedCases.filter((c): c is NonNullable<typeof c> => !!c).map((c) => [c.layer.key, c])).values()];
-  const fm = uniqueFused.length ? await measureCases(s, uniqueFused, { force: o.force, progress, timing: a.timing, conditions: a.conditions }) : undefined;
+  const fm = uniqueFused.length ? await measureCases(s, uniqueFused, { force: o.force, progress, timing: a.timing, conditions: a.conditions, autotune: a.autotune }) : undefined;
   return { groups, fusions: fusionTimes(groups, fusedCases.map((c) => c?.layer.key), bestTimes(fm?.layers ?? [], passOverheadMs), nodeTime) };
 }

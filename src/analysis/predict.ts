@@ -19,6 +19,8 @@ export interface StoredVariant {
   status: string;
   samplesMs: number[] | null;
   medianMs: number | null;
+  /** A tuned result (autotuning): a candidate for the best, never the default a model runs. */
+  tuned?: boolean;
 }
 
 export interface PredictInput {
@@ -78,9 +80,9 @@ export function predict(input: PredictInput): Prediction {
     const l = g.layers.get(key)!;
     const def = input.defaultVariant(l);
     const stored = input.stored(key);
-    const done = stored.flatMap((v) => { const ms = variantMs(v, input.passOverheadMs); return ms === undefined ? [] : [{ variant: v.variant, ms }]; });
+    const done = stored.flatMap((v) => { const ms = variantMs(v, input.passOverheadMs); return ms === undefined ? [] : [{ variant: v.variant, ms, tuned: !!v.tuned }]; });
     const full = done.filter((v) => !v.variant.endsWith('-f16')).sort((a, b) => a.ms - b.ms);
-    const d = done.find((v) => v.variant === def);
+    const d = done.find((v) => v.variant === def && !v.tuned);
     const base = { key, op: l.op, count, flops: l.flops, bytes: l.bytes };
     if (!def) missing.push({ ...base, reason: 'no kernel for this op' });
     else if (!stored.length) missing.push({ ...base, reason: 'not measured on this machine' });

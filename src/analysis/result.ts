@@ -7,6 +7,7 @@ import type { ModelRun } from '../bench/model.js';
 import type { FrameworkResult } from '../bench/ort.js';
 import { relativeSpread, trimmedMean } from '../bench/stats.js';
 import { compareOutputs, MODEL_TOLERANCE } from '../bench/verify.js';
+import type { AutotuneLevel } from '../kernels/types.js';
 import type { ModelGraph } from '../ir/graph.js';
 import type { HostTensor } from '../kernels/types.js';
 import type { MachineInfo } from '../store/results.js';
@@ -94,7 +95,7 @@ export function layerRows(g: Pick<ModelGraph, 'nodes' | 'layers'>, times: Map<st
     return {
       id: n.id, node: n.label, op: n.op, key: n.key, inputs: l.inputs, outputs: l.outputs,
       variant: run ? run.layers[i].variant : null, runMs: run ? run.layers[i].ms : null, startMs: run ? run.layers[i].startMs : null,
-      defaultVariant: t?.defaultVariant ?? null, defaultMs: t?.defaultMs ?? null, bestVariant: t?.bestVariant ?? null, bestMs: t?.bestMs ?? null,
+      defaultVariant: t?.defaultVariant ?? null, defaultMs: t?.defaultMs ?? null, bestVariant: t?.bestVariant ?? null, bestConfig: t?.bestConfig ?? null, bestMs: t?.bestMs ?? null,
       flops: l.flops, bytes: l.bytes, intensity: l.bytes ? l.flops / l.bytes : 0,
       achievedGflops: rf?.achievedGflops ?? null, achievedGbps: rf?.achievedGbps ?? null, bound: rf?.bound ?? null, fractionOfPeak: rf?.fractionOfPeak ?? null,
       onCriticalPath: onPath.has(n.id),
@@ -121,6 +122,7 @@ export interface ResultParts {
   analysisTime: AnalyzeResult['analysisTime'];
   machine: MachineInfo;
   conditions: Conditions;
+  autotune: AutotuneLevel;
   times: Map<string, LayerTime>;
   /** The measured run on the default variants; null when the model could not run. */
   run: Pick<ModelRun, 'layers'> | null;
@@ -149,6 +151,7 @@ export function analyzeResult(p: ResultParts): AnalyzeResult {
     model: { path: g.path, name: g.name, layerCount: g.nodes.length, uniqueLayerCount: g.layers.size, flops: g.flops, params: g.params, inputs: g.inputs, outputs: g.outputs },
     machine: p.machine,
     conditions: p.conditions,
+    autotune: p.autotune,
     latency: {
       measuredMs: p.measured.measuredMs, measuredSpread: p.measured.measuredSpread, measuredBeforeMs: p.measured.measuredBeforeMs,
       measuredDuringMs: p.measured.measuredDuringMs, measuredAfterMs: p.measured.measuredAfterMs, drift: p.measured.drift,

@@ -5,6 +5,7 @@
  * onnxruntime's time beyond dlprof's is split by where it goes: its kernels' GPU time against
  * dlprof's (framework-kernels), and the rest, spent on the host (framework-overhead).
  */
+import { configText } from '../bench/measure.js';
 import type { ModelGraph } from '../ir/graph.js';
 import { printable } from '../util/errors.js';
 import type { FrameworkSplit } from './framework.js';
@@ -64,13 +65,13 @@ export function suggest(x: SuggestInputs): Suggestion[] {
   // Algorithm selection: the default variant is not the fastest.
   for (const [key, ids] of idsByKey) {
     const t = x.times.get(key);
-    if (!t || t.bestVariant === t.defaultVariant || !(t.defaultMs > t.bestMs)) continue;
+    if (!t || (t.bestVariant === t.defaultVariant && !t.bestConfig) || !(t.defaultMs > t.bestMs)) continue;
     const layer = g.layers.get(key)!;
     const saving = ids.length * (t.defaultMs - t.bestMs);
     out.push({
       kind: 'variant-selection', savingMs: saving, nodes: names(g, ids),
       message: `Run ${ids.length === 1 ? 'this' : `these ${ids.length}`} ${printable(layer.op)} layer${ids.length === 1 ? '' : 's'} `
-        + `(${layer.inputs[0]?.shape.join('×') ?? ''}) with the '${t.bestVariant}' kernel instead of '${t.defaultVariant}': `
+        + `(${layer.inputs[0]?.shape.join('×') ?? ''}) with the '${t.bestVariant}' kernel${t.bestConfig ? ` tuned to ${configText(t.bestConfig)}` : ''} instead of '${t.defaultVariant}': `
         + `${t.bestMs.toFixed(3)} ms instead of ${t.defaultMs.toFixed(3)} ms each.`,
     });
   }

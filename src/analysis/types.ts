@@ -5,11 +5,12 @@
 import type { Conditions } from '../bench/measure.js';
 import type { TensorDecl } from '../ir/graph.js';
 import type { TensorType } from '../ir/types.js';
+import type { AutotuneLevel, TuneConfig } from '../kernels/types.js';
 import type { MachineInfo } from '../store/results.js';
 import type { FrameworkSplit } from './framework.js';
 import type { Suggestion } from './suggest.js';
 
-export const ANALYZE_SCHEMA_VERSION = 7;
+export const ANALYZE_SCHEMA_VERSION = 8;
 
 export interface AnalyzeLayer {
   id: number;
@@ -25,6 +26,8 @@ export interface AnalyzeLayer {
   defaultVariant: string | null;
   defaultMs: number | null;
   bestVariant: string | null;
+  /** The best variant's tuned configuration, when that is what is fastest (autotuning). */
+  bestConfig: TuneConfig | null;
   bestMs: number | null;
   flops: number;
   bytes: number;
@@ -44,6 +47,8 @@ export interface AnalyzeResult {
   machine: MachineInfo;
   /** The state each layer's timed executions started in (bench/measure.ts CONDITIONS). */
   conditions: Conditions;
+  /** How hard each layer's fastest tunable variant had its configurations searched (--autotune). */
+  autotune: AutotuneLevel;
   latency: {
     /**
      * End-to-end time: the trimmed mean of the runs (stats.ts TRIM), the statistic of every latency

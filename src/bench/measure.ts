@@ -5,7 +5,7 @@
  */
 import type { DeviceBuffer, Executor, Prepared } from '../gpu/executor.js';
 import { syntheticInputs } from '../kernels/inputs.js';
-import type { HostTensor, Kernel, KernelPlan, LayerCase } from '../kernels/types.js';
+import { AUTOTUNE_LEVELS, type AutotuneLevel, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type TuneConfig } from '../kernels/types.js';
 import { kernelFor } from '../kernels/registry.js';
 import { planHash } from '../kernels/specialize.js';
 import { referenceOutputs, type Reference } from './reference.js';
@@ -127,6 +127,10 @@ export interface VariantResult {
   maxAbsError?: number;
   /** The hash of the timed code (specialize.ts planHash); absent for a variant that does not support the layer. */
   kernelHash?: string;
+  /** The configuration timed (Kernel.tuning), on a tuned result; absent: the variant's own. */
+  config?: TuneConfig;
+  /** On a tuned result: how hard its configurations were searched. */
+  autotune?: Exclude<AutotuneLevel, 'off'>;
 }
 
 /**
@@ -155,6 +159,8 @@ function toleranceDtype(variant: string, c: LayerCase): string | undefined {
 /** A variant prepared, checked against its reference and ready to time; `release` frees it. */
 export interface ReadyVariant {
   variant: string;
+  /** The configuration prepared (autotuning); absent: the variant's own. */
+  config?: TuneConfig;
   kernelHash: string;
   /** Its largest difference from the reference; null when its code had been checked before (CheckMemo). */
   maxAbsError: number | null;
@@ -182,17 +188,17 @@ async function activationRefresh(runner: Executor, c: LayerCase, plan: KernelPla
  */
 export async function prepareVariant(runner: Executor, kernel: Kernel, c: LayerCase, variant: string,
   inputs: Array<HostTensor | null>, want: () => Promise<Reference>, conditions: Conditions = DEFAULT_CONDITIONS, occurrences = 1,
-  memo?: CheckMemo): Promise<ReadyVariant | VariantResult> {
+  memo?: CheckMemo, config?: TuneConfig): Promise<ReadyVariant | VariantResult> {
   const s = kernel.supports(c, variant, runner.caps);
   if (!s.ok) return { variant, status: 'skipped', reason: s.reason };
-  if (runner.lost) return { variant, status: 'errored', reason: `device lost: ${runner.lost}` };
+  if (runner.lost) return { variant, status: 'errored', reason: `device lost: ${runner.lost}`, config };
   let prepared: Prepared;
-  const plan = kernel.plan(c, variant, runner.caps);
+  const plan = kernel.plan(c, variant, runner.caps, config);
   const kernelHash = planHash(plan);
   try {
-    prepared = await runner.prepare(kernel, c, plan, inputs, `${kernel.name}/${variant} ${c.layer.op} ${c.layer.key}`);
+    prepared = await runner.prepare(kernel, c, plan, inputs, `${kernel.name}/${variant}${config ? ` ${configText(config)}` : ''} ${c.layer.op} ${c.layer.key}`);
   } catch (e) {
-    return { variant, status: 'errored', reason: (e as Error).message, kernelHash };
+    return { variant, status: 'errored', reason: (e as Error).message, kernelHash, config };
   }
   try {
     let maxAbsError: number | null = null;
@@ -203,7 +209,7 @@ export async function prepareVariant(runner: Executor, kernel: Kernel, c: LayerC
       if (!agreement.ok) {
         runner.release(prepared);
         const w = agreement.worst;
-        return { variant, status: 'mismatch', maxAbsError: agreement.maxAbsError, kernelHash,
+        return { variant, status: 'mismatch', maxAbsError: agreement.maxAbsError, kernelHash, config,
           reason: `disagrees with the reference (${ref.source})${w ? ` at output ${w.output}[${w.index}]: ${w.got} vs ${w.want}` : ''} (rtol ${agreement.tolerance.rtol})` };
       }
       maxAbsError = agreement.maxAbsError;
@@ -221,7 +227,7 @@ export async function prepareVariant(runner: Executor, kernel: Kernel, c: LayerC
     const bytes = copies.plans.slice(1).reduce((a, q) => a + q.inputs.reduce((b, x, i) => b + (x && x !== prepared.inputs[i] ? x.size : 0), 0), prepared.bytes)
       + before.reduce((a, x) => a + x.source.size, 0);
     return {
-      variant, kernelHash, maxAbsError, item: { plans: copies.plans, before }, bytes,
+      variant, config, kernelHash, maxAbsError, item: { plans: copies.plans, before }, bytes,
       release: () => {
         for (const x of before) x.source.destroy();
         copies.release();
@@ -230,27 +236,27 @@ export async function prepareVariant(runner: Executor, kernel: Kernel, c: LayerC
     };
   } catch (e) {
     runner.release(prepared);
-    return { variant, status: 'errored', reason: (e as Error).message, kernelHash };
+    return { variant, status: 'errored', reason: (e as Error).message, kernelHash, config };
   }
 }
 
 /** The result of timing a prepared variant. */
 export function variantResult(r: ReadyVariant, outcome: Outcome): VariantResult {
   const maxAbsError = r.maxAbsError ?? undefined;
-  if (outcome.status !== 'completed') return { variant: r.variant, status: outcome.status, reason: outcome.reason, maxAbsError, kernelHash: r.kernelHash };
+  if (outcome.status !== 'completed') return { variant: r.variant, status: outcome.status, reason: outcome.reason, maxAbsError, kernelHash: r.kernelHash, config: r.config };
   return {
-    variant: r.variant, status: 'completed', stats: summarize(outcome.samplesMs), wallMedianMs: summarize(outcome.wallMs).median,
+    variant: r.variant, config: r.config, status: 'completed', stats: summarize(outcome.samplesMs), wallMedianMs: summarize(outcome.wallMs).median,
     samplesMs: outcome.samplesMs, batch: outcome.batch, maxAbsError, kernelHash: r.kernelHash,
-    ...(outcome.stoppedBy === 'outpaced' ? { reason: `outpaced: every one of its ${outcome.samplesMs.length} samples took over ${RACE_FACTOR}× the layer's default variant, so it was not timed further` } : {}),
+    ...(outcome.stoppedBy === 'outpaced' ? { reason: `outpaced: every one of its ${outcome.samplesMs.length} samples took over ${r.config ? `${TUNE_RACE_FACTOR}× its variant's own configuration` : `${RACE_FACTOR}× the layer's default variant`}, so it was not timed further` } : {}),
   };
 }
 
 /** Prepares, checks and times one variant on its own (`inference`: in rounds of itself alone). */
 export async function measureVariant(runner: Executor, timer: Timer, kernel: Kernel, c: LayerCase, variant: string,
   inputs: Array<HostTensor | null>, want: () => Promise<Reference>, timing: TimingOptions = DEFAULT_TIMING, conditions: Conditions = DEFAULT_CONDITIONS,
-  memo?: CheckMemo): Promise<VariantResult> {
+  memo?: CheckMemo, config?: TuneConfig): Promise<VariantResult> {
   const used = effectiveConditions(conditions, timer.usesTimestamps).conditions;
-  const r = await prepareVariant(runner, kernel, c, variant, inputs, want, used, 1, memo);
+  const r = await prepareVariant(runner, kernel, c, variant, inputs, want, used, 1, memo, config);
   if (!('item' in r)) return r;
   try {
     const outcome = used === 'inference'
@@ -263,7 +269,9 @@ export async function measureVariant(runner: Executor, timer: Timer, kernel: Ker
 }
 
 /** A layer's synthetic inputs and its reference outputs for them (reference.ts), computed once when first asked for. */
-export function layerData(c: LayerCase, kernel: Kernel, seed = 1): { inputs: Array<HostTensor | null>; want: () => Promise<Reference> } {
+export interface LayerData { inputs: Array<HostTensor | null>; want: () => Promise<Reference> }
+
+export function layerData(c: LayerCase, kernel: Kernel, seed = 1): LayerData {
   const inputs = syntheticInputs(c, seed);
   let reference: Promise<Reference> | undefined;
   return { inputs, want: () => (reference ??= referenceOutputs(c, kernel, inputs)) };
@@ -278,6 +286,10 @@ interface LayerOptions {
   occurrences?: number;
   /** Checks already done, and where to record new ones. */
   memo?: CheckMemo;
+  /** Search the configurations of the layer's fastest tunable variant (`tuneTarget`); default `off`. */
+  autotune?: AutotuneLevel;
+  /** Results the store has for variants not measured now: the tuning may search one of them. */
+  known?: VariantResult[];
 }
 
 function selected(kernel: Kernel, only?: string[]): string[] {
@@ -295,6 +307,15 @@ export async function measureLayer(runner: Executor, timer: Timer, c: LayerCase,
     opts.onVariant?.(v, i, variants.length);
     results.push(await measureVariant(runner, timer, kernel, c, v, inputs, want, opts.timing, opts.conditions, opts.memo));
   }
+  const target = opts.autotune && opts.autotune !== 'off' ? tuneTarget(kernel, c, runner.caps, opts.autotune, [...results, ...(opts.known ?? [])]) : undefined;
+  if (target) {
+    const tried: VariantResult[] = [];
+    for (const [i, config] of target.configs.entries()) {
+      opts.onVariant?.(`${target.base.variant} ${configText(config)} (autotuning ${i + 1}/${target.configs.length})`, i, target.configs.length);
+      tried.push(await measureVariant(runner, timer, kernel, c, target.base.variant, inputs, want, opts.timing, opts.conditions, opts.memo, config));
+    }
+    results.push(tunedResult(target, tried));
+  }
   return { key: c.layer.key, op: c.layer.op, kernel: kernel.name, defaultVariant: kernel.defaultVariant(c), variants: results };
 }
 
@@ -303,23 +324,80 @@ export async function measureLayer(runner: Executor, timer: Timer, c: LayerCase,
  * later together with other layers' (`inference` rounds): `m` holds the results of those that
  * cannot be timed, `ready` the others (release them after timing).
  */
-export async function prepareLayer(runner: Executor, c: LayerCase, opts: LayerOptions = {}): Promise<{ m: LayerMeasurement; ready: ReadyVariant[] }> {
+export async function prepareLayer(runner: Executor, c: LayerCase, opts: LayerOptions = {}): Promise<{ m: LayerMeasurement; ready: ReadyVariant[]; data?: LayerData }> {
   const kernel = kernelFor(c.layer.op);
   const m: LayerMeasurement = { key: c.layer.key, op: c.layer.op, kernel: kernel?.name, defaultVariant: kernel?.defaultVariant(c), variants: [] };
   const ready: ReadyVariant[] = [];
   if (!kernel) return { m, ready };
   const variants = selected(kernel, opts.only);
-  const { inputs, want } = layerData(c, kernel, opts.seed);
+  const data = layerData(c, kernel, opts.seed);
+  const { inputs, want } = data;
   for (const [i, v] of variants.entries()) {
     opts.onVariant?.(v, i, variants.length);
     const r = await prepareVariant(runner, kernel, c, v, inputs, want, opts.conditions, opts.occurrences, opts.memo);
     if ('item' in r) ready.push(r);
     else m.variants.push(r);
   }
-  return { m, ready };
+  return { m, ready, data };
 }
 
 /** The fastest completed variant at the layer's own precision (reduced-precision -f16 variants excluded). */
 export function bestVariant(vs: VariantResult[]): VariantResult | undefined {
   return vs.filter((v) => v.status === 'completed' && v.stats && !v.variant.endsWith('-f16')).sort((a, b) => a.stats!.median - b.stats!.median)[0];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Autotuning: a tunable variant's configurations (Kernel.tuning) timed against its own
+
+/**
+ * A configuration whose every one of its first samples is over this many times its variant's own
+ * configuration stops there (stopping.ts racing): a tuning keeps what it finds within a quarter of
+ * the best so far and spends little on the rest.
+ */
+export const TUNE_RACE_FACTOR = 1.25;
+
+/** `a` at least as thorough a search as `b`. */
+export function autotuneCovers(a: AutotuneLevel | undefined, b: AutotuneLevel): boolean {
+  return AUTOTUNE_LEVELS.indexOf(a ?? 'off') >= AUTOTUNE_LEVELS.indexOf(b);
+}
+
+/** A configuration as the reports show it: `TM64 TP32 TK16 RM8 RP4`. */
+export function configText(config: TuneConfig): string {
+  return Object.entries(config).map(([k, v]) => `${k}${v}`).join(' ');
+}
+
+/** What one layer's tuning searches: the variant, its own result (timed), and the configurations to time against it. */
+export interface TuneTarget {
+  base: VariantResult & { stats: Stats };
+  own: TuneConfig;
+  configs: TuneConfig[];
+  level: Exclude<AutotuneLevel, 'off'>;
+}
+
+/**
+ * The variant a layer's tuning searches: its fastest completed variant at the layer's own
+ * precision (a reduced-precision -f16 variant is a what-if, not a choice) among those with a search
+ * space here; undefined when none has one. Only the fastest is tuned: its configurations are where
+ * the layer's best time can improve, and each configuration is a program to compile and check.
+ */
+export function tuneTarget(kernel: Kernel, c: LayerCase, caps: Executor['caps'], level: AutotuneLevel, results: VariantResult[]): TuneTarget | undefined {
+  if (level === 'off' || !kernel.tuning) return undefined;
+  const done = results.filter((v): v is VariantResult & { stats: Stats } => v.status === 'completed' && !!v.stats && !v.config && !v.variant.endsWith('-f16'))
+    .sort((a, b) => a.stats.trimmedMean - b.stats.trimmedMean);
+  for (const base of done) {
+    const space = kernel.tuning(c, base.variant, caps, level);
+    if (space.length >= 2) return { base, own: space[0], configs: space.slice(1), level };
+  }
+  return undefined;
+}
+
+/**
+ * The tuned result of `t`: the fastest (trimmed mean, what analysis sums) of the variant's own
+ * configuration and the configurations `tried`, with its configuration and the search's level. A
+ * configuration that failed its check or its run is not a candidate.
+ */
+export function tunedResult(t: TuneTarget, tried: VariantResult[]): VariantResult {
+  const best = tried.filter((v): v is VariantResult & { stats: Stats } => v.status === 'completed' && !!v.stats && !v.reason)
+    .reduce<VariantResult & { stats: Stats }>((b, v) => (v.stats.trimmedMean < b.stats.trimmedMean ? v : b), t.base);
+  return { ...best, config: best === t.base ? t.own : best.config, autotune: t.level, reason: undefined };
 }

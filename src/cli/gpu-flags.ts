@@ -1,5 +1,6 @@
 /** Flags shared by commands that use the GPU or the store. */
 import { Flags } from '@oclif/core';
+import { AUTOTUNE_LEVELS } from '../kernels/types.js';
 
 export const gpuFlags = {
   adapter: Flags.string({ description: "Use the adapter whose name contains this text (see 'dlprof devices')." }),
@@ -14,4 +15,14 @@ export const gpuFlags = {
 
 export const storeFlags = {
   db: Flags.string({ description: 'Results database: a SQLite file, or a postgres:// URL shared by a fleet (default: $DLPROF_DB, else $XDG_DATA_HOME/dlprof/dlprof.sqlite).', env: 'DLPROF_DB' }),
+};
+
+/** Flags of commands that benchmark layers. */
+export const measureFlags = {
+  autotune: Flags.string({
+    description: "How hard to search the configurations (the GEMM core's tiles) of each layer's fastest tunable variant: off, quick (a few chosen "
+      + 'for the shape), full (all that fit the device). The fastest is stored and shown beside its variant. Default: quick on a GPU; off on a '
+      + 'software adapter (lavapipe), where it would tune for a CPU and each configuration costs seconds to compile.',
+    options: [...AUTOTUNE_LEVELS],
+  }),
 };

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { DlprofCommand } from '../cli/base.js';
 import { modelBindings, modelFlags } from '../cli/flags.js';
-import { gpuFlags, storeFlags } from '../cli/gpu-flags.js';
+import { gpuFlags, measureFlags, storeFlags } from '../cli/gpu-flags.js';
 import { analyzeModel } from '../analysis/pipeline.js';
 import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, type Conditions } from '../bench/measure.js';
 import { renderAnalyze, type AnalyzeResult } from '../report/analyze.js';
@@ -31,6 +31,7 @@ export default class Analyze extends DlprofCommand {
     ...modelFlags,
     ...gpuFlags,
     ...storeFlags,
+    ...measureFlags,
     html: Flags.string({ description: 'Write a self-contained HTML report to this file.' }),
     trace: Flags.string({ description: 'Write the measured run as a Chrome trace (Perfetto, chrome://tracing) to this file.' }),
     force: Flags.boolean({ description: 'Re-measure layers this machine already has results for.' }),
@@ -51,7 +52,7 @@ export default class Analyze extends DlprofCommand {
     const result = await analyzeModel({
       model: args.model, bindings, gpu: { adapter: flags.adapter, backend: flags.backend, unlock: flags['unlock-features'] }, db: flags.db,
       version: this.config.version, force: flags.force, runs: flags.runs, runBudgetMs: flags['run-budget-ms'], budgetMs: flags['budget-ms'],
-      conditions: flags.conditions as Conditions, framework: flags.framework, probe: flags.probe,
+      conditions: flags.conditions as Conditions, framework: flags.framework, probe: flags.probe, autotune: flags.autotune,
     }, new Progress());
     if (flags.html) fs.writeFileSync(flags.html, renderHtml(result));
     if (flags.trace) fs.writeFileSync(flags.trace, renderTrace(result));

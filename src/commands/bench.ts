@@ -1,10 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { DlprofCommand } from '../cli/base.js';
 import { modelBindings, modelFlags } from '../cli/flags.js';
-import { gpuFlags, storeFlags } from '../cli/gpu-flags.js';
+import { gpuFlags, measureFlags, storeFlags } from '../cli/gpu-flags.js';
 import { DEFAULT_TIMING } from '../bench/harness.js';
 import { CONDITIONS, CONDITIONS_HELP, DEFAULT_CONDITIONS, effectiveConditions, type Conditions } from '../bench/measure.js';
-import { ensureProbe, machineInfo, measureCases, openSession, recordModels } from '../store/session.js';
+import { autotuneLevel, ensureProbe, machineInfo, measureCases, openSession, recordModels } from '../store/session.js';
 import { BENCH_SCHEMA_VERSION, renderBench, type BenchResult } from '../report/bench.js';
 import { defaultDbPath } from '../store/db.js';
 import { loadWorkload } from '../suite/load.js';
@@ -31,6 +31,7 @@ export default class Bench extends DlprofCommand {
     ...modelFlags,
     ...gpuFlags,
     ...storeFlags,
+    ...measureFlags,
     force: Flags.boolean({ description: 'Measure again even when this machine already has results for a layer.' }),
     op: Flags.string({ multiple: true, multipleNonGreedy: true, description: 'Only layers of these op types (repeatable).' }),
     variant: Flags.string({ multiple: true, multipleNonGreedy: true, description: 'Only these kernel variants (repeatable).' }),
@@ -52,12 +53,13 @@ export default class Bench extends DlprofCommand {
     const s = await openSession({ adapter: flags.adapter, backend: flags.backend, unlock: flags['unlock-features'] }, dbPath, this.config.version);
     const { conditions, note } = effectiveConditions(flags.conditions as Conditions, s.ctx.timestamps);
     if (note) process.stderr.write(`dlprof: ${note}\n`);
+    const autotune = autotuneLevel(s, flags.autotune);
     try {
       recordModels(s, work.graphs);
       await ensureProbe(s, flags.probe);
       const m = await measureCases(s, cases, {
         force: flags.force, variants: flags.variant, counts: work.counts, order: work.graphs.flatMap((g) => g.nodes.map((n) => n.key)), progress,
-        timing: { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'], targetSpread: spread }, conditions,
+        timing: { ...DEFAULT_TIMING, budgetMs: flags['budget-ms'], targetSpread: spread }, conditions, autotune,
       });
       if (s.ctx.lost) {
         throw new DlprofError(`the GPU device was lost (${s.ctx.lost}) after ${m.layers.length} of ${cases.length} layers; finished measurements are stored in ${s.store.file}`,
@@ -66,7 +68,7 @@ export default class Bench extends DlprofCommand {
       const all = m.layers.flatMap((l) => l.variants);
       const result: BenchResult = {
         schemaVersion: BENCH_SCHEMA_VERSION, db: s.store.file, runId: m.runId, machine: machineInfo(s),
-        conditions, layers: m.layers,
+        conditions, autotune, layers: m.layers,
         summary: {
           layers: m.layers.length, measured: m.measured, reused: m.reused, noKernel: m.layers.filter((l) => l.kernel === null).length,
           mismatches: all.filter((v) => v.status === 'mismatch').length, errors: all.filter((v) => v.status === 'errored').length, interrupted: s.interrupted,

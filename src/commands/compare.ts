@@ -134,7 +134,7 @@ export default class Compare extends DlprofCommand {
           return predict({
             graph: g,
             defaultVariant: (layer) => kernelFor(layer.op)?.defaultVariant({ layer, consts: g.origins.get(layer.key)!.constValues }) ?? '',
-            stored: (key) => store.latestForLayer(m.id, key, flags.conditions).map((r) => ({ variant: r.variant, status: r.status, samplesMs: r.samplesMs ?? null, medianMs: r.medianMs ?? null })),
+            stored: (key) => store.latestForLayer(m.id, key, flags.conditions).map((r) => ({ variant: r.variant, status: r.status, samplesMs: r.samplesMs ?? null, medianMs: r.medianMs ?? null, tuned: !!r.config })),
             passOverheadMs: probe('pass-overhead') ?? 0, peaks: { gflops: probe('fma-f32'), gbps: probe('copy') },
           });
         };

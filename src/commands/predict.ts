@@ -43,7 +43,7 @@ export default class Predict extends DlprofCommand {
       const p = predict({
         graph: g,
         defaultVariant: (layer) => kernelFor(layer.op)?.defaultVariant({ layer, consts: consts(layer.key) }) ?? '',
-        stored: (key) => store.latestForLayer(machine.id, key, flags.conditions).map((r) => ({ variant: r.variant, status: r.status, samplesMs: r.samplesMs ?? null, medianMs: r.medianMs ?? null })),
+        stored: (key) => store.latestForLayer(machine.id, key, flags.conditions).map((r) => ({ variant: r.variant, status: r.status, samplesMs: r.samplesMs ?? null, medianMs: r.medianMs ?? null, tuned: !!r.config })),
         passOverheadMs,
         peaks: { gflops: probe('fma-f32'), gbps: probe('copy') },
       });

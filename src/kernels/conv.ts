@@ -33,10 +33,10 @@
  */
 import {
   supported, unsupported,
-  type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
+  type AutotuneLevel, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support, type TuneConfig,
 } from './types.js';
 import { dispatch1d, elements, gpuSize, gpuTypeOf, header, prod, stridesOf } from './wgsl.js';
-import { GEMM_TILE, gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
+import { GEMM_TILE, gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
 import type { LayerSignature, TensorType } from '../ir/types.js';
 import { count } from './flops.js';
 
@@ -363,7 +363,7 @@ function im2colBytes(g: ConvGeometry): number {
   return g.G * g.Cg * g.k[0] * g.k[1] * im2colCols(g) * 4;
 }
 
-function im2colPlan(g: ConvGeometry, variant: string, caps: DeviceCaps): KernelPlan {
+function im2colPlan(g: ConvGeometry, variant: string, caps: DeviceCaps, tile: GemmTile): KernelPlan {
   const ohw = g.outs[0] * g.outs[1];
   const P = g.N * ohw;
   const P4 = im2colCols(g) / 4;
@@ -393,7 +393,7 @@ ${im2colLoad4(g, 'k', 'f32', 'v')}
   const w4 = K % 4 === 0;
   const b2 = ioBindings(g, { w: true, bias: true, y: true, w4, scratch: [{ name: 'Col', index: 0, type: 'vec4<f32>', access: 'read' }] });
   const spec: GemmSpec = {
-    ct: 'f32', M: g.Mg, P, K, tile: GEMM_TILE,
+    ct: 'f32', M: g.Mg, P, K, tile,
     decls: `${wgslHeader(g)}${b2.wgsl}`,
     prelude: `  let colBase = bz * ${K * P4}u;`,
     loadA4: (m, k) => rowLoad4('W', `bz * ${g.Mg}u + ${m}`, k, K, g.st, 'f32', w4),
@@ -412,7 +412,7 @@ ${im2colLoad4(g, 'k', 'f32', 'v')}
 // ---------------------------------------------------------------------------------------------
 // 1x1-gemm
 
-function pointwise(g: ConvGeometry, caps: DeviceCaps): { spec: GemmSpec; wg: [number, number, number] | null; buffers: Pass['buffers'] } {
+function pointwise(g: ConvGeometry, caps: DeviceCaps, tile: GemmTile = GEMM_TILE): { spec: GemmSpec; wg: [number, number, number] | null; buffers: Pass['buffers'] } {
   const [OH, OW] = g.outs;
   const [H, W] = g.ins;
   const ohw = OH * OW;
@@ -425,7 +425,7 @@ function pointwise(g: ConvGeometry, caps: DeviceCaps): { spec: GemmSpec; wg: [nu
   const xs = (e: number): string => (unit ? `min(bp + ${e}u, ${hw - 1}u)` : `cs${e}`);
   // Batch z = n·G + grp; columns are one image's output positions.
   const spec: GemmSpec = {
-    ct: 'f32', M: g.Mg, P: ohw, K: g.Cg, tile: GEMM_TILE,
+    ct: 'f32', M: g.Mg, P: ohw, K: g.Cg, tile,
     decls: `${wgslHeader(g)}${b.wgsl}`,
     prelude: `  let n = bz / ${g.G}u;
   let grp = bz % ${g.G}u;
@@ -743,8 +743,26 @@ function supports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
   }
 }
 
-function plan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+/**
+ * The GEMM-core variants' search space (gemm.ts GEMM_TILES): their GEMM's M (output channels
+ * a group), P (output positions) and batches decide which tiles are worth timing.
+ */
+function tuning(c: LayerCase, variant: string, caps: DeviceCaps, level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
+  const g2 = as2d(convGeometry(c));
+  if (!g2 || !supports(c, variant, caps).ok) return [];
+  const P = g2.N * g2.outs[0] * g2.outs[1];
+  switch (variant) {
+    case 'implicit-gemm': return gemmTuning({ M: g2.Mg, P, batches: g2.G }, 'f32', caps, level);
+    case 'implicit-gemm-f16': return gemmTuning({ M: g2.Mg, P, batches: g2.G }, 'f16', caps, level);
+    case 'im2col-gemm': return gemmTuning({ M: g2.Mg, P, batches: g2.G }, 'f32', caps, level);
+    case '1x1-gemm': return gemmTuning({ M: g2.Mg, P: g2.outs[0] * g2.outs[1], batches: g2.N * g2.G }, 'f32', caps, level);
+    default: return [];
+  }
+}
+
+function plan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConfig): KernelPlan {
   const g = convGeometry(c);
+  const tile = gemmTile(config);
   const label = `${KERNEL}/${variant}`;
   if (variant === 'direct') {
     const d = directWgsl(g);
@@ -755,17 +773,17 @@ function plan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
   switch (variant) {
     case 'implicit-gemm':
     case 'implicit-gemm-f16': {
-      const r = implicitGemm(g2, variant === 'implicit-gemm' ? 'f32' : 'f16', GEMM_TILE, caps);
+      const r = implicitGemm(g2, variant === 'implicit-gemm' ? 'f32' : 'f16', tile, caps);
       return { passes: [{ label, wgsl: gemmWgsl(r.spec), workgroups: r.wg!, buffers: r.buffers }], scratch: [] };
     }
     case 'im2col-gemm':
-      return im2colPlan(g2, variant, caps);
+      return im2colPlan(g2, variant, caps, tile);
     case 'winograd':
       return winogradPlan(g2, variant, caps);
     case 'depthwise':
       return depthwisePlan(g2, variant);
     case '1x1-gemm': {
-      const r = pointwise(g2, caps);
+      const r = pointwise(g2, caps, tile);
       return { passes: [{ label, wgsl: gemmWgsl(r.spec), workgroups: r.wg!, buffers: r.buffers }], scratch: [] };
     }
     default:
@@ -893,6 +911,7 @@ export const kernels: Kernel[] = [{
   defaultVariant,
   supports,
   plan,
+  tuning,
   reference,
   cost,
 }];

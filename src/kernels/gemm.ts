@@ -4,7 +4,7 @@
  * and the fused layers' convolutions and matrix products all run on it, so a tile, a loop order or
  * a store improved here improves each of them, and a model compiles one shape of GEMM code.
  */
-import type { DeviceCaps } from './types.js';
+import type { AutotuneLevel, DeviceCaps, TuneConfig } from './types.js';
 
 /**
  * Output tile TM (rows: output channels) × TP (columns: output positions), depth TK per step;
@@ -22,6 +22,74 @@ import type { DeviceCaps } from './types.js';
 export interface GemmTile { TM: number; TP: number; TK: number; RM: number; RP: number }
 
 export const GEMM_TILE: GemmTile = { TM: 64, TP: 64, TK: 16, RM: 8, RP: 8 };
+
+/**
+ * The autotuner's search space (Kernel.tuning): output tiles from 16 to 128 rows and columns,
+ * 64 to 256 invocations a workgroup, 2×4 to 8×8 outputs an invocation. Small tiles keep a GPU's
+ * multiprocessors busy on small or skinny GEMMs and waste less on ragged edges; large ones reuse
+ * each staged value more times and issue fewer workgroups. Split-K is matmul's own variant.
+ */
+export const GEMM_TILES: readonly GemmTile[] = [
+  GEMM_TILE,
+  { TM: 32, TP: 64, TK: 16, RM: 4, RP: 8 },
+  { TM: 64, TP: 32, TK: 16, RM: 8, RP: 4 },
+  { TM: 32, TP: 32, TK: 16, RM: 4, RP: 4 },
+  { TM: 16, TP: 64, TK: 16, RM: 2, RP: 8 },
+  { TM: 16, TP: 32, TK: 16, RM: 2, RP: 4 },
+  { TM: 128, TP: 64, TK: 8, RM: 8, RP: 8 },
+  { TM: 64, TP: 128, TK: 8, RM: 8, RP: 8 },
+  { TM: 64, TP: 64, TK: 32, RM: 4, RP: 4 },
+  { TM: 128, TP: 128, TK: 8, RM: 8, RP: 8 },
+];
+
+/** A tile as a TuneConfig (what the store keeps and the reports show). */
+export function tileConfig(t: GemmTile): TuneConfig {
+  return { TM: t.TM, TP: t.TP, TK: t.TK, RM: t.RM, RP: t.RP };
+}
+
+/** The tile of `config` (one of `gemmTuning`'s), GEMM_TILE without one. */
+export function gemmTile(config?: TuneConfig): GemmTile {
+  if (!config) return GEMM_TILE;
+  const t = { TM: config.TM, TP: config.TP, TK: config.TK, RM: config.RM, RP: config.RP };
+  if (!tileProblem(t)) return t;
+  throw new Error(`GEMM configuration ${JSON.stringify(config)}: ${tileProblem(t)}`);
+}
+
+/** Why a tile cannot be built (its loads would not divide evenly among its invocations), else null. */
+function tileProblem(t: GemmTile): string | null {
+  const vals = [t.TM, t.TP, t.TK, t.RM, t.RP];
+  if (!vals.every((v) => Number.isInteger(v) && v > 0)) return 'needs positive integers TM, TP, TK, RM, RP';
+  if (t.TM % t.RM || t.TP % t.RP || t.RP % 4 || t.TK % 4) return 'TM must be a multiple of RM, TP of RP, RP and TK of 4';
+  const T = (t.TP / t.RP) * (t.TM / t.RM);
+  if ((t.TM * t.TK / 4) % T || T % (t.TP / 4) || t.TK % (T / (t.TP / 4))) return `its tile loads do not divide among ${T} invocations`;
+  return null;
+}
+
+/** Invocations a workgroup, and workgroup memory (bytes), of a tile in `ct`. */
+function tileCost(t: GemmTile, ct: 'f32' | 'f16'): { invocations: number; bytes: number } {
+  return { invocations: (t.TP / t.RP) * (t.TM / t.RM), bytes: (t.TM * t.TK + t.TK * t.TP) * (ct === 'f16' ? 2 : 4) };
+}
+
+/**
+ * The autotuner's configurations for an M×P×K GEMM (× batches) in `ct` on `caps` (Kernel.tuning):
+ * GEMM_TILE (the variant's own) first, then, of those that fit the device, `full`: all; `quick`:
+ * the three that waste least on ragged edges (padded outputs over real ones) while keeping at least
+ * as many workgroups as GEMM_TILE would (or 64), the larger tile first on ties.
+ */
+export function gemmTuning(shape: { M: number; P: number; batches: number }, ct: 'f32' | 'f16', caps: DeviceCaps,
+  level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
+  const fits = GEMM_TILES.slice(1).filter((t) => {
+    const c = tileCost(t, ct);
+    return !tileProblem(t) && c.invocations <= caps.maxComputeInvocationsPerWorkgroup && c.bytes <= caps.maxComputeWorkgroupStorageSize
+      && gemmWorkgroups({ ...shape, tile: t }, shape.batches, caps);
+  });
+  const groups = (t: GemmTile): number => Math.ceil(shape.M / t.TM) * Math.ceil(shape.P / t.TP) * shape.batches;
+  const waste = (t: GemmTile): number => (groups(t) * t.TM * t.TP) / (shape.M * shape.P * shape.batches);
+  const enough = Math.min(64, groups(GEMM_TILE));
+  const score = (t: GemmTile): number => waste(t) * (groups(t) < enough ? 2 : 1);
+  const chosen = level === 'full' ? fits : [...fits].sort((a, b) => score(a) - score(b) || b.TM * b.TP - a.TM * a.TP).slice(0, 3);
+  return [GEMM_TILE, ...chosen].map(tileConfig);
+}
 
 /** A tiled GEMM whose operand loads and output store the caller writes (implicit GEMM, deformable im2col…). */
 export interface GemmSpec {

@@ -9,11 +9,10 @@
  *
  * Variants (the analogue of cuDNN's GEMM algorithms):
  *  - `naive`: one invocation per output element, a plain loop over K.
- *  - `tiled`: the classic GPU GEMM. A workgroup of 8×8 invocations computes a 32×32 output tile;
- *    per step of 32 along K it stages a 32×32 tile of A and of B in workgroup memory (vec4 global
- *    loads where the operand's contiguous dimension is a multiple of 4, guarded scalar loads
- *    otherwise), and each invocation accumulates a 4×4 micro-tile in registers from vec4 reads of
- *    the staged tiles.
+ *  - `tiled`: the classic GPU GEMM, on the GEMM core that convolution shares (gemm.ts): a
+ *    workgroup stages tiles of A and B in workgroup memory (vec4 loads where the operand's
+ *    contiguous dimension is a multiple of 4) and each invocation accumulates a register block;
+ *    the tile is the autotuner's to choose (`tuning`), 64×64×16 with 8×8 per invocation untuned.
  *  - `blocked`: register blocking without workgroup memory: each invocation computes a 4×4
  *    block from 4×4 sub-blocks of A and B read straight from storage. It is the GEMM a
  *    cache-based device wants (CPUs, lavapipe): there workgroup memory is ordinary memory, and
@@ -33,7 +32,7 @@
  *    workgroups into a scratch buffer of partial sums (f32), which a second pass reduces (and
  *    applies alpha, beta·C).
  *  - `tiled-f16`: `tiled` with f16 tiles (operands converted to f16 when staged) and f16
- *    products — four-term f16 dot products — accumulated in f32 registers, like Tensor Cores'
+ *    multiply-adds within a K tile, summed in f32 across tiles, like Tensor Cores'
  *    f16-multiply/f32-accumulate mode. The reduced-precision what-if; needs shader-f16.
  * Float16 layers keep f16 in memory; all variants but `tiled-f16` compute them in f32. Integer
  * MatMul/Gemm run on `naive` (i32/u32 arithmetic, wrapping like the CPU's).
@@ -44,8 +43,9 @@ import { floatToHalf } from '../onnx/write.js';
 import { halfToFloat } from '../onnx/tensor.js';
 import {
   supported, unsupported,
-  type BufferRef, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
+  type AutotuneLevel, type BufferRef, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support, type TuneConfig,
 } from './types.js';
+import { GEMM_TILE, gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
 import { dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod } from './wgsl.js';
 import type { LayerSignature, TensorType } from '../ir/types.js';
 import { count, numAttr } from './flops.js';
@@ -495,81 +495,43 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   return { passes: [{ label: label(v), wgsl, workgroups: [tx, ty, g.batch], buffers: buffersFor(g) }], scratch: [] };
 }
 
-/** Workgroup-memory tile parameters of `tiled`. */
-const TILE = { tm: 32, tn: 32, bk: 32, wx: 8, wy: 8 };
-
-function tiledSharedBytes(ct: GpuType): number {
-  const row = TILE.bk / 4 + 1;
-  return (TILE.tm + TILE.tn) * row * 4 * gpuSize(ct);
-}
-
 /**
- * `tiled` / `tiled-f16`: 32×32 output tile per 8×8 workgroup, 32-deep K steps staged in
- * workgroup memory as vec4s along k (rows padded by one vec4 against bank conflicts), a 4×4
- * micro-tile per invocation.
+ * `tiled` / `tiled-f16` on the GEMM core (gemm.ts): its tiles staged in workgroup memory, a
+ * register block per invocation, in configuration `tile` (the autotuner's); A's rows and B's
+ * rows read as vec4s where the layout allows, Gemm's alpha·v + beta·C fused into the store.
  */
-function planTiled(g: Geometry, variant: string, ct: GpuType): KernelPlan {
-  const { tm, tn, bk, wx, wy } = TILE;
-  const row = bk / 4 + 1;
-  const nt = wx * wy;
-  const aBlocks = (tm / 4) * (bk / 4);
-  const bBlocks = (tn / 4) * (bk / 4);
-  const steps = Math.ceil(g.K / bk);
-  const CT = vecType(ct);
-  const stage = (name: 'A' | 'B', blocks: number, base: string): string => {
-    const arr = name === 'A' ? 'As' : 'Bs';
-    const o = name === 'A' ? 'o.x' : 'o.y';
-    const per = Math.ceil(blocks / nt);
-    return rep(per, (p) => {
-      const e = `li + ${p * nt}`;
-      const inner = `{ let e = ${e}; let xb = e / ${bk / 4}; let q = e % ${bk / 4};
-      let v = block${name}(${o}, ${base} + xb * 4, kt + q);
-      ${rep(4, (i) => `${arr}[(xb * 4 + ${i}) * ${row} + q] = v[${i}];`, ' ')} }`;
-      return (p + 1) * nt > blocks ? `if (${e} < ${blocks}) ${inner}` : inner;
-    }, '\n    ');
-  };
-  const accs = rep(16, (x) => `var acc_${Math.floor(x / 4)}_${x % 4} = 0.0;`, ' ');
-  const inner = `for (var q = 0u; q < ${bk / 4}; q++) {
-      ${rep(4, (i) => `let a${i} = As[(lid.y * 4 + ${i}) * ${row} + q];`, ' ')}
-      ${rep(4, (j) => `let b${j} = Bs[(lid.x * 4 + ${j}) * ${row} + q];`, ' ')}
-      ${rep(16, (x) => `acc_${Math.floor(x / 4)}_${x % 4} += f32(dot(a${Math.floor(x / 4)}, b${x % 4}));`, ' ')}
-    }`;
-  const wgsl = `${header([g.st, ct])}${operandDecl(0, 'a', g, accessA(g))}
-${operandDecl(1, 'b', g, accessB(g))}
-${yDecl(g, vecY(g))}
-${biasDecl(g, 3)}
-
-var<workgroup> As: array<${CT}, ${tm * row}>;
-var<workgroup> Bs: array<${CT}, ${tn * row}>;
-
-${offsetsFn(g)}
-${blockFns(g, ct)}
-${epilogue(g, 'f32')}
-
-@compute @workgroup_size(${wx}, ${wy})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let o = offsets(wid.z);
-  let oy = wid.z * ${u(g.yBatch)};
-  let mt = wid.y * ${tm};
-  let ntile = wid.x * ${tn};
-  ${accs}
-  for (var s = 0u; s < ${u(steps)}; s++) {
-    let kt = s * ${bk / 4};
-    ${stage('A', aBlocks, 'mt')}
-    ${stage('B', bBlocks, 'ntile')}
-    workgroupBarrier();
-    ${inner}
-    workgroupBarrier();
-  }
-  let m0 = mt + lid.y * 4;
-  let n0 = ntile + lid.x * 4;
-  ${storeBlock(g, 'f32', (i, j) => `acc_${i}_${j}`, 'm0', 'n0')}
-}
-`;
+function coreSpec(g: Geometry, ct: 'f32' | 'f16', tile: GemmTile): GemmSpec {
+  const a4 = accessA(g).k4;
+  const b4 = accessB(g).x4;
+  const v4 = `vec4<${ct}>`;
+  const lanes = (el: (e: number) => string, k: string): string => (g.K % 4 === 0
+    ? `${v4}(${rep(4, el, ', ')})`
+    : `${v4}(${rep(4, (e) => (e === 0 ? el(0) : `select(${lit(0, ct)}, ${el(e)}, ${k} + ${u(e)} < gK)`), ', ')})`);
+  const aEl = (m: string, k: string) => (e: number): string => conv(`a[o.x + ${m} * ${u(g.sAm)} + min(${k} + ${u(e)}, gK - 1u) * ${u(g.sAk)}]`, g.st, ct);
+  const bEl = (k: string) => (e: number): string => conv(`b[o.y + ${k} * ${u(g.sBk)} + min(bp + ${u(e)}, gP - 1u) * ${u(g.sBn)}]`, g.st, ct);
   return {
-    passes: [{ label: label(variant), wgsl, workgroups: [Math.ceil(g.N / tn), Math.ceil(g.M / tm), g.batch], buffers: buffersFor(g) }],
-    scratch: [],
+    ct, M: g.M, P: g.N, K: g.K, tile,
+    decls: `${header([g.st, ct])}${decl(0, 'a', a4 ? vecType(g.st) : g.st, false)}
+${decl(1, 'b', b4 ? vecType(g.st) : g.st, false)}
+${decl(2, 'y', g.st, true)}
+${biasDecl(g, 3)}
+${offsetsFn(g)}
+${epilogue(g, 'f32')}`,
+    prelude: `  let o = offsets(bz);
+  let oy = bz * ${u(g.yBatch)};`,
+    loadA4: (m, k) => (a4
+      ? `        av = ${conv(`a[(o.x + ${m} * ${u(g.sAm)} + ${k}) / 4u]`, g.st, ct, true)};`
+      : `        av = ${lanes(aEl(m, k), k)};`),
+    loadB4: (k) => (b4
+      ? `        bv = ${conv(`b[(o.y + ${k} * ${u(g.sBk)}) / 4u + min(bp / 4u, ${u(g.N / 4 - 1)})]`, g.st, ct, true)};`
+      : `        bv = ${v4}(${rep(4, bEl(k), ', ')});`),
+    store: (m, p, v) => `y[oy + ${m} * ${u(g.sYm)} + ${p} * ${u(g.sYn)}] = ${conv(`finish(${v}, ${m}, ${p})`, 'f32', g.st)};`,
   };
+}
+
+function planTiled(g: Geometry, variant: string, ct: 'f32' | 'f16', caps: DeviceCaps, tile: GemmTile): KernelPlan {
+  const spec = coreSpec(g, ct, tile);
+  return { passes: [{ label: label(variant), wgsl: gemmWgsl(spec), workgroups: gemmWorkgroups(spec, g.batch, caps)!, buffers: buffersFor(g) }], scratch: [] };
 }
 
 /** `gemv` parameters: lanes along n (column blocks of 4) × lanes along k. */
@@ -709,12 +671,12 @@ ${entry1d(64, total, body)}
 
 const VARIANTS = [
   { name: 'naive', description: 'one invocation per output element, a plain loop over K' },
-  { name: 'tiled', description: '32×32 tiles staged in workgroup memory (32-deep K steps, vec4 loads), 4×4 register micro-tile per invocation' },
+  { name: 'tiled', description: "the GEMM core's tiles staged in workgroup memory (vec4 loads), a register block per invocation; tile autotuned (64×64×16, 8×8 untuned)" },
   { name: 'blocked', description: 'register-blocked (4×4 per invocation) straight from storage, no workgroup memory: the GEMM of cache-based devices' },
   { name: 'subgroup', description: 'blocked with each 4×4 block of A loaded once per subgroup (a quarter per lane) and shared by subgroup broadcasts (needs subgroups)' },
   { name: 'gemv', description: 'skinny problems (M ≤ 4 or N ≤ 4): 256 invocations per ≤4×64 outputs split K and reduce in workgroup memory' },
   { name: 'split-k', description: 'K cut into slices computed in parallel into f32 partial sums, reduced by a second pass' },
-  { name: 'tiled-f16', description: 'tiled with f16 tiles and f16 products, f32 accumulation (needs shader-f16)' },
+  { name: 'tiled-f16', description: 'tiled with f16 tiles and f16 multiply-adds within a K tile, f32 across tiles (needs shader-f16)' },
 ];
 
 function bindable(g: Geometry, c: LayerCase, caps: DeviceCaps): Support {
@@ -766,11 +728,8 @@ function supportsLayer(c: LayerCase, variant: string, caps: DeviceCaps): Support
     }
     case 'tiled':
     case 'tiled-f16': {
-      const ct: GpuType = variant === 'tiled-f16' ? 'f16' : 'f32';
-      if (ct === 'f16' && !caps.f16) return unsupported('needs shader-f16');
-      if (tiledSharedBytes(ct) > caps.maxComputeWorkgroupStorageSize) return unsupported(`needs ${tiledSharedBytes(ct)} bytes of workgroup memory`);
-      if (caps.maxComputeInvocationsPerWorkgroup < TILE.wx * TILE.wy) return unsupported('needs 64 invocations per workgroup');
-      return dims([Math.ceil(g.N / TILE.tn), Math.ceil(g.M / TILE.tm), g.batch], caps);
+      if (variant === 'tiled-f16' && !caps.f16) return unsupported('needs shader-f16');
+      return gemmWorkgroups({ M: g.M, P: g.N, tile: GEMM_TILE }, g.batch, caps) ? supported : unsupported('the GEMM grid exceeds the dispatch limits');
     }
     case 'gemv': {
       if (g.M > 4 && g.N > 4) return unsupported(`for skinny problems (M ≤ 4 or N ≤ 4), not ${g.M}×${g.N}`);
@@ -944,21 +903,27 @@ export const matmulKernel: Kernel = {
     return g.M >= 16 && g.N >= 16 ? 'tiled' : 'naive';
   },
   supports: supportsLayer,
-  plan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+  plan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConfig): KernelPlan {
     const s = supportsLayer(c, variant, caps);
     if (!s.ok) throw new Error(`${KERNEL}/${variant}: ${s.reason}`);
     const g = geometry(c);
     if (g.batch * g.M * g.N === 0) return { passes: [], scratch: [] };
     switch (variant) {
       case 'naive': return planNaive(g, caps);
-      case 'tiled': return planTiled(g, 'tiled', 'f32');
-      case 'tiled-f16': return planTiled(g, 'tiled-f16', 'f16');
+      case 'tiled': return planTiled(g, 'tiled', 'f32', caps, gemmTile(config));
+      case 'tiled-f16': return planTiled(g, 'tiled-f16', 'f16', caps, gemmTile(config));
       case 'blocked': return planBlocked(g);
       case 'subgroup': return planBlocked(g, true);
       case 'gemv': return planGemv(g);
       case 'split-k': return planSplitK(g, caps);
       default: throw new Error(`${KERNEL}: unknown variant ${variant}`);
     }
+  },
+  /** `tiled` and `tiled-f16` search the GEMM core's tiles (gemm.ts gemmTuning). */
+  tuning(c: LayerCase, variant: string, caps: DeviceCaps, level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
+    if ((variant !== 'tiled' && variant !== 'tiled-f16') || !supportsLayer(c, variant, caps).ok) return [];
+    const g = geometry(c);
+    return g.batch * g.M * g.N ? gemmTuning({ M: g.M, P: g.N, batches: g.batch }, variant === 'tiled' ? 'f32' : 'f16', caps, level) : [];
   },
   reference: referenceOf,
   cost,

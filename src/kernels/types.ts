@@ -82,6 +82,19 @@ export interface Variant {
   description: string;
 }
 
+/**
+ * A tunable variant's configuration: named integer parameters its plan is built from (a GEMM's
+ * tile sizes and register block). Part of the code's identity: each configuration is a program.
+ */
+export type TuneConfig = Readonly<Record<string, number>>;
+
+/**
+ * How hard the autotuner searches a tunable variant's configurations when a layer is measured:
+ * not at all (the variant's own configuration), a few chosen for the layer's shape, or all.
+ */
+export const AUTOTUNE_LEVELS = ['off', 'quick', 'full'] as const;
+export type AutotuneLevel = (typeof AUTOTUNE_LEVELS)[number];
+
 export type Support = { ok: true } | { ok: false; reason: string };
 export const supported: Support = { ok: true };
 export const unsupported = (reason: string): Support => ({ ok: false, reason });
@@ -95,7 +108,16 @@ export interface Kernel {
   /** What a straightforward runtime would run for this layer (the baseline of algorithm selection). */
   defaultVariant(c: LayerCase): string;
   supports(c: LayerCase, variant: string, caps: DeviceCaps): Support;
-  plan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan;
+  /** The layer's plan on `variant`, in configuration `config` (one of `tuning`'s) or the variant's own. */
+  plan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConfig): KernelPlan;
+  /**
+   * A tunable variant's search space on this layer: the variant's own configuration (what `plan`
+   * builds without one) first, then those worth timing against it — `quick`, the few most
+   * promising for the layer's shape; `full`, every one that fits the device. Each is checked
+   * against the reference and timed against the own one (bench/measure.ts, autotuning). Absent,
+   * or fewer than two: not tunable here.
+   */
+  tuning?(c: LayerCase, variant: string, caps: DeviceCaps, level: Exclude<AutotuneLevel, 'off'>): TuneConfig[];
   /** CPU reference: outputs for the given inputs (the layer's non-null inputs, in slot order; null for omitted ones). */
   reference(c: LayerCase, inputs: Array<HostTensor | null>): HostTensor[];
   /**

@@ -6,7 +6,7 @@ import type { AnalyzeResult } from '../analysis/types.js';
 import { printable } from '../util/errors.js';
 import { shape, si } from '../util/format.js';
 import { CONDITIONS_TEXT } from '../bench/measure.js';
-import { backendText } from './bench.js';
+import { backendText, bestText } from './bench.js';
 
 /** The result's types live with the analysis that produces it; re-exported for the reports and their users. */
 export { ANALYZE_SCHEMA_VERSION, type AnalyzeLayer, type AnalyzeResult } from '../analysis/types.js';
@@ -28,7 +28,7 @@ export function renderAnalyze(r: AnalyzeResult, c: ChalkInstance): string {
   const out: string[] = [];
   const L = r.latency;
   out.push(`${c.bold(printable(r.model.path))} · ${r.model.layerCount} layers (${r.model.uniqueLayerCount} unique) · ${si(r.model.flops, 'FLOP')} · ${si(r.model.params)} params`);
-  out.push(`${printable(r.machine.adapterDescription)} (${printable(backendText(r.machine))}) · layers timed ${r.conditions}: ${CONDITIONS_TEXT[r.conditions]}`);
+  out.push(`${printable(r.machine.adapterDescription)} (${printable(backendText(r.machine))}) · layers timed ${r.conditions}: ${CONDITIONS_TEXT[r.conditions]} · autotune ${r.autotune}`);
   const ladder = new Table({ head: ['latency', 'ms', ''].map((h) => c.bold(h)), style: { head: [], border: [] } });
   ladder.push(
     ['measured end-to-end (default kernels)', L.measuredSpread === null ? f(L.measuredMs) : `${f(L.measuredMs)} ±${(50 * L.measuredSpread).toFixed(0)}%`,
@@ -52,7 +52,7 @@ export function renderAnalyze(r: AnalyzeResult, c: ChalkInstance): string {
   const tl = new Table({ head: ['node', 'op', 'shapes', 'variant', 'ms', 'best', 'GFLOP/s', '% of roof'].map((h) => c.bold(h)), style: { head: [], border: [] }, wordWrap: true, colWidths: [30, 12, 30, 16, 9, 24, 9, 10] });
   for (const l of top) {
     tl.push([printable(l.node, 60), printable(l.op), `${l.inputs.filter(Boolean).map((x) => shape(x!.shape)).join(' ')} → ${l.outputs.map((x) => shape(x.shape)).join(' ')}`,
-      l.variant ?? '—', f(l.runMs, 3), l.bestVariant ? `${l.bestVariant} ${f(l.bestMs, 3)}` : '—', f(l.achievedGflops), l.fractionOfPeak === null ? '—' : `${(100 * l.fractionOfPeak).toFixed(0)}% (${l.bound})`]);
+      l.variant ?? '—', f(l.runMs, 3), l.bestVariant ? `${bestText(l)} ${f(l.bestMs, 3)}` : '—', f(l.achievedGflops), l.fractionOfPeak === null ? '—' : `${(100 * l.fractionOfPeak).toFixed(0)}% (${l.bound})`]);
   }
   out.push(c.bold('Top layers'), tl.toString());
   for (const n of r.notes) out.push(c.yellow(`note: ${printable(n, 400)}`));

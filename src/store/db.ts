@@ -14,6 +14,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { MachineFingerprint } from '../gpu/device.js';
 import type { Layer } from '../ir/types.js';
+import type { TuneConfig } from '../kernels/types.js';
 import { KEY_VERSION } from '../ir/key.js';
 import { DlprofError, EXIT } from '../util/errors.js';
 import { forPostgres, MIGRATIONS, SCHEMA_VERSION } from './migrations/index.js';
@@ -98,6 +99,10 @@ export interface MeasurementRow {
   createdAt?: string;
   /** The store a result was first written to, when it came here by `dlprof import` (null: measured into this one). */
   origin?: string | null;
+  /** A tuned result's configuration (Kernel.tuning); null: the variant's own. */
+  config?: TuneConfig | null;
+  /** A tuned result's search effort. */
+  autotune?: 'quick' | 'full' | null;
 }
 
 /** A variant's stored check against its reference (bench/reference.ts). */
@@ -110,9 +115,12 @@ export interface VerificationRow {
   reference: string;
 }
 
-/** A measurement row `m` that is the newest of its (machine, layer, conditions, variant). */
+/**
+ * A measurement row `m` that is the newest of its (machine, layer, conditions, variant), in the
+ * variant's own configuration or tuned (a config): a variant has at most one of each.
+ */
 const NEWEST = `m.id = (SELECT MAX(id) FROM measurement x WHERE x.machine_id = m.machine_id AND x.layer_key = m.layer_key
-  AND x.conditions = m.conditions AND x.variant = m.variant)`;
+  AND x.conditions = m.conditions AND x.variant = m.variant AND (x.config IS NULL) = (m.config IS NULL))`;
 
 export function fingerprintId(fp: MachineFingerprint): string {
   // The dlprof version is recorded but not part of identity: the same machine across upgrades.
@@ -265,11 +273,12 @@ export class Store {
   /** Inserts one measurement in its own transaction (durable when this returns). */
   insertMeasurement(m: MeasurementRow): void {
     this.sql.run(`INSERT INTO measurement (run_id, machine_id, layer_key, variant, conditions, status, reason, median_ms, min_ms, p10_ms, p90_ms, cv,
-      samples, batch, wall_median_ms, max_abs_error, samples_ms, kernel_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      samples, batch, wall_median_ms, max_abs_error, samples_ms, kernel_hash, config, autotune, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [m.runId, m.machineId, m.layerKey, m.variant, m.conditions, m.status, m.reason ?? null, m.medianMs ?? null, m.minMs ?? null, m.p10Ms ?? null,
       m.p90Ms ?? null, m.cv ?? null, m.samples ?? null, m.batch ?? null, m.wallMedianMs ?? null,
       m.maxAbsError === undefined || m.maxAbsError === null || !Number.isFinite(m.maxAbsError) ? null : m.maxAbsError,
-      m.samplesMs ? JSON.stringify(m.samplesMs) : null, m.kernelHash ?? null, m.createdAt ?? new Date().toISOString()]);
+      m.samplesMs ? JSON.stringify(m.samplesMs) : null, m.kernelHash ?? null, m.config ? JSON.stringify(m.config) : null, m.autotune ?? null,
+      m.createdAt ?? new Date().toISOString()]);
   }
 
   /** Records that a variant's code agreed with its reference on a layer (once; a later check of the same code changes nothing). */
@@ -316,7 +325,8 @@ export function rowToMeasurement(r: Record<string, unknown>): MeasurementRow {
     medianMs: r.median_ms as number | null, minMs: r.min_ms as number | null, p10Ms: r.p10_ms as number | null, p90Ms: r.p90_ms as number | null,
     cv: r.cv as number | null, samples: r.samples as number | null, batch: r.batch as number | null, wallMedianMs: r.wall_median_ms as number | null,
     maxAbsError: r.max_abs_error as number | null, samplesMs: r.samples_ms ? JSON.parse(String(r.samples_ms)) : null, createdAt: String(r.created_at),
-    // Columns a store has only from some schema version on (kernel_hash: 7, origin: 8): null before.
+    // Columns a store has only from some schema version on (kernel_hash: 7, origin: 8, config and autotune: 10): null before.
     kernelHash: (r.kernel_hash as string | null | undefined) ?? null, origin: (r.origin as string | null | undefined) ?? null,
+    config: r.config ? JSON.parse(String(r.config)) as TuneConfig : null, autotune: (r.autotune as MeasurementRow['autotune'] | undefined) ?? null,
   };
 }

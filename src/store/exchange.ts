@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { KEY_VERSION } from '../ir/key.js';
 import { kernelFor } from '../kernels/registry.js';
+import type { TuneConfig } from '../kernels/types.js';
 import { DlprofError, EXIT, printable } from '../util/errors.js';
 import { rowToMeasurement, type Store } from './db.js';
 import { machineRecords, type MachineRecord } from './machines.js';
@@ -22,7 +23,7 @@ import { isPostgresUrl } from './sql.js';
 
 export const EXPORT_FORMAT = 'dlprof-results';
 /** Bumped whenever a reader of the previous version would misread a file. */
-export const EXPORT_FORMAT_VERSION = 1;
+export const EXPORT_FORMAT_VERSION = 2;
 
 export interface ExportProbe { kind: string; value: number; unit: string; medianMs: number; createdAt: string; origin: string }
 
@@ -45,6 +46,9 @@ export interface ExportMeasurement {
   kernel: string | null;
   variant: string;
   kernelHash: string | null;
+  /** A tuned result's configuration and search effort (format 2 on; absent: the variant's own configuration). */
+  config?: TuneConfig;
+  autotune?: 'quick' | 'full';
   conditions: string;
   status: 'completed' | 'errored' | 'skipped' | 'mismatch';
   reason: string | null;
@@ -97,6 +101,7 @@ export function exportResults(store: Store, opts: { machines?: MachineRecord[]; 
       runIds.add(row.runId);
       measurements.push({
         machine: m.fingerprint, runId: row.runId, layerKey: row.layerKey, kernel: null, variant: row.variant, kernelHash: row.kernelHash ?? null,
+        ...(row.config ? { config: row.config, autotune: row.autotune ?? undefined } : {}),
         conditions: row.conditions, status: row.status, reason: row.reason ?? null, medianMs: row.medianMs ?? null, minMs: row.minMs ?? null,
         p10Ms: row.p10Ms ?? null, p90Ms: row.p90Ms ?? null, cv: row.cv ?? null, samples: row.samples ?? null, batch: row.batch ?? null,
         wallMedianMs: row.wallMedianMs ?? null, maxAbsError: row.maxAbsError ?? null, samplesMs: row.samplesMs ?? null, createdAt: row.createdAt!, origin: origin(r),
@@ -200,7 +205,9 @@ function measurementColumns(store: Store): Set<string> {
 /** Imports every file in one transaction; parse them all first (parseExport), so a bad one writes nothing. */
 export function importResults(store: Store, inputs: ImportInput[]): ImportSummary {
   const files = inputs.map((i) => ({ input: i, doc: parseExport(i), sha256: createHash('sha256').update(i.text).digest('hex') }));
-  const hasHash = measurementColumns(store).has('kernel_hash');
+  const columns = measurementColumns(store);
+  const hasHash = columns.has('kernel_hash');
+  const hasConfig = columns.has('config');
   const sql = store.sql;
   return sql.transaction(() => {
     if (store.dialect === 'postgres') sql.run('SELECT pg_advisory_xact_lock(?)', [PG_IMPORT_LOCK]);
@@ -243,8 +250,10 @@ export function importResults(store: Store, inputs: ImportInput[]): ImportSummar
       }
       for (const m of doc.measurements) {
         const mid = machineId.get(m.machine)!;
-        if (sql.get('SELECT 1 AS x FROM measurement WHERE machine_id = ? AND layer_key = ? AND conditions = ? AND variant = ? AND run_id = ? AND created_at = ?',
-          [mid, m.layerKey, m.conditions, m.variant, m.runId, m.createdAt])) {
+        // A variant's result and its tuned one can share a run and a millisecond: the configuration tells them apart.
+        const config = m.config ? JSON.stringify(m.config) : '';
+        if (sql.get(`SELECT 1 AS x FROM measurement WHERE machine_id = ? AND layer_key = ? AND conditions = ? AND variant = ? AND run_id = ? AND created_at = ?${hasConfig ? " AND COALESCE(config, '') = ?" : ''}`,
+          [mid, m.layerKey, m.conditions, m.variant, m.runId, m.createdAt, ...(hasConfig ? [config] : [])])) {
           n.alreadyPresent++;
           continue;
         }
@@ -253,6 +262,7 @@ export function importResults(store: Store, inputs: ImportInput[]): ImportSummar
         const vals: unknown[] = [m.runId, mid, m.layerKey, m.variant, m.conditions, m.status, m.reason, m.medianMs, m.minMs, m.p10Ms, m.p90Ms, m.cv,
           m.samples, m.batch, m.wallMedianMs, m.maxAbsError, m.samplesMs ? JSON.stringify(m.samplesMs) : null, m.createdAt, m.origin, importId];
         if (hasHash) { cols.push('kernel_hash'); vals.push(m.kernelHash); }
+        if (hasConfig && m.config) { cols.push('config', 'autotune'); vals.push(config, m.autotune ?? null); }
         sql.run(`INSERT INTO measurement (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, vals);
         n.measurements++;
       }

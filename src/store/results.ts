@@ -7,6 +7,7 @@ import type { LayerMeasurement, VariantResult } from '../bench/measure.js';
 import type { Stats } from '../bench/stats.js';
 import type { MachineFingerprint } from '../gpu/device.js';
 import type { TensorType } from '../ir/types.js';
+import type { TuneConfig } from '../kernels/types.js';
 
 export interface MachineInfo extends MachineFingerprint {
   fingerprint: string;
@@ -16,6 +17,9 @@ export interface MachineInfo extends MachineFingerprint {
 
 export interface VariantEntry {
   variant: string;
+  /** On a tuned result (autotuning): the configuration found fastest, and how hard it was searched. */
+  config?: TuneConfig;
+  autotune?: 'quick' | 'full';
   status: VariantResult['status'];
   reason?: string;
   medianMs?: number;
@@ -47,6 +51,8 @@ export interface BenchLayer {
   kernel: string | null;
   defaultVariant: string | null;
   bestVariant: string | null;
+  /** The best variant's configuration when its tuned result is the best (autotuning); null otherwise. */
+  bestConfig: TuneConfig | null;
   defaultMs: number | null;
   bestMs: number | null;
   /** Achieved by the best variant. */
@@ -58,7 +64,7 @@ export interface BenchLayer {
 export function variantEntry(v: VariantResult, reused: boolean): VariantEntry {
   const s: Stats | undefined = v.stats;
   return {
-    variant: v.variant, status: v.status, reason: v.reason, reused,
+    variant: v.variant, ...(v.config ? { config: v.config, autotune: v.autotune } : {}), status: v.status, reason: v.reason, reused,
     ...(s ? { medianMs: s.median, trimmedMeanMs: s.trimmedMean, minMs: s.min, p10Ms: s.p10, p90Ms: s.p90, cv: s.cv, samples: s.n } : {}),
     ...(v.samplesMs?.length ? { samplesMs: v.samplesMs } : {}),
     batch: v.batch, wallMedianMs: v.wallMedianMs, maxAbsError: v.maxAbsError,
@@ -71,10 +77,10 @@ export function benchLayer(m: LayerMeasurement, c: { inputs: Array<TensorType | 
   // The best variant at the layer's own precision; reduced-precision (-f16) variants are listed but
   // are a separate what-if (analyze's ideal), not an algorithm choice.
   const best = done.filter((e) => !e.variant.endsWith('-f16')).sort((a, b) => a.medianMs! - b.medianMs!)[0];
-  const def = done.find((e) => e.variant === m.defaultVariant);
+  const def = done.find((e) => e.variant === m.defaultVariant && !e.config);
   return {
     key: m.key, op: m.op, inputs: c.inputs, outputs: c.outputs, count, flops: c.flops, bytes: c.bytes,
-    kernel: m.kernel ?? null, defaultVariant: m.defaultVariant ?? null, bestVariant: best?.variant ?? null,
+    kernel: m.kernel ?? null, defaultVariant: m.defaultVariant ?? null, bestVariant: best?.variant ?? null, bestConfig: best?.config ?? null,
     defaultMs: def?.medianMs ?? null, bestMs: best?.medianMs ?? null,
     gflops: best ? c.flops / (best.medianMs! * 1e6) : null,
     gbps: best ? c.bytes / (best.medianMs! * 1e6) : null,

@@ -9,13 +9,16 @@ import { KernelRunner } from '../gpu/run.js';
 import type { ModelGraph } from '../ir/graph.js';
 import { kernelFor } from '../kernels/registry.js';
 import { planHash, specializeCached } from '../kernels/specialize.js';
-import type { Kernel, LayerCase } from '../kernels/types.js';
+import type { AutotuneLevel, Kernel, LayerCase, TuneConfig } from '../kernels/types.js';
 import { benchLayer, variantEntry, type BenchLayer, type MachineInfo, type VariantEntry } from './results.js';
 import { fingerprintId, Store, type MeasurementRow } from './db.js';
 import { PhaseClock, type Phase } from '../util/phases.js';
 import type { Progress } from '../util/progress.js';
 import { DEFAULT_TIMING, MAX_PASSES, Timer, type Outcome, type TimingOptions } from '../bench/harness.js';
-import { DEFAULT_CONDITIONS, effectiveConditions, measureLayer, prepareLayer, variantResult, type CheckMemo, type Conditions, type LayerMeasurement, type ReadyVariant, type VariantResult } from '../bench/measure.js';
+import {
+  autotuneCovers, DEFAULT_CONDITIONS, effectiveConditions, measureLayer, prepareLayer, prepareVariant, TUNE_RACE_FACTOR, tunedResult, tuneTarget, variantResult,
+  configText, type CheckMemo, type Conditions, type LayerData, type LayerMeasurement, type ReadyVariant, type TuneTarget, type VariantResult,
+} from '../bench/measure.js';
 import type { Interleaver } from '../bench/interleave.js';
 import { passOverhead, probeMachine } from '../bench/probe.js';
 import { summarize, trimmedMean } from '../bench/stats.js';
@@ -100,6 +103,7 @@ function fromRow(r: MeasurementRow): VariantResult {
   return {
     variant: r.variant, status: r.status, reason: r.reason ?? undefined, batch: r.batch ?? undefined, wallMedianMs: r.wallMedianMs ?? undefined,
     maxAbsError: r.maxAbsError ?? undefined, samplesMs: r.samplesMs ?? undefined, stats: r.samplesMs ? summarize(r.samplesMs) : undefined,
+    kernelHash: r.kernelHash ?? undefined, config: r.config ?? undefined, autotune: r.autotune ?? undefined,
   };
 }
 
@@ -125,6 +129,11 @@ export interface MeasureOptions {
    * (analyze: onnxruntime compiling its programs on its own device) is done by then.
    */
   beforeTiming?: { label: string; wait: () => Promise<void>; phase: Phase };
+  /**
+   * Autotuning: each layer's fastest tunable variant has its configurations searched this hard
+   * (bench/measure.ts tuneTarget), once per layer and level; default `off`.
+   */
+  autotune?: AutotuneLevel;
 }
 
 export interface MeasureOutcome {
@@ -139,18 +148,18 @@ export interface MeasureOutcome {
  * variant does not support the layer (nothing runs). A stored result is reused only when made by
  * the same code: a changed kernel is measured again.
  */
-export function variantCode(kernel: Kernel, c: LayerCase, variant: string, s: Pick<Session, 'runner'>): string | null {
+export function variantCode(kernel: Kernel, c: LayerCase, variant: string, s: Pick<Session, 'runner'>, config?: TuneConfig): string | null {
   // Asked for each case again when counting, compiling and measuring: planned once per runner
   // (its device's capabilities decide the plan), planning code, layer and variant.
   let byPlan = codes.get(s.runner);
   if (!byPlan) codes.set(s.runner, byPlan = new WeakMap());
   let memo = byPlan.get(kernel.plan);
   if (!memo) byPlan.set(kernel.plan, memo = new Map());
-  const id = `${c.layer.key}/${variant}`;
+  const id = `${c.layer.key}/${variant}${config ? JSON.stringify(config) : ''}`;
   if (!memo.has(id)) {
     let code: string | null = null;
     try {
-      if (kernel.supports(c, variant, s.runner.caps).ok) code = planHash(kernel.plan(c, variant, s.runner.caps));
+      if (kernel.supports(c, variant, s.runner.caps).ok) code = planHash(kernel.plan(c, variant, s.runner.caps, config));
     } catch {
       // a variant whose plan throws runs nothing
     }
@@ -161,13 +170,21 @@ export function variantCode(kernel: Kernel, c: LayerCase, variant: string, s: Pi
 
 const codes = new WeakMap<KernelRunner, WeakMap<Kernel['plan'], Map<string, string | null>>>();
 
-/** A case's (selected) variants, the stored results for them under the conditions and made by today's code, and those still to measure. */
-function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): { existing: MeasurementRow[]; wanted: string[]; toMeasure: string[] } {
+/**
+ * A case's (selected) variants, the stored results for them under the conditions and made by
+ * today's code (a tuned result by its configuration's code), those still to measure, and whether
+ * the layer still wants the tuning `opts.autotune` asks for: none of its stored tuned results was
+ * searched that hard, and one of its variants has configurations to search.
+ */
+function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): { existing: MeasurementRow[]; wanted: string[]; toMeasure: string[]; tune: boolean } {
   const kernel = kernelFor(c.layer.op);
   const wanted = (kernel?.variants ?? []).map((v) => v.name).filter((v) => !opts.variants || opts.variants.includes(v));
   const stored = opts.force || !kernel ? [] : s.store.latestForLayer(s.machineId, c.layer.key, conditionsUsed(s, opts));
-  const existing = stored.filter((e) => wanted.includes(e.variant) && (e.kernelHash ?? null) === variantCode(kernel!, c, e.variant, s));
-  return { existing, wanted, toMeasure: wanted.filter((v) => !existing.some((e) => e.variant === v)) };
+  const existing = stored.filter((e) => wanted.includes(e.variant) && (e.kernelHash ?? null) === variantCode(kernel!, c, e.variant, s, e.config ?? undefined));
+  const level = opts.autotune ?? 'off';
+  const tune = level !== 'off' && !!kernel?.tuning && !existing.some((e) => e.config && autotuneCovers(e.autotune ?? undefined, level))
+    && wanted.some((v) => kernel.supports(c, v, s.runner.caps).ok && kernel.tuning!(c, v, s.runner.caps, level).length >= 2);
+  return { existing, wanted, toMeasure: wanted.filter((v) => !existing.some((e) => e.variant === v && !e.config)), tune };
 }
 
 /** The checks this machine has stored for a layer (measure.ts CheckMemo). */
@@ -183,9 +200,14 @@ function conditionsUsed(s: Session, opts: MeasureOptions): Conditions {
   return effectiveConditions(opts.conditions ?? DEFAULT_CONDITIONS, s.ctx.timestamps).conditions;
 }
 
+/** The autotuning `requested` (--autotune), else this adapter's default: quick on a GPU, off on a software adapter (it would tune for a CPU). */
+export function autotuneLevel(s: Pick<Session, 'ctx'>, requested?: string): AutotuneLevel {
+  return (requested as AutotuneLevel | undefined) ?? (s.ctx.info.isFallback ? 'off' : 'quick');
+}
+
 /** How many of `cases` measureCases would measure (rather than take from the store). */
 export function pendingCases(s: Session, cases: LayerCase[], opts: MeasureOptions = {}): number {
-  return cases.filter((c) => variantsToMeasure(s, c, opts).toMeasure.length > 0).length;
+  return cases.filter((c) => { const v = variantsToMeasure(s, c, opts); return v.toMeasure.length > 0 || v.tune; }).length;
 }
 
 /**
@@ -238,24 +260,28 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
   const eta = (i: number): string => (i > 0 ? ` · ETA ${Math.round((((performance.now() - t0) / i) * (cases.length - i)) / 1000)} s` : '');
 
   /** Stores what was measured for a case, and adds it (with what the store had) to `layers`. */
+  // Each variant's result in its own configuration, then its tuned one (a configuration searched
+  // for the layer; bench/measure.ts tunedResult), each measured now or taken from the store.
   const record = (c: LayerCase, m: LayerMeasurement, existing: MeasurementRow[], wanted: string[]): void => {
     const entries: VariantEntry[] = [];
     for (const name of wanted) {
-      const v = m.variants.find((x) => x.variant === name);
-      const old = existing.find((e) => e.variant === name);
-      if (!v && old) {
-        entries.push(variantEntry(fromRow(old), true));
-        reused++;
-      } else if (v) {
-        // A measurement cut short by Ctrl-C is not written.
-        if (s.interrupted && v.status !== 'completed') continue;
-        store.insertMeasurement({
-          runId, machineId, layerKey: c.layer.key, variant: v.variant, conditions, status: v.status, reason: v.reason, medianMs: v.stats?.median,
-          minMs: v.stats?.min, p10Ms: v.stats?.p10, p90Ms: v.stats?.p90, cv: v.stats?.cv, samples: v.stats?.n, batch: v.batch,
-          wallMedianMs: v.wallMedianMs, maxAbsError: v.maxAbsError, samplesMs: v.samplesMs, kernelHash: v.kernelHash,
-        });
-        entries.push(variantEntry(v, false));
-        measured++;
+      for (const tuned of [false, true]) {
+        const v = m.variants.find((x) => x.variant === name && !!x.config === tuned);
+        const old = existing.find((e) => e.variant === name && !!e.config === tuned);
+        if (!v && old) {
+          entries.push(variantEntry(fromRow(old), true));
+          reused++;
+        } else if (v) {
+          // A measurement cut short by Ctrl-C is not written.
+          if (s.interrupted && v.status !== 'completed') continue;
+          store.insertMeasurement({
+            runId, machineId, layerKey: c.layer.key, variant: v.variant, conditions, status: v.status, reason: v.reason, medianMs: v.stats?.median,
+            minMs: v.stats?.min, p10Ms: v.stats?.p10, p90Ms: v.stats?.p90, cv: v.stats?.cv, samples: v.stats?.n, batch: v.batch,
+            wallMedianMs: v.wallMedianMs, maxAbsError: v.maxAbsError, samplesMs: v.samplesMs, kernelHash: v.kernelHash, config: v.config, autotune: v.autotune,
+          });
+          entries.push(variantEntry(v, false));
+          measured++;
+        }
       }
     }
     layers.push(benchLayer(m, c.layer, counts.get(c.layer.key) ?? 1, entries));
@@ -265,11 +291,16 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
 
   // `inference`: every pending variant prepared and checked first, then timed together in rounds.
   if (conditions === 'inference') {
-    type Pending = { c: LayerCase; m: LayerMeasurement; existing: MeasurementRow[]; wanted: string[]; ready: ReadyVariant[] };
+    type Pending = {
+      c: LayerCase; m: LayerMeasurement; existing: MeasurementRow[]; wanted: string[]; ready: ReadyVariant[];
+      /** Autotuning wanted, and what it needs: the layer's inputs and reference, the configurations' results. */
+      tune: boolean; data?: LayerData; tried: VariantResult[];
+    };
+    const level = opts.autotune ?? 'off';
     let chunk: Pending[] = [];
     let bytes = 0;
     const todo = cases.map((c) => ({ c, ...variantsToMeasure(s, c, opts) }));
-    const pending = todo.filter((t) => t.toMeasure.length).length;
+    const pending = todo.filter((t) => t.toMeasure.length || t.tune).length;
     if (pending) opts.progress?.phase(`checking ${todo.reduce((a, t) => a + t.toMeasure.length, 0)} variants of ${pending} layers against their references, then timing them`);
     // The indices of `keys` (the chunk's default variants' layers) in the model's order: each once
     // a round without an order, or when one of them is not in it, or an inference's passes would not
@@ -284,7 +315,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     // an inference does, then the other variants in theirs.
     const timeChunk = async (done: number): Promise<void> => {
       const ready = chunk.flatMap((p) => p.ready);
-      if (ready.length && opts.beforeTiming) {
+      if ((ready.length || chunk.some((p) => p.tune)) && opts.beforeTiming) {
         opts.progress?.step(done, cases.length, `waiting for ${opts.beforeTiming.label} before timing`);
         await s.clock.time(opts.beforeTiming.phase, () => opts.beforeTiming!.wait());
       }
@@ -297,7 +328,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
         const settle = (r: ReadyVariant, o: Outcome): void => {
           outcomes.set(r, o);
           const p = owner.get(r)!;
-          if (recorded.has(p) || !p.ready.every((x) => outcomes.has(x))) return;
+          if (recorded.has(p) || p.tune || !p.ready.every((x) => outcomes.has(x))) return;
           recorded.add(p);
           for (const x of p.ready) p.m.variants.push(variantResult(x, outcomes.get(x)!));
           record(p.c, p.m, p.existing, p.wanted);
@@ -331,6 +362,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
           }, what === 'default' ? modelOrder(group.map((r) => defaults.get(r)!)) : undefined));
           group.forEach((r, k) => { if (!outcomes.has(r)) settle(r, out[k]); });
         }
+        await tuneChunk(chunk.filter((p) => p.tune), outcomes, done);
         for (const p of chunk) {
           if (recorded.has(p)) continue;
           for (const r of p.ready) p.m.variants.push(variantResult(r, outcomes.get(r)!));
@@ -342,13 +374,50 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
         bytes = 0;
       }
     };
-    for (const [i, { c, existing, wanted, toMeasure }] of todo.entries()) {
+    /**
+     * Autotuning, after the chunk's variants are timed: each tuned layer's fastest tunable variant
+     * (timed now or stored) in its other configurations, each checked, then raced in rounds against
+     * the variant's own time (TUNE_RACE_FACTOR); the fastest becomes the layer's tuned result.
+     */
+    const tuneChunk = async (tuning: Pending[], outcomes: Map<ReadyVariant, Outcome>, done: number): Promise<void> => {
+      const candidates: Array<{ p: Pending; t: TuneTarget; r: ReadyVariant }> = [];
+      const targets = new Map<Pending, TuneTarget>();
+      try {
+        for (const p of tuning) {
+          const kernel = kernelFor(p.c.layer.op)!;
+          const results = [...p.m.variants, ...p.ready.map((r) => variantResult(r, outcomes.get(r)!)), ...p.existing.filter((e) => !e.config).map(fromRow)];
+          const t = tuneTarget(kernel, p.c, s.runner.caps, level, results);
+          if (!t || !p.data) continue;
+          targets.set(p, t);
+          for (const [k, config] of t.configs.entries()) {
+            if (s.interrupted || s.ctx.lost) break;
+            opts.progress?.step(done, cases.length, `${p.c.layer.op} ${p.c.layer.key} · ${t.base.variant} ${configText(config)} (autotuning, checking ${k + 1}/${t.configs.length})`);
+            const r = await s.clock.time('check', () => prepareVariant(s.runner, kernel, p.c, t.base.variant, p.data!.inputs, p.data!.want, conditions,
+              counts.get(p.c.layer.key), checkMemo(s, p.c), config));
+            if ('item' in r) candidates.push({ p, t, r });
+            else p.tried.push(r);
+          }
+        }
+        if (candidates.length && !s.interrupted && !s.ctx.lost) {
+          const out = await s.clock.time('timing', () => s.timer.timeRounds(candidates.map(({ t, r }) => ({ ...r.item, raceMs: TUNE_RACE_FACTOR * t.base.stats.trimmedMean })), timing, {
+            stop: () => s.interrupted || !!s.ctx.lost,
+            onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `autotuning: timing ${n} configurations of ${targets.size} layers in rounds: ${stopped}/${n} settled`),
+          }));
+          candidates.forEach(({ p, r }, k) => p.tried.push(variantResult(r, out[k])));
+        }
+      } finally {
+        for (const { r } of candidates) r.release();
+      }
+      for (const [p, t] of targets) p.m.variants.push(tunedResult(t, p.tried));
+      for (const p of tuning) p.tune = false;
+    };
+    for (const [i, { c, existing, wanted, toMeasure, tune }] of todo.entries()) {
       if (s.interrupted || s.ctx.lost) break;
-      const { m, ready } = await s.clock.time('check', () => prepareLayer(s.runner, c, {
+      const { m, ready, data } = await s.clock.time('check', () => prepareLayer(s.runner, c, {
         conditions, only: toMeasure, occurrences: counts.get(c.layer.key), memo: checkMemo(s, c), onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`),
       }));
       bytes += ready.reduce((a, r) => a + r.bytes, 0);
-      chunk.push({ c, m, existing, wanted, ready });
+      chunk.push({ c, m, existing, wanted, ready, tune, data: tune ? data : undefined, tried: [] });
       if (bytes >= CHUNK_BYTES || chunk.reduce((a, p) => a + p.ready.length, 0) >= CHUNK_ITEMS) await timeChunk(i + 1);
     }
     if (chunk.length) await timeChunk(cases.length);
@@ -357,11 +426,13 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     if (opts.beforeTiming) await s.clock.time(opts.beforeTiming.phase, () => opts.beforeTiming!.wait());
     for (const [i, c] of cases.entries()) {
       if (s.interrupted || s.ctx.lost) break;
-      const { existing, wanted, toMeasure } = variantsToMeasure(s, c, opts);
+      const { existing, wanted, toMeasure, tune } = variantsToMeasure(s, c, opts);
       const m = await s.clock.time('timing', () => measureLayer(s.runner, s.timer, c, {
         timing,
         conditions,
         only: toMeasure,
+        autotune: tune ? opts.autotune : 'off',
+        known: existing.filter((e) => !e.config).map(fromRow),
         memo: checkMemo(s, c),
         onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v}${toMeasure.length ? eta(i) : ''}`),
       }));

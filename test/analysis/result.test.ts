@@ -126,7 +126,7 @@ describe('the result document', () => {
     const lat: Latencies = { reconstructedMs: 6, sequentialLowerBoundMs: 3, parallelLowerBoundMs: 2, criticalPath: [0], missing: ['b'] };
     const r = analyzeResult({
       graph: g, analysisTime: { totalSeconds: 1, programs: 0, phases: [] }, machine: { peaks: { fmaF32GflopS: 10, copyGBs: 10 } } as MachineInfo,
-      conditions: 'inference', times, run: null,
+      conditions: 'inference', autotune: 'off', times, run: null,
       measured: { measuredMs: 5, measuredSpread: 0.1, measuredBeforeMs: null, measuredDuringMs: 5, measuredAfterMs: 5.2, drift: 0.04 },
       latencies: lat, idealMs: 1.5, f16: { used: false, reason: 'no' }, fusionGroups: 3,
       fusions: [{ kind: 'conv-bn-act', nodes: [0, 1], fusedMs: 1, unfusedMs: 2.5, variant: 'v' }, { kind: 'gemm-bias-act', nodes: [1], fusedMs: 2, unfusedMs: 1, variant: 'w' }],
