@@ -13,7 +13,9 @@
  * clamped. Prints each ratio (onnxruntime / dlprof: > 1 means dlprof is faster) and their
  * geometric mean over the rows without error.
  * Options: `-- --only SUBSTRING[,…]` (the layers whose name contains one), `-- --budget MS` (dlprof's
- * time budget per variant, default 4000), `-- --runs N` (onnxruntime's profiled runs, default 15).
+ * time budget per variant, default 4000), `-- --runs N` (onnxruntime's profiled runs, default 15),
+ * `-- --autotune off|quick|full` (dlprof's search of its fastest tunable variant's configurations,
+ * default quick; the best is shown with its configuration).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,7 +23,7 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { buildModelBytes } from '../models/index.js';
 import { DEFAULT_TIMING, Timer } from '../src/bench/harness.js';
-import { bestVariant, measureLayer } from '../src/bench/measure.js';
+import { bestVariant, configText, measureLayer } from '../src/bench/measure.js';
 import { ortProfile } from '../src/bench/ort.js';
 import { geomean, summarize } from '../src/bench/stats.js';
 import { closeGpu, openGpu } from '../src/gpu/device.js';
@@ -29,7 +31,7 @@ import { KernelRunner } from '../src/gpu/run.js';
 import type { ModelGraph } from '../src/ir/graph.js';
 import { loadGraph } from '../src/kernels/model.js';
 import type { Layer } from '../src/ir/types.js';
-import type { HostTensor, LayerCase } from '../src/kernels/types.js';
+import { AUTOTUNE_LEVELS, type AutotuneLevel, type HostTensor, type LayerCase } from '../src/kernels/types.js';
 import { layerModel } from '../src/suite/emit.js';
 
 interface Pick { name: string; model: string; dims?: Record<string, number>; match: (l: Layer) => boolean }
@@ -51,7 +53,8 @@ const PICKS: Pick[] = [
   { name: 'LayerNorm 197×768 (ViT)', model: 'vit-b16', dims: { batch: 1 }, match: (l) => l.op === 'LayerNormalization' },
 ];
 
-function parseArgs(argv: string[]): { only?: string[]; budgetMs: number; runs: number } {
+function parseArgs(argv: string[]): { only?: string[]; budgetMs: number; runs: number; autotune: AutotuneLevel } {
+  let autotune: AutotuneLevel = 'quick';
   let only: string[] | undefined;
   let budgetMs = 4000;
   let runs = 15;
@@ -59,11 +62,13 @@ function parseArgs(argv: string[]): { only?: string[]; budgetMs: number; runs: n
     if (argv[i] === '--only') only = argv[++i]?.split(',');
     else if (argv[i] === '--budget') budgetMs = Number(argv[++i]);
     else if (argv[i] === '--runs') runs = Number(argv[++i]);
-    else throw new Error(`unknown option ${argv[i]} (options: --only SUBSTRING[,…], --budget MS, --runs N)`);
+    else if (argv[i] === '--autotune') autotune = argv[++i] as AutotuneLevel;
+    else throw new Error(`unknown option ${argv[i]} (options: --only SUBSTRING[,…], --budget MS, --runs N, --autotune off|quick|full)`);
   }
+  if (!AUTOTUNE_LEVELS.includes(autotune)) throw new Error(`--autotune ${autotune}: expected one of ${AUTOTUNE_LEVELS.join(', ')}`);
   if (!(budgetMs > 0)) throw new Error('--budget needs a positive number of milliseconds');
   if (!(Number.isInteger(runs) && runs > 0)) throw new Error('--runs needs a positive integer');
-  return { only, budgetMs, runs };
+  return { only, budgetMs, runs, autotune };
 }
 
 /**
@@ -83,7 +88,7 @@ async function ortKernelTime(file: string, node: string, inputs: Map<string, Hos
 }
 
 async function main(): Promise<void> {
-  const { only, budgetMs, runs } = parseArgs(process.argv.slice(2));
+  const { only, budgetMs, runs, autotune } = parseArgs(process.argv.slice(2));
   const picks = PICKS.filter((p) => !only || only.some((o) => p.name.toLowerCase().includes(o.toLowerCase())));
   if (!picks.length) throw new Error(`no layer matches --only ${only!.join(',')}; layers: ${PICKS.map((p) => p.name).join('; ')}`);
   let failures = 0;
@@ -112,9 +117,10 @@ async function main(): Promise<void> {
       const c: LayerCase = { layer, consts: g.origins.get(layer.key)!.constValues };
       process.stderr.write(`${p.name}: dlprof variants…\n`);
       // Warm, as onnxruntime's session runs the one-layer model again and again.
-      const m = await measureLayer(runner, timer, c, { timing: { ...DEFAULT_TIMING, budgetMs }, conditions: 'warm' });
+      const m = await measureLayer(runner, timer, c, { timing: { ...DEFAULT_TIMING, budgetMs }, conditions: 'warm', autotune });
       const best = bestVariant(m.variants);
-      const def = m.variants.find((v) => v.variant === m.defaultVariant && v.status === 'completed');
+      const bestName = best && `${best.variant}${best.config ? ` ${configText(best.config)}` : ''}`;
+      const def = m.variants.find((v) => v.variant === m.defaultVariant && !v.config && v.status === 'completed');
       const problems = m.variants.filter((v) => v.status === 'mismatch' || v.status === 'errored').map((v) => `${v.variant}: ${v.status}`);
       process.stderr.write(`${p.name}: onnxruntime webgpu…\n`);
       const bytes = layerModel({ layer, counts: [1], nodes: [[]] }, [g]);
@@ -134,12 +140,12 @@ async function main(): Promise<void> {
         theirs = await ortKernelTime(lf, layer.op, inputs, runs);
       } catch (e) {
         failures++;
-        rows.push([p.name, best && ours ? `${best.variant} ${ours.toFixed(3)}` : 'none', def ? def.stats!.median.toFixed(3) : '—', 'ERROR', '—', '—', `${(e as Error).message}${problems.length ? `; ${problems.join(', ')}` : ''}`]);
+        rows.push([p.name, best && ours ? `${bestName} ${ours.toFixed(3)}` : 'none', def ? def.stats!.median.toFixed(3) : '—', 'ERROR', '—', '—', `${(e as Error).message}${problems.length ? `; ${problems.join(', ')}` : ''}`]);
         continue;
       }
       const ratio = theirs.ms / ours;
       ratios.push(ratio);
-      rows.push([p.name, `${best!.variant} ${ours.toFixed(3)}`, def ? def.stats!.median.toFixed(3) : '—',
+      rows.push([p.name, `${bestName} ${ours.toFixed(3)}`, def ? def.stats!.median.toFixed(3) : '—',
         `${theirs.ms.toFixed(3)} (${theirs.programs.join('+')})`, ratio.toFixed(2),
         `${((layer.flops / ours) / 1e6).toFixed(2)}`, [theirs.addedMs > 0 ? `onnxruntime adds ${theirs.addedMs.toFixed(3)} ms of layout kernels` : '', ...problems].filter(Boolean).join(', ')]);
     }
@@ -149,7 +155,7 @@ async function main(): Promise<void> {
   }
   const head = ['layer', 'dlprof best (ms)', 'dlprof default (ms)', 'onnxruntime webgpu kernels (ms)', 'ort/dlprof', 'dlprof GFLOP/s', 'notes'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  console.log(`bench:kernels on ${ctx.info.description} (${ctx.info.backend}); onnxruntime-node ${ort.env.versions?.common ?? ''}`);
+  console.log(`bench:kernels on ${ctx.info.description} (${ctx.info.backend}); onnxruntime-node ${ort.env.versions?.common ?? ''}; autotune ${autotune}`);
   console.log(head.map((h, i) => h.padEnd(widths[i])).join('  '));
   for (const r of rows) console.log(r.map((x, i) => x.padEnd(widths[i])).join('  '));
   console.log(`GPU kernel time on both sides (median ms); geometric mean of ort/dlprof: ${ratios.length ? geomean(ratios).toFixed(2) : '—'} over ${ratios.length} layers (> 1: dlprof's best variant is faster)${failures ? `; ${failures} layer${failures === 1 ? '' : 's'} in error` : ''}`);

@@ -35,10 +35,10 @@
 import type { AttrValue } from '../ir/types.js';
 import {
   supported, unsupported,
-  type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
+  type AutotuneLevel, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support, type TuneConfig,
 } from './types.js';
 import { dispatch1d, elements, gpuSize, gpuTypeOf, header, prod } from './wgsl.js';
-import { gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
+import { gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
 import type { LayerSignature } from '../ir/types.js';
 import { convFlops } from './conv.js';
 
@@ -286,7 +286,7 @@ function colBytes(g: DeformGeometry): number {
   return g.C * g.KK * colStride(g) * 4;
 }
 
-function im2colPlan(g: DeformGeometry, variant: string, caps: DeviceCaps): KernelPlan {
+function im2colPlan(g: DeformGeometry, variant: string, caps: DeviceCaps, tile: GemmTile): KernelPlan {
   const Pc = colStride(g);
   const K = g.Cg * g.KK;
   // Pass 1, one invocation per (channel, column): col[c·KK + k][p], f32, mask applied. Row c·KK + k
@@ -317,7 +317,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 `;
   const b2 = ioBindings(g, { w: true, bias: true, y: true, scratch: [{ name: 'Col', index: 0, type: 'vec4<f32>', access: 'read' }] });
   const spec: GemmSpec = {
-    ct: 'f32', M: g.Mg, P: g.P, K, tile: tileFor(g),
+    ct: 'f32', M: g.Mg, P: g.P, K, tile,
     decls: `${header([g.st])}${b2.wgsl}`,
     prelude: '  let grp = bz;',
     bColumns: `  let colBase = grp * ${K * (Pc / 4)}u;`,
@@ -352,7 +352,7 @@ function aRowLoad(g: DeformGeometry, m: string, k: string, K: number, ct: GpuTyp
 // ---------------------------------------------------------------------------------------------
 // fused (DefT-style)
 
-function fusedPlan(g: DeformGeometry, variant: string, ct: 'f32' | 'f16', caps: DeviceCaps): KernelPlan {
+function fusedPlan(g: DeformGeometry, variant: string, ct: 'f32' | 'f16', caps: DeviceCaps, tile: GemmTile): KernelPlan {
   const K = g.Cg * g.KK;
   const b = ioBindings(g, { x: true, w: true, offset: true, mask: true, bias: true, y: true });
   // Reduction index k = kpos·Cg + c (kernel position major): rows of a K tile share a kernel
@@ -384,7 +384,7 @@ function fusedPlan(g: DeformGeometry, variant: string, ct: 'f32' | 'f16', caps: 
         }
         bv = ${ct === 'f16' ? 'vec4<f16>(sv)' : 'sv'};`;
   const spec: GemmSpec = {
-    ct, M: g.Mg, P: g.P, K, tile: tileFor(g),
+    ct, M: g.Mg, P: g.P, K, tile,
     decls: `${header([g.st, ct])}${b.wgsl}\n\n${tapsFn(g)}`,
     prelude: '  let grp = bz;',
     bColumns: cols,
@@ -475,13 +475,21 @@ function supports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
   }
 }
 
-function plan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+/** The GEMM variants search the GEMM core's tiles (gemm.ts gemmTuning), their own (tileFor) first. */
+function tuning(c: LayerCase, variant: string, caps: DeviceCaps, level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
+  if (variant === 'naive' || !supports(c, variant, caps).ok) return [];
   const g = deformGeometry(c);
+  return gemmTuning({ M: g.Mg, P: g.P, batches: g.G }, variant === 'fused-f16' ? 'f16' : 'f32', caps, level, tileFor(g));
+}
+
+function plan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConfig): KernelPlan {
+  const g = deformGeometry(c);
+  const tile = config ? gemmTile(config) : tileFor(g);
   switch (variant) {
     case 'naive': return naivePlan(g, variant, caps);
-    case 'im2col-gemm': return im2colPlan(g, variant, caps);
-    case 'fused': return fusedPlan(g, variant, 'f32', caps);
-    case 'fused-f16': return fusedPlan(g, variant, 'f16', caps);
+    case 'im2col-gemm': return im2colPlan(g, variant, caps, tile);
+    case 'fused': return fusedPlan(g, variant, 'f32', caps, tile);
+    case 'fused-f16': return fusedPlan(g, variant, 'f16', caps, tile);
     default: throw new Error(`${KERNEL}/${variant}: unknown variant`);
   }
 }
@@ -581,6 +589,7 @@ export const kernels: Kernel[] = [{
   defaultVariant: () => 'naive',
   supports,
   plan,
+  tuning,
   reference,
   cost,
 }];

@@ -19,11 +19,11 @@ import type { LayerSignature, TensorType } from '../ir/types.js';
 import { FloatAttr, type GraphBuilder } from '../onnx/write.js';
 import {
   supported, unsupported,
-  type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
+  type AutotuneLevel, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support, type TuneConfig,
 } from './types.js';
 import { broadcastOffset, dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod, stridesOf, unravel } from './wgsl.js';
 import { as2d, convGeometry, convolve, convOutputAddress, implicitGemmOperands, type ConvGeometry } from './conv.js';
-import { GEMM_TILE, gemmWgsl, gemmWorkgroups, type GemmSpec } from './gemm.js';
+import { GEMM_TILE, gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
 import { EPILOGUE_OPS, epilogueOf } from './elementwise.js';
 import { geometry as matmulGeometry, type Geometry as MatmulGeometry } from './matmul.js';
 import { numAttr, numsAttr } from './flops.js';
@@ -141,11 +141,11 @@ function gemmGrid(s: Pick<FusedGemm, 'M' | 'P'>, batches: number, caps: DeviceCa
   return gemmWorkgroups({ ...s, tile: GEMM_TILE }, batches, caps);
 }
 
-function fusedGemmWgsl(s: FusedGemm): string {
+function fusedGemmWgsl(s: FusedGemm, tile: GemmTile): string {
   const lane = (i: number, read: (idx: string) => string, idx: string, bound: string): string =>
     (i === 0 ? read(idx) : `select(0.0, ${read(`min(${idx} + ${i}u, ${bound} - 1u)`)}, ${idx} + ${i}u < ${bound})`);
   const spec: GemmSpec = {
-    ct: 'f32', M: s.M, P: s.P, K: s.K, tile: GEMM_TILE,
+    ct: 'f32', M: s.M, P: s.P, K: s.K, tile,
     decls: `${header([s.st])}${s.decls}`,
     prelude: `  let z = bz;\n${s.prelude}`,
     // A's 4 reduction indices k … k+3 (k < K), B's 4 columns bp … bp+3 (clamped: columns ≥ P are not stored).
@@ -227,12 +227,12 @@ ${entry1d(WG, total, l.join('\n'))}
  * k = (c, kh, kw); the im2col element is computed while staging the B tile (never stored), and
  * the epilogue adds bias and residual and applies the activation before the store.
  */
-function convGemm(c: LayerCase, g: ConvGeometry, caps: DeviceCaps): { wgsl: string; workgroups: [number, number, number]; buffers: Pass['buffers'] } {
+function convGemm(c: LayerCase, g: ConvGeometry, caps: DeviceCaps, tile: GemmTile): { wgsl: string; workgroups: [number, number, number]; buffers: Pass['buffers'] } {
   const io = convIo(c, g);
   // The convolution's own operands (conv.ts: W read element by element here, bound as scalars),
   // and its output address with the epilogue `fin` before the store.
   const spec: GemmSpec = {
-    ct: 'f32', tile: GEMM_TILE,
+    ct: 'f32', tile,
     decls: `${header([g.st])}${io.decls}`,
     ...implicitGemmOperands(g, 'f32', false),
     ...convOutputAddress(g),
@@ -338,15 +338,22 @@ function convSupports(c: LayerCase, variant: string, caps: DeviceCaps): Support 
   }
 }
 
-function convPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+function convPlan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConfig): KernelPlan {
   const s = convSupports(c, variant, caps);
   if (!s.ok) throw new Error(`fused/FusedConv ${variant}: ${s.reason}`);
   const g = convGeometry(c);
   const label = `fused/FusedConv ${variant}`;
   if (variant === 'direct-fused') return convDirect(c, g, caps);
   const g2 = as2d(g)!;
-  const p = variant === 'depthwise-fused' ? convDepthwise(c, g2) : convGemm(c, g2, caps);
+  const p = variant === 'depthwise-fused' ? convDepthwise(c, g2) : convGemm(c, g2, caps, gemmTile(config));
   return { passes: [{ label, ...p }], scratch: [] };
+}
+
+/** implicit-gemm-fused searches the GEMM core's tiles (gemm.ts gemmTuning), as conv's implicit-gemm. */
+function convTuning(c: LayerCase, variant: string, caps: DeviceCaps, level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
+  if (variant !== 'implicit-gemm-fused' || !convSupports(c, variant, caps).ok) return [];
+  const g2 = as2d(convGeometry(c))!;
+  return gemmTuning({ M: g2.Mg, P: g2.N * prod(g2.outs), batches: g2.G }, 'f32', caps, level);
 }
 
 function convDefault(c: LayerCase): string {
@@ -465,7 +472,14 @@ function mmSupports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
   }
 }
 
-function mmPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+/** tiled-fused searches the GEMM core's tiles (gemm.ts gemmTuning), as matmul's tiled. */
+function mmTuning(c: LayerCase, variant: string, caps: DeviceCaps, level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
+  if (variant !== 'tiled-fused' || !mmSupports(c, variant, caps).ok) return [];
+  const { g } = mmGeometry(c);
+  return gemmTuning({ M: g.M, P: g.N, batches: g.batch }, 'f32', caps, level);
+}
+
+function mmPlan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConfig): KernelPlan {
   const s = mmSupports(c, variant, caps);
   if (!s.ok) throw new Error(`fused/FusedMatMul ${variant}: ${s.reason}`);
   const mg = mmGeometry(c);
@@ -474,7 +488,8 @@ function mmPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
   const label = `fused/FusedMatMul ${variant}`;
   if (variant === 'tiled-fused') {
     const spec: FusedGemm = { M: g.M, P: g.N, K: g.K, decls: io.decls, prelude: io.prelude, st: g.st };
-    return { passes: [{ label, wgsl: fusedGemmWgsl(spec), workgroups: gemmGrid(spec, g.batch, caps)!, buffers: io.buffers }], scratch: [] };
+    const tile = gemmTile(config);
+    return { passes: [{ label, wgsl: fusedGemmWgsl(spec, tile), workgroups: gemmWorkgroups({ ...spec, tile }, g.batch, caps)!, buffers: io.buffers }], scratch: [] };
   }
   const total = g.batch * g.M * g.N;
   const body = `  let n = gid % ${u(g.N)};
@@ -1125,6 +1140,7 @@ export const fusedConvKernel: Kernel = {
   defaultVariant: convDefault,
   supports: convSupports,
   plan: convPlan,
+  tuning: convTuning,
   reference: convReference,
   decompose: convDecompose,
 };
@@ -1140,6 +1156,7 @@ export const fusedMatMulKernel: Kernel = {
   },
   supports: mmSupports,
   plan: mmPlan,
+  tuning: mmTuning,
   reference: mmReference,
   decompose: mmDecompose,
 };

@@ -72,23 +72,24 @@ function tileCost(t: GemmTile, ct: 'f32' | 'f16'): { invocations: number; bytes:
 
 /**
  * The autotuner's configurations for an M×P×K GEMM (× batches) in `ct` on `caps` (Kernel.tuning):
- * GEMM_TILE (the variant's own) first, then, of those that fit the device, `full`: all; `quick`:
- * the three that waste least on ragged edges (padded outputs over real ones) while keeping at least
- * as many workgroups as GEMM_TILE would (or 64), the larger tile first on ties.
+ * the variant's own tile `own` first, then, of the others that fit the device, `full`: all;
+ * `quick`: the three that waste least on ragged edges (padded outputs over real ones) while keeping
+ * at least as many workgroups as the own tile would (or 64), the larger tile first on ties.
  */
 export function gemmTuning(shape: { M: number; P: number; batches: number }, ct: 'f32' | 'f16', caps: DeviceCaps,
-  level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
-  const fits = GEMM_TILES.slice(1).filter((t) => {
+  level: Exclude<AutotuneLevel, 'off'>, own: GemmTile = GEMM_TILE): TuneConfig[] {
+  const same = (t: GemmTile): boolean => t.TM === own.TM && t.TP === own.TP && t.TK === own.TK && t.RM === own.RM && t.RP === own.RP;
+  const fits = GEMM_TILES.filter((t) => {
     const c = tileCost(t, ct);
-    return !tileProblem(t) && c.invocations <= caps.maxComputeInvocationsPerWorkgroup && c.bytes <= caps.maxComputeWorkgroupStorageSize
+    return !same(t) && !tileProblem(t) && c.invocations <= caps.maxComputeInvocationsPerWorkgroup && c.bytes <= caps.maxComputeWorkgroupStorageSize
       && gemmWorkgroups({ ...shape, tile: t }, shape.batches, caps);
   });
   const groups = (t: GemmTile): number => Math.ceil(shape.M / t.TM) * Math.ceil(shape.P / t.TP) * shape.batches;
   const waste = (t: GemmTile): number => (groups(t) * t.TM * t.TP) / (shape.M * shape.P * shape.batches);
-  const enough = Math.min(64, groups(GEMM_TILE));
+  const enough = Math.min(64, groups(own));
   const score = (t: GemmTile): number => waste(t) * (groups(t) < enough ? 2 : 1);
   const chosen = level === 'full' ? fits : [...fits].sort((a, b) => score(a) - score(b) || b.TM * b.TP - a.TM * a.TP).slice(0, 3);
-  return [GEMM_TILE, ...chosen].map(tileConfig);
+  return [own, ...chosen].map(tileConfig);
 }
 
 /** A tiled GEMM whose operand loads and output store the caller writes (implicit GEMM, deformable im2col…). */
