@@ -395,9 +395,9 @@ ${im2colLoad4(g, 'k', 'f32', 'v')}
   const spec: GemmSpec = {
     ct: 'f32', M: g.Mg, P, K, tile,
     decls: `${wgslHeader(g)}${b2.wgsl}`,
-    prelude: `  let colBase = bz * ${K * P4}u;`,
+    prelude: `  let colBase = bz * ${K * P4}u; let colP4 = ${P4}u;`,
     loadA4: (m, k) => rowLoad4('W', `bz * ${g.Mg}u + ${m}`, k, K, g.st, 'f32', w4),
-    loadB4: (k) => `        bv = Col[colBase + ${k} * ${P4}u + bp / 4u];`,
+    loadB4: (k) => `        bv = Col[colBase + ${k} * colP4 + bp / 4];`,
     ...convStore(g),
   };
   return {
@@ -422,21 +422,26 @@ function pointwise(g: ConvGeometry, caps: DeviceCaps, tile: GemmTile = GEMM_TILE
   const x4 = unit && hw % 4 === 0;
   const w4 = g.Cg % 4 === 0;
   const b = ioBindings(g, { x: true, w: true, bias: true, y: true, x4, w4 });
-  const xs = (e: number): string => (unit ? `min(bp + ${e}u, ${hw - 1}u)` : `cs${e}`);
+  const xs = (e: number): string => (unit ? `min(bp + ${e}, pwLast)` : `cs${e}`);
   // Batch z = n·G + grp; columns are one image's output positions.
   const spec: GemmSpec = {
     ct: 'f32', M: g.Mg, P: ohw, K: g.Cg, tile,
     decls: `${wgslHeader(g)}${b.wgsl}`,
-    prelude: `  let n = bz / ${g.G}u;
-  let grp = bz % ${g.G}u;
-  let xb = (n * ${g.C}u + grp * ${g.Cg}u) * ${hw}u;
-  let yb = (n * ${g.M}u + grp * ${g.Mg}u) * ${ohw}u;`,
-    bColumns: unit ? '' : [0, 1, 2, 3].map((e) => `  let cq${e} = min(bp + ${e}u, ${ohw - 1}u); let cs${e} = (cq${e} / ${OW}u) * ${g.s[0] * W}u + (cq${e} % ${OW}u) * ${g.s[1]}u;`).join('\n'),
-    loadA4: (m, k) => rowLoad4('W', `grp * ${g.Mg}u + ${m}`, k, g.Cg, g.st, 'f32', w4),
+    // The geometry named once (pw*): one run-time parameter each, however many loads and stores read it.
+    prelude: `  let pwG = ${g.G}u; let pwHW = ${hw}u; let pwOHW = ${ohw}u; let pwMg = ${g.Mg}u; let pwLast = ${(unit ? hw : ohw) - 1}u;
+  let n = bz / pwG;
+  let grp = bz % pwG;
+  let xb = (n * ${g.C}u + grp * ${g.Cg}u) * pwHW;
+  let yb = (n * ${g.M}u + grp * pwMg) * pwOHW;
+  let mb = grp * pwMg;`,
+    bColumns: unit ? '' : [`  let pwOW = ${OW}u; let pwRow = ${g.s[0] * W}u; let pwS = ${g.s[1]}u;`,
+      ...[0, 1, 2, 3].map((e) => `  let cq${e} = min(bp + ${e}, pwLast); let cs${e} = (cq${e} / pwOW) * pwRow + (cq${e} % pwOW) * pwS;`)].join('\n'),
+    loadA4: (m, k) => rowLoad4('W', `mb + ${m}`, k, g.Cg, g.st, 'f32', w4),
     loadB4: (k) => (x4
-      ? `        bv = ${cvt4(`X[(xb + ${k} * ${hw}u + bp) / 4u]`, g.st, 'f32')};`
-      : `        let xo = xb + ${k} * ${hw}u;\n        bv = vec4<f32>(${[0, 1, 2, 3].map((e) => cvt(`X[xo + ${xs(e)}]`, g.st, 'f32')).join(', ')});`),
-    store: (m, p, v) => `Y[yb + ${m} * ${ohw}u + ${p}] = ${cvt(`${v} + ${biasF32(g, `grp * ${g.Mg}u + ${m}`)}`, 'f32', g.st)};`,
+      ? `        bv = ${cvt4(`X[(xb + ${k} * pwHW + bp) / 4]`, g.st, 'f32')};`
+      : `        let xo = xb + ${k} * pwHW;\n        bv = vec4<f32>(${[0, 1, 2, 3].map((e) => cvt(`X[xo + ${xs(e)}]`, g.st, 'f32')).join(', ')});`),
+    storeColumn: (p) => `let yc = yb + ${p};`,
+    store: (m, _p, v) => `Y[yc + ${m} * pwOHW] = ${cvt(`${v} + ${biasF32(g, `mb + ${m}`)}`, 'f32', g.st)};`,
   };
   return { spec, wg: gemmWorkgroups(spec, g.N * g.G, caps), buffers: b.buffers };
 }
@@ -528,9 +533,12 @@ ${il.join('\n')}
   const spec: GemmSpec = {
     ct: 'f32', M, P: T, K: C, tile: GEMM_TILE,
     decls: bg.wgsl,
-    loadA4: (m, k) => `        av = U[(bz * ${M}u + ${m}) * ${C4 / 4}u + ${k} / 4u];`,
-    loadB4: (k) => `        bv = V[(bz * ${C}u + ${k}) * ${T4 / 4}u + bp / 4u];`,
-    store: (m, p, v) => `Z[(bz * ${M}u + ${m}) * ${T4}u + ${p}] = ${v};`,
+    // The sizes named once (wg*): one run-time parameter each.
+    prelude: `  let wgM = ${M}u; let wgC = ${C}u; let wgC4 = ${C4 / 4}u; let wgT4 = ${T4 / 4}u; let wgT = ${T4}u;`,
+    loadA4: (m, k) => `        av = U[(bz * wgM + ${m}) * wgC4 + ${k} / 4];`,
+    loadB4: (k) => `        bv = V[(bz * wgC + ${k}) * wgT4 + bp / 4];`,
+    storeColumn: (p) => `let zc = bz * wgM * wgT + ${p};`,
+    store: (m, _p, v) => `Z[zc + ${m} * wgT] = ${v};`,
   };
   // Output transform Y = Aᵀ Z A + bias. Aᵀ = [[1,1,1,0],[0,1,−1,−1]].
   const bo = ioBindings(g, { bias: true, y: true, scratch: [{ name: 'Z', index: 2, type: 'f32', access: 'read' }] });

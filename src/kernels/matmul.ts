@@ -504,28 +504,36 @@ function coreSpec(g: Geometry, ct: 'f32' | 'f16', tile: GemmTile): GemmSpec {
   const a4 = accessA(g).k4;
   const b4 = accessB(g).x4;
   const v4 = `vec4<${ct}>`;
+  // Strides named once (one run-time parameter each, specialize.ts); the vector and lane offsets
+  // are abstract integers, compiled in: a literal \`4u\` would be a parameter, and a division by it
+  // a division by a uniform.
   const lanes = (el: (e: number) => string, k: string): string => (g.K % 4 === 0
     ? `${v4}(${rep(4, el, ', ')})`
-    : `${v4}(${rep(4, (e) => (e === 0 ? el(0) : `select(${lit(0, ct)}, ${el(e)}, ${k} + ${u(e)} < gK)`), ', ')})`);
-  const aEl = (m: string, k: string) => (e: number): string => conv(`a[o.x + ${m} * ${u(g.sAm)} + min(${k} + ${u(e)}, gK - 1u) * ${u(g.sAk)}]`, g.st, ct);
-  const bEl = (k: string) => (e: number): string => conv(`b[o.y + ${k} * ${u(g.sBk)} + min(bp + ${u(e)}, gP - 1u) * ${u(g.sBn)}]`, g.st, ct);
+    : `${v4}(${rep(4, (e) => (e === 0 ? el(0) : `select(${lit(0, ct)}, ${el(e)}, ${k} + ${e} < gK)`), ', ')})`);
+  const aEl = (m: string, k: string) => (e: number): string => conv(`a[o.x + ${m} * sAm + min(${k} + ${e}, gK - 1) * sAk]`, g.st, ct);
+  const bEl = (k: string) => (e: number): string => conv(`b[o.y + ${k} * sBk + min(bp + ${e}, gP - 1) * sBn]`, g.st, ct);
+  // Gemm's epilogue alpha·v + beta·C(m, n), C's column part once per output column.
+  const alpha = (v: string): string => (g.alpha === 1 ? v : `${lit(g.alpha, 'f32')} * ${v}`);
+  const bias = (m: string): string => (g.bias ? ` + ${g.beta === 1 ? '' : `${lit(g.beta, 'f32')} * `}${conv(`cb[${m} * bsm + bcn]`, g.st, 'f32')}` : '');
   return {
     ct, M: g.M, P: g.N, K: g.K, tile,
     decls: `${header([g.st, ct])}${decl(0, 'a', a4 ? vecType(g.st) : g.st, false)}
 ${decl(1, 'b', b4 ? vecType(g.st) : g.st, false)}
 ${decl(2, 'y', g.st, true)}
 ${biasDecl(g, 3)}
-${offsetsFn(g)}
-${epilogue(g, 'f32')}`,
+${offsetsFn(g)}`,
     prelude: `  let o = offsets(bz);
-  let oy = bz * ${u(g.yBatch)};`,
+  let sAm = ${u(g.sAm)}; let sAk = ${u(g.sAk)}; let sBk = ${u(g.sBk)}; let sBn = ${u(g.sBn)};
+  let sYm = ${u(g.sYm)}; let sYn = ${u(g.sYn)}; let oy = bz * ${u(g.yBatch)};${g.bias ? `
+  let bsm = ${u(g.bias.sm)}; let bsn = ${u(g.bias.sn)};` : ''}`,
     loadA4: (m, k) => (a4
-      ? `        av = ${conv(`a[(o.x + ${m} * ${u(g.sAm)} + ${k}) / 4u]`, g.st, ct, true)};`
+      ? `        av = ${conv(`a[(o.x + ${m} * sAm + ${k}) / 4]`, g.st, ct, true)};`
       : `        av = ${lanes(aEl(m, k), k)};`),
     loadB4: (k) => (b4
-      ? `        bv = ${conv(`b[(o.y + ${k} * ${u(g.sBk)}) / 4u + min(bp / 4u, ${u(g.N / 4 - 1)})]`, g.st, ct, true)};`
+      ? `        bv = ${conv(`b[(o.y + ${k} * sBk) / 4 + min(bp / 4, gP / 4 - 1)]`, g.st, ct, true)};`
       : `        bv = ${v4}(${rep(4, bEl(k), ', ')});`),
-    store: (m, p, v) => `y[oy + ${m} * ${u(g.sYm)} + ${p} * ${u(g.sYn)}] = ${conv(`finish(${v}, ${m}, ${p})`, 'f32', g.st)};`,
+    storeColumn: (p) => `let yc = oy + ${p} * sYn;${g.bias ? ` let bcn = ${p} * bsn;` : ''}`,
+    store: (m, _p, v) => `y[yc + ${m} * sYm] = ${conv(`${alpha(v)}${bias(m)}`, 'f32', g.st)};`,
   };
 }
 
