@@ -894,9 +894,132 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   return [{ label: 'fused/Attention fused', wgsl, workgroups: [Math.ceil(g.L / FA_BR), g.batch, 1], buffers: p.buffers }];
 }
 
+/** fused-split: lanes per query row (each takes every FS_W-th key of a tile) and rows per workgroup. */
+const FS_W = 8;
+const FS_R = 8;
+const FS_T = FS_W * FS_R;
+
+/**
+ * fused-split's keys per tile (a power of two, 8 to 64, whose K and V rows fit workgroup memory,
+ * each padded by one element) and the feature chunk its lanes merge at a time; 0 keys: does not fit.
+ */
+function fsLayout(g: AttnGeom, caps: DeviceCaps): { BC: number; DC: number; floats: number } {
+  const limit = Math.floor(caps.maxComputeWorkgroupStorageSize / 4);
+  let BC = 64;
+  while (BC >= FS_W && BC * (g.D + g.DV + 2) > limit) BC /= 2;
+  const DC = Math.min(g.DV, Math.floor((limit - 2 * FS_T) / FS_T));
+  if (BC < FS_W || DC < 1) return { BC: 0, DC: 0, floats: 0 };
+  return { BC, DC, floats: Math.max(BC * (g.D + g.DV + 2), 2 * FS_T + FS_T * DC) };
+}
+
+/**
+ * fused-split: FlashAttention with each query row split across FS_W lanes (FlashAttention-2's
+ * parallelism within a row, as FlashDecoding splits the keys): a workgroup holds FS_R rows of one
+ * batch and head, and stages K and V tiles of BC keys in workgroup memory, each row padded by one
+ * element so that the lanes of a row, reading different keys, hit different banks. Lane w scores
+ * keys w, w + FS_W, … of each tile against its row and keeps its own online softmax (running
+ * maximum, sum, accumulator); at the end the lanes of a row merge theirs through workgroup memory
+ * (m = max mᵢ, ℓ = Σ e^(mᵢ − m)ℓᵢ, O = Σ e^(mᵢ − m)accᵢ / ℓ), a chunk of DC features at a time.
+ * Against `fused` (one invocation per row) it issues FS_W times as many invocations, which a GPU
+ * needs to fill its cores when B·H·L is a few thousand rows. A lane whose keys are all masked so
+ * far has maximum −∞ and contributes nothing (every exp(−∞ − ·) is guarded).
+ */
+function attnFusedSplit(g: AttnGeom, caps: DeviceCaps): Pass[] {
+  const st = g.st;
+  const { BC, DC, floats } = fsLayout(g, caps);
+  const KD = g.D + 1;
+  const VD = g.DV + 1;
+  const VOFF = BC * KD;
+  const NEG = lit(-Infinity, 'f32');
+  const p = attnDecls(g, 'QKVM', [{ name: 'O', type: st, write: true, ref: { kind: 'output', index: 0 } }]);
+  const wgsl = `${p.decls}
+var<workgroup> sm: array<f32, ${floats}>;
+
+@compute @workgroup_size(${FS_T})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let b = wid.y;
+  let r = lid / ${FS_W};
+  let w = lid % ${FS_W};
+  let l = wid.x * ${FS_R} + r;
+  let lc = min(l, ${u(g.L - 1)});
+  let o = offs(b);
+  var q: array<f32, ${g.D}>;
+  for (var d = 0u; d < ${g.D}; d++) { q[d] = ${ld(`Q[o.x + lc * ${u(g.qR)} + d]`, st)} * ${lit(g.scale, 'f32')}; }
+  var acc: array<f32, ${g.DV}>;
+  var sc: array<f32, ${BC / FS_W}>;
+  var mx = ${NEG};
+  var sum = 0.0;
+  for (var s0 = 0u; s0 < ${u(g.S)}; s0 += ${BC}) {
+    for (var e = lid; e < ${BC * g.D}; e += ${FS_T}) {
+      let j = e / ${g.D};
+      let s = min(s0 + j, ${u(g.S - 1)});
+      sm[j * ${KD} + e % ${g.D}] = ${ld(`K[o.y + s * ${u(g.sKs)} + (e % ${g.D}) * ${u(g.sKd)}]`, st)};
+    }
+    for (var e = lid; e < ${BC * g.DV}; e += ${FS_T}) {
+      let j = e / ${g.DV};
+      let s = min(s0 + j, ${u(g.S - 1)});
+      sm[${VOFF} + j * ${VD} + e % ${g.DV}] = ${ld(`V[o.z + s * ${u(g.vR)} + e % ${g.DV}]`, st)};
+    }
+    workgroupBarrier();
+    var tmax = mx;
+    for (var t = 0u; t < ${BC / FS_W}; t++) {
+      let j = t * ${FS_W} + w;
+      var v = ${NEG};
+      if (s0 + j < ${u(g.S)}) {
+        var dot = 0.0;
+        for (var d = 0u; d < ${g.D}; d++) { dot = fma(q[d], sm[j * ${KD} + d], dot); }
+        v = ${causalScore(g, `dot${maskTerm(g, 'o.w', 'lc', '(s0 + j)')}`, 'lc', '(s0 + j)')};
+      }
+      sc[t] = v;
+      tmax = max(tmax, v);
+    }
+    let corr = select(exp(mx - tmax), 1.0, tmax == ${NEG});
+    sum = sum * corr;
+    for (var d = 0u; d < ${g.DV}; d++) { acc[d] = acc[d] * corr; }
+    for (var t = 0u; t < ${BC / FS_W}; t++) {
+      let pj = select(exp(sc[t] - tmax), 0.0, sc[t] == ${NEG});
+      sum += pj;
+      let vb = ${VOFF} + (t * ${FS_W} + w) * ${VD};
+      for (var d = 0u; d < ${g.DV}; d++) { acc[d] = fma(pj, sm[vb + d], acc[d]); }
+    }
+    mx = tmax;
+    workgroupBarrier();
+  }
+  // Merge the lanes of each row: their maxima and sums, then their accumulators DC features at a time.
+  sm[lid * 2] = mx;
+  sm[lid * 2 + 1] = sum;
+  workgroupBarrier();
+  var m = ${NEG};
+  for (var k = 0u; k < ${FS_W}; k++) { m = max(m, sm[(r * ${FS_W} + k) * 2]); }
+  var tot = 0.0;
+  for (var k = 0u; k < ${FS_W}; k++) {
+    let mk = sm[(r * ${FS_W} + k) * 2];
+    tot += select(exp(mk - m), 0.0, mk == ${NEG}) * sm[(r * ${FS_W} + k) * 2 + 1];
+  }
+  let f = select(exp(mx - m), 0.0, mx == ${NEG});
+  let inv = 1.0 / tot;
+  let ob = ooff(b) + lc * ${u(g.oR)};
+  for (var d0 = 0u; d0 < ${g.DV}; d0 += ${DC}) {
+    workgroupBarrier();
+    for (var c = 0u; c < ${DC}; c++) { if (d0 + c < ${g.DV}) { sm[${2 * FS_T} + lid * ${DC} + c] = acc[d0 + c] * f; } }
+    workgroupBarrier();
+    for (var c = w; c < ${DC}; c += ${FS_W}) {
+      if (l < ${u(g.L)} && d0 + c < ${g.DV}) {
+        var v = 0.0;
+        for (var k = 0u; k < ${FS_W}; k++) { v += sm[${2 * FS_T} + (r * ${FS_W} + k) * ${DC} + c]; }
+        O[ob + d0 + c] = ${sv('v * inv', st)};
+      }
+    }
+  }
+}
+`;
+  return [{ label: 'fused/Attention fused-split', wgsl, workgroups: [Math.ceil(g.L / FS_R), g.batch, 1], buffers: p.buffers }];
+}
+
 const ATTN_VARIANTS = [
   { name: 'unfused', description: 'three passes: scale·QKᵀ + mask into a B·H·L·S scratch buffer, a row softmax in place, then ·V' },
   { name: 'fused', description: 'one kernel (FlashAttention-style): K/V tiles in workgroup memory, one query row per invocation, online softmax; no L×S tensor in memory' },
+  { name: 'fused-split', description: 'fused with each query row split across 8 lanes over the keys (FlashAttention-2 parallelism), padded K/V tiles, the lanes\' softmax states merged in workgroup memory' },
 ];
 
 /** What every attention variant needs of a geometry, once the operands' shapes are known to fit. */
@@ -911,6 +1034,12 @@ function attnVariantSupports(g: AttnGeom, variant: string, caps: DeviceCaps): Su
       if (g.D > FA_MAX_D || g.DV > FA_MAX_D) return unsupported(`feature sizes ${g.D}/${g.DV} exceed ${FA_MAX_D} (a query row and its accumulator live in registers)`);
       if (!faBlock(g, caps)) return unsupported('one K and V row exceed workgroup memory');
       return checkGrid('attention', [Math.ceil(g.L / FA_BR), g.batch], caps) ?? supported;
+    }
+    case 'fused-split': {
+      if (g.D > FA_MAX_D || g.DV > FA_MAX_D) return unsupported(`feature sizes ${g.D}/${g.DV} exceed ${FA_MAX_D} (a query row and its accumulator live in registers)`);
+      if (!fsLayout(g, caps).BC) return unsupported(`${FS_W} K and V rows exceed workgroup memory`);
+      if (caps.maxComputeInvocationsPerWorkgroup < FS_T) return unsupported(`needs ${FS_T} invocations per workgroup`);
+      return checkGrid('attention', [Math.ceil(g.L / FS_R), g.batch], caps) ?? supported;
     }
     default:
       return unsupported(`unknown variant ${variant}`);
@@ -996,7 +1125,9 @@ function packedSupports(c: LayerCase, variant: string, caps: DeviceCaps): Suppor
 
 /** The passes of an attention variant; an unfused variant's scores go to scratch `sc`. */
 function attnPasses(g: AttnGeom, variant: string, caps: DeviceCaps, sc: number): KernelPlan {
-  return variant === 'fused' ? { passes: attnFused(g, caps), scratch: [] } : { passes: attnUnfused(g, caps, sc), scratch: [g.batch * g.L * g.S * 4] };
+  if (variant === 'fused') return { passes: attnFused(g, caps), scratch: [] };
+  if (variant === 'fused-split') return { passes: attnFusedSplit(g, caps), scratch: [] };
+  return { passes: attnUnfused(g, caps, sc), scratch: [g.batch * g.L * g.S * 4] };
 }
 
 function attnPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {

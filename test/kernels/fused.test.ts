@@ -190,10 +190,11 @@ describe('dlprof.Attention', () => {
     ['B=1, H=2, L=S=17, d=8, mask [1,1,17,17], K [d, S]', { b: [1, 2], L: 17, S: 17, d: 8, kT: 1, mask: [1, 1, 17, 17] }],
     ['L=5 ≠ S=45 (two key tiles), dv=12, per-head mask, K [S, d]', { b: [1, 2], L: 5, S: 45, d: 8, dv: 12, kT: 0, mask: [1, 2, 5, 45] }],
     ['rank 3 (no head dim), L=33, S=40, key-padding mask [2,1,40], K [d, S]', { b: [2], L: 33, S: 40, d: 4, kT: 1, mask: [2, 1, 40] }],
+    ['L=9, S=150 (three key tiles of fused-split, the last partial), d=16, mask [1,1,9,150]', { b: [1, 2], L: 9, S: 150, d: 16, kT: 0, mask: [1, 1, 9, 150] }],
   ];
   for (const [name, spec] of cases) {
-    it(`${name}: unfused and fused agree with the reference`, async () => {
-      expectAgreement(await checkCase(attnCase(spec)), ['unfused', 'fused']);
+    it(`${name}: unfused, fused and fused-split agree with the reference`, async () => {
+      expectAgreement(await checkCase(attnCase(spec)), ['unfused', 'fused', 'fused-split']);
     });
     it(`${name}: the reference equals MatMul → Mul → Add → Softmax → MatMul`, () => {
       const c = attnCase(spec);
@@ -272,6 +273,7 @@ describe('com.microsoft.MultiHeadAttention and com.microsoft.Attention', () => {
   const mhaCases: Array<[string, LayerCase]> = [
     ['B=2, L=5, S=7, 2 heads, D=4, DV=3, attention_bias [1,2,5,7]', mha(2, 5, 7, 2, 4, 3, [1, 2, 5, 7], 0)],
     ['B=1, L=S=37 (two key tiles), 3 heads, D=8, unidirectional, bias [1,1,37,37]', mha(1, 37, 37, 3, 8, 8, [1, 1, 37, 37], 1)],
+    ['B=1, L=S=140 (three key tiles of fused-split), 2 heads, D=8, unidirectional, no bias', mha(1, 140, 140, 2, 8, 8, null, 1)],
   ];
   for (const [name, c] of mhaCases) {
     it(`MultiHeadAttention ${name}: the reference is per-head attention; unfused and fused agree with it`, async () => {
@@ -285,11 +287,11 @@ describe('com.microsoft.MultiHeadAttention and com.microsoft.Attention', () => {
       const got = kernelFor(c.layer.op)!.reference(c, inputs);
       const a = compareOutputs(got, [want]);
       expect(a.ok, JSON.stringify(a)).toBe(true);
-      expectAgreement(await checkCase(c), ['unfused', 'fused']);
+      expectAgreement(await checkCase(c), ['unfused', 'fused', 'fused-split']);
     });
   }
 
-  it('Attention (packed Q/K/V projection + bias, 2 heads, qkv_hidden_sizes 8/8/6): the reference is projection then MultiHeadAttention; both variants agree', async () => {
+  it('Attention (packed Q/K/V projection + bias, 2 heads, qkv_hidden_sizes 8/8/6): the reference is projection then MultiHeadAttention; every variant agrees', async () => {
     const c = casesFrom((g) => {
       g.input('x', 'float32', [2, 9, 10]);
       const w = g.init('w', 'float32', [10, 22]);
@@ -314,7 +316,7 @@ describe('com.microsoft.MultiHeadAttention and com.microsoft.Attention', () => {
     const want = fromHeads(headsAttention(toHeads(cols(0, 8), 2), toHeads(cols(8, 8), 2), toHeads(cols(16, 6), 2), null, 0.5, false));
     const a = compareOutputs(kernelFor(c.layer.op)!.reference(c, inputs), [want]);
     expect(a.ok, JSON.stringify(a)).toBe(true);
-    expectAgreement(await checkCase(c), ['unfused', 'fused']);
+    expectAgreement(await checkCase(c), ['unfused', 'fused', 'fused-split']);
   });
 
   it('unsupported inputs and layouts say why', () => {
