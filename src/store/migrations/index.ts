@@ -16,11 +16,11 @@ import { m0005 } from './0005-driver-settings.js';
 import { m0006 } from './0006-inference-rounds.js';
 import { m0007 } from './0007-kernel-identity.js';
 import { m0008 } from './0008-provenance.js';
-
+import { m0009 } from './0009-model-runs.js';
 
 export type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0009];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
 /**
