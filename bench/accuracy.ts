@@ -19,7 +19,8 @@
  *    interruptions a run holds every time and each layer's trimmed mean drops as rare (on a CPU
  *    adapter, the scheduler taking the core for a tick; `npm run bench:run-split` separates them).
  * Options: `-- --tiny` (the small models only), `-- --models a,b` (by name), `-- --db FILE` (reuse a
- * store: layers measured once are not measured again), `-- --runs N` (end-to-end runs, default 10),
+ * store: layers measured once are not measured again, and then neither are the end-to-end runs
+ * stored with the same settings: analyze reuses them), `-- --runs N` (end-to-end runs, default 10),
  * `-- --conditions C` (analyze's --conditions: how each layer's benchmark starts; default inference),
  * `-- --out DIR` (keep each model's `analyze --json` document there, for per-layer comparisons),
  * `-- --rounds N` (measure everything N times, each round on a fresh store, and judge each model

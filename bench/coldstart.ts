@@ -4,9 +4,10 @@
  * Per model (resnet-tiny, mobilenetv2, resnet50): `dlprof analyze MODEL --json` as a fresh process
  * on an empty store with Mesa's shader cache disabled (MESA_SHADER_CACHE_DISABLE=true: a fresh
  * machine has compiled nothing), then the same command again on the store it filled, twice, with
- * Mesa's shader cache on in an empty directory of its own: the first of those compiles what a run
- * on a stored model still compiles (the model's own programs for its end-to-end runs, onnxruntime's),
- * the second is a user's next run on the same machine (store and shader cache warm). Each run's
+ * Mesa's shader cache on in an empty directory of its own: the store holds the model's end-to-end
+ * and onnxruntime runs from the first run too (store/model-runs.ts), so neither runs the model (before
+ * it did, and the first of them compiled the model's own programs and onnxruntime's); the second is a
+ * user's next run on the same machine (store and shader cache warm). Each run's
  * wall time, split by analyze's own clock (analysisTime: parse, probe, compile with the number of
  * programs, check, timing, end-to-end runs, onnxruntime), beside the same figures for the code
  * before shape-generic programs (bench/coldstart-baseline.json, recorded once with this script's

@@ -120,6 +120,8 @@ export function byOp(layers: ReadonlyArray<Pick<AnalyzeLayer, 'op' | 'runMs' | '
 export interface ResultParts {
   graph: Pick<ModelGraph, 'path' | 'name' | 'nodes' | 'layers' | 'flops' | 'params' | 'inputs' | 'outputs'>;
   analysisTime: AnalyzeResult['analysisTime'];
+  /** The model-level measurements taken from the store, and when they were measured. */
+  reused: AnalyzeResult['reused'];
   machine: MachineInfo;
   conditions: Conditions;
   autotune: AutotuneLevel;
@@ -148,6 +150,7 @@ export function analyzeResult(p: ResultParts): AnalyzeResult {
   return {
     schemaVersion: ANALYZE_SCHEMA_VERSION,
     analysisTime: p.analysisTime,
+    reused: p.reused,
     model: { path: g.path, name: g.name, layerCount: g.nodes.length, uniqueLayerCount: g.layers.size, flops: g.flops, params: g.params, inputs: g.inputs, outputs: g.outputs },
     machine: p.machine,
     conditions: p.conditions,

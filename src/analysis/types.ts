@@ -6,11 +6,12 @@ import type { Conditions } from '../bench/measure.js';
 import type { TensorDecl } from '../ir/graph.js';
 import type { TensorType } from '../ir/types.js';
 import type { AutotuneLevel, TuneConfig } from '../kernels/types.js';
+import type { ModelRunKind } from '../store/model-runs.js';
 import type { MachineInfo } from '../store/results.js';
 import type { FrameworkSplit } from './framework.js';
 import type { Suggestion } from './suggest.js';
 
-export const ANALYZE_SCHEMA_VERSION = 8;
+export const ANALYZE_SCHEMA_VERSION = 9;
 
 export interface AnalyzeLayer {
   id: number;
@@ -43,6 +44,12 @@ export interface AnalyzeResult {
   schemaVersion: number;
   /** Where this analysis's wall time went (util/phases.ts), and how many programs it compiled. */
   analysisTime: { totalSeconds: number; programs: number; phases: Array<{ phase: string; seconds: number }> };
+  /**
+   * The model-level measurements taken from the store instead of measured now (store/model-runs.ts),
+   * each with when it was measured: only when every layer came from the store, without --force, and
+   * stored for the same model, code, conditions and settings. Empty when everything was measured now.
+   */
+  reused: Array<{ kind: ModelRunKind; measuredAt: string }>;
   model: { path: string; name: string; layerCount: number; uniqueLayerCount: number; flops: number; params: number; inputs: TensorDecl[]; outputs: TensorDecl[] };
   machine: MachineInfo;
   /** The state each layer's timed executions started in (bench/measure.ts CONDITIONS). */

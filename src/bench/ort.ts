@@ -54,6 +54,11 @@ export function fromOrt(t: ort.Tensor): HostTensor {
   return { dtype: t.type === 'float32' ? 'float32' : t.type === 'int64' ? 'int64' : t.type === 'float16' ? 'float16' : (t.type as HostTensor['dtype']), shape, data };
 }
 
+/** onnxruntime-node's version (part of the identity of its stored runs: store/model-runs.ts). */
+export function ortVersion(): string {
+  return ort.env.versions.node ?? ort.env.versions.common;
+}
+
 /** Outputs of the model on onnxruntime's CPU execution provider. */
 export async function ortOutputs(file: string, inputs: Map<string, HostTensor>): Promise<Map<string, HostTensor>> {
   const s = await ort.InferenceSession.create(file, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });

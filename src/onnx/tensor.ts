@@ -42,7 +42,8 @@ export function tensorDtype(t: TensorProto): DType | undefined {
   return dtypeFromOnnx(t.dataType ?? 0);
 }
 
-function isExternal(t: TensorProto): boolean {
+/** Whether a tensor keeps its data in a side file (external data). */
+export function isExternal(t: TensorProto): boolean {
   return t.dataLocation === 1;
 }
 

@@ -116,6 +116,20 @@ export interface VerificationRow {
 }
 
 /**
+ * A model-level measurement's identity in the store (table model_run, migration 11; store/model-runs.ts
+ * builds it): reused only when every part matches.
+ */
+export interface ModelRunIdentity {
+  machineId: number;
+  modelHash: string;
+  kind: string;
+  codeHash: string;
+  conditions: string;
+  /** Canonical JSON of the settings it was measured with. */
+  settings: string;
+}
+
+/**
  * A measurement row `m` that is the newest of its (machine, layer, conditions, variant), in the
  * variant's own configuration or tuned (a config): a variant has at most one of each.
  */
@@ -315,6 +329,21 @@ export class Store {
     const r = this.sql.get<{ value: number; unit: string; created_at: string }>('SELECT value, unit, created_at FROM probe WHERE machine_id = ? AND kind = ? ORDER BY id DESC LIMIT 1',
       [machineId, kind]);
     return r ? { value: r.value, unit: r.unit, createdAt: r.created_at } : undefined;
+  }
+
+  /** Appends a model-level measurement (its payload as JSON) in its own transaction; returns its created_at. */
+  saveModelRun(id: ModelRunIdentity, payload: string): string {
+    const createdAt = new Date().toISOString();
+    this.sql.run(`INSERT INTO model_run (machine_id, model_hash, kind, code_hash, conditions, settings, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      [id.machineId, id.modelHash, id.kind, id.codeHash, id.conditions, id.settings, payload, createdAt]);
+    return createdAt;
+  }
+
+  /** The newest model-level measurement of exactly this identity, if any: its payload (JSON) and when it was taken. */
+  latestModelRun(id: ModelRunIdentity): { payload: string; createdAt: string } | undefined {
+    const r = this.sql.get<{ payload: string; created_at: string }>(`SELECT payload, created_at FROM model_run WHERE machine_id = ? AND model_hash = ? AND kind = ?
+      AND code_hash = ? AND conditions = ? AND settings = ? ORDER BY id DESC LIMIT 1`, [id.machineId, id.modelHash, id.kind, id.codeHash, id.conditions, id.settings]);
+    return r ? { payload: String(r.payload), createdAt: String(r.created_at) } : undefined;
   }
 }
 

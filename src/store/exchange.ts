@@ -6,6 +6,10 @@
  * leaves the store as it was), adds nothing it already has (a measurement is the same when its
  * machine, layer, conditions, variant, run and time are), records each import with the file's
  * digest and the store it came from, and refuses a file written by a newer dlprof.
+ *
+ * `analyze`'s model-level runs (table model_run, model-runs.ts) do not travel: a file carries what
+ * commands on other machines read (layer results for predict and compare), and a model run is only
+ * reused by the machine that made it, analyzing the same file, which measures and stores its own.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';

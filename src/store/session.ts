@@ -187,6 +187,16 @@ function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): { ex
   return { existing, wanted, toMeasure: wanted.filter((v) => !existing.some((e) => e.variant === v && !e.config)), tune };
 }
 
+/**
+ * A layer whose every variant comes from the store: its measurement with nothing measured now, as
+ * prepareLayer would give it without making its synthetic data and weights (which took 3.3 s of
+ * a warm ResNet-50 analysis on lavapipe, measuring nothing).
+ */
+function fromStore(c: LayerCase): LayerMeasurement {
+  const kernel = kernelFor(c.layer.op);
+  return { key: c.layer.key, op: c.layer.op, kernel: kernel?.name, defaultVariant: kernel?.defaultVariant(c), variants: [] };
+}
+
 /** The checks this machine has stored for a layer (measure.ts CheckMemo). */
 function checkMemo(s: Session, c: LayerCase): CheckMemo {
   return {
@@ -413,6 +423,10 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     };
     for (const [i, { c, existing, wanted, toMeasure, tune }] of todo.entries()) {
       if (s.interrupted || s.ctx.lost) break;
+      if (!toMeasure.length && !tune) {
+        record(c, fromStore(c), existing, wanted);
+        continue;
+      }
       const { m, ready, data } = await s.clock.time('check', () => prepareLayer(s.runner, c, {
         conditions, only: toMeasure, occurrences: counts.get(c.layer.key), memo: checkMemo(s, c), onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v} (checking)${eta(i)}`),
       }));
@@ -423,10 +437,14 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     if (chunk.length) await timeChunk(cases.length);
   } else {
     // Here each variant is checked and timed in turn: nothing runs beside them.
-    if (opts.beforeTiming) await s.clock.time(opts.beforeTiming.phase, () => opts.beforeTiming!.wait());
-    for (const [i, c] of cases.entries()) {
+    const todo = cases.map((c) => ({ c, ...variantsToMeasure(s, c, opts) }));
+    if (opts.beforeTiming && todo.some((t) => t.toMeasure.length || t.tune)) await s.clock.time(opts.beforeTiming.phase, () => opts.beforeTiming!.wait());
+    for (const [i, { c, existing, wanted, toMeasure, tune }] of todo.entries()) {
       if (s.interrupted || s.ctx.lost) break;
-      const { existing, wanted, toMeasure, tune } = variantsToMeasure(s, c, opts);
+      if (!toMeasure.length && !tune) {
+        record(c, fromStore(c), existing, wanted);
+        continue;
+      }
       const m = await s.clock.time('timing', () => measureLayer(s.runner, s.timer, c, {
         timing,
         conditions,
@@ -434,7 +452,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
         autotune: tune ? opts.autotune : 'off',
         known: existing.filter((e) => !e.config).map(fromRow),
         memo: checkMemo(s, c),
-        onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v}${toMeasure.length ? eta(i) : ''}`),
+        onVariant: (v) => opts.progress?.step(i + 1, cases.length, `${c.layer.op} ${c.layer.key} · ${v}${eta(i)}`),
       }));
       record(c, m, existing, wanted);
     }

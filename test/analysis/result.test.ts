@@ -124,8 +124,9 @@ describe('layer rows', () => {
 describe('the result document', () => {
   it('assembles the latency ladder, the fusions\' saving and the split by op', () => {
     const lat: Latencies = { reconstructedMs: 6, sequentialLowerBoundMs: 3, parallelLowerBoundMs: 2, criticalPath: [0], missing: ['b'] };
+    const reused = [{ kind: 'framework' as const, measuredAt: '2026-12-04T21:02:11.123Z' }];
     const r = analyzeResult({
-      graph: g, analysisTime: { totalSeconds: 1, programs: 0, phases: [] }, machine: { peaks: { fmaF32GflopS: 10, copyGBs: 10 } } as MachineInfo,
+      graph: g, analysisTime: { totalSeconds: 1, programs: 0, phases: [] }, reused, machine: { peaks: { fmaF32GflopS: 10, copyGBs: 10 } } as MachineInfo,
       conditions: 'inference', autotune: 'off', times, run: null,
       measured: { measuredMs: 5, measuredSpread: 0.1, measuredBeforeMs: null, measuredDuringMs: 5, measuredAfterMs: 5.2, drift: 0.04 },
       latencies: lat, idealMs: 1.5, f16: { used: false, reason: 'no' }, fusionGroups: 3,
@@ -133,6 +134,7 @@ describe('the result document', () => {
       correctness: null, framework: null, split: null, suggestions: [], notes: ['n'],
     });
     expect(r.schemaVersion).toBe(ANALYZE_SCHEMA_VERSION);
+    expect(r.reused).toEqual(reused);
     expect(r.model).toMatchObject({ layerCount: 2, uniqueLayerCount: 2, flops: 2e6, params: 7 });
     expect(r.latency).toEqual({
       measuredMs: 5, measuredSpread: 0.1, measuredBeforeMs: null, measuredDuringMs: 5, measuredAfterMs: 5.2, drift: 0.04,

@@ -18,22 +18,29 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
   const db = path.join(tempDir(), 'analyze.sqlite');
-  const passOverheadProbes = (): number => {
+  const count = (sql: string): number => {
     const conn = new Database(db, { readonly: true });
     try {
-      return (conn.prepare("SELECT COUNT(*) AS n FROM probe WHERE kind = 'pass-overhead'").get() as { n: number }).n;
+      return (conn.prepare(sql).get() as { n: number }).n;
     } finally {
       conn.close();
     }
   };
+  const passOverheadProbes = (): number => count("SELECT COUNT(*) AS n FROM probe WHERE kind = 'pass-overhead'");
+  const modelRuns = (kind: string): number => count(`SELECT COUNT(*) AS n FROM model_run WHERE kind = '${kind}'`);
+  /** The first analysis's document: what a later one reuses. */
+  let first: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
   it('reports measured, reconstructed, lower-bound, ideal and framework latency for a CNN', async () => {
     const html = path.join(tempDir(), 'resnet.html');
     const trace = path.join(tempDir(), 'resnet-trace.json');
     const r = await dlprof(['analyze', fixture('resnet-tiny.onnx'), '--db', db, ...FAST, '--probe', '--html', html, '--trace', trace, '--json']);
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
-    const doc = r.json();
+    const doc = first = r.json();
     expect(schemaErrors('analyze', doc)).toBe('');
+    expect(doc.reused).toEqual([]);
+    expect(modelRuns('end-to-end')).toBe(1);
+    expect(modelRuns('framework')).toBe(1);
     const L = doc.latency;
     expect(doc.correctness.ok).toBe(true);
     expect(doc.conditions).toBe('inference');
@@ -87,13 +94,56 @@ describe('dlprof analyze (slow: end-to-end on lavapipe)', () => {
     expect(fs.readFileSync(html, 'utf8')).toContain('<svg');
   });
 
-  it('runs the model only after the benchmarks when every layer comes from the store', async () => {
+  it('reuses the stored end-to-end and onnxruntime runs when every layer comes from the store, running neither', async () => {
+    const r = await dlprof(['analyze', fixture('resnet-tiny.onnx'), '--db', db, ...FAST, '--json']);
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const doc = r.json();
+    expect(schemaErrors('analyze', doc)).toBe('');
+    // Nothing ran: no end-to-end runs, no onnxruntime (neither its CPU check nor its WebGPU run), no layer checked or timed.
+    expect(doc.analysisTime.phases.map((p: { phase: string }) => p.phase)).toEqual(['parse']);
+    expect(modelRuns('end-to-end')).toBe(1);
+    expect(modelRuns('framework')).toBe(1);
+    expect(doc.reused.map((x: { kind: string }) => x.kind)).toEqual(['end-to-end', 'framework']);
+    for (const x of doc.reused) expect(Date.parse(x.measuredAt)).toBeLessThan(Date.now() - doc.analysisTime.totalSeconds * 1000);
+    // The first analysis's figures, to the last bit.
+    expect(doc.latency).toEqual(first.latency);
+    expect(doc.latency.measuredDuringMs).toBeGreaterThan(0);
+    expect(doc.correctness).toEqual(first.correctness);
+    expect(doc.framework).toEqual(first.framework);
+    expect(doc.framework.kernelMs).toBeGreaterThan(0);
+    expect(doc.layers.map((l: { runMs: number; startMs: number }) => [l.runMs, l.startMs])).toEqual(first.layers.map((l: { runMs: number; startMs: number }) => [l.runMs, l.startMs]));
+    expect(doc.suggestions).toEqual(first.suggestions);
+    expect(doc.notes.at(-1)).toMatch(/^the end-to-end runs with their output check and onnxruntime's WebGPU run reused from the store, measured \d{4}-\d\d-\d\d \d\d:\d\d(–\d\d:\d\d)? UTC; --force measures again$/);
+    expect(r.stderr).toContain('the end-to-end runs with their output check: reused from the store (measured ');
+    expect(r.stderr).toContain("onnxruntime's WebGPU run: reused from the store (measured ");
+    expect(r.stderr).not.toContain('end-to-end runs of the model');
+  });
+
+  it('measures the model again with --force', async () => {
+    const r = await dlprof(['analyze', fixture('resnet-tiny.onnx'), '--db', db, ...FAST, '--force', '--no-framework', '--json']);
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const doc = r.json();
+    expect(doc.reused).toEqual([]);
+    expect(doc.analysisTime.phases.map((p: { phase: string }) => p.phase)).toContain('end-to-end');
+    // The layers were measured again, and the model ran between them: a new measurement, stored.
+    expect(doc.latency.measuredDuringMs).toBeGreaterThan(0);
+    expect(doc.latency.measuredDuringMs).not.toBe(first.latency.measuredDuringMs);
+    expect(modelRuns('end-to-end')).toBe(2);
+    expect(doc.notes.join('\n')).not.toContain('reused from the store');
+  });
+
+  it('runs the model only after the benchmarks when every layer comes from the store and no run of the same settings is stored', async () => {
     expect(passOverheadProbes()).toBe(1); // taken by the --probe above
     // Without --no-probe: nothing to benchmark, so the pass overhead is not probed again either.
-    const r = await dlprof(['analyze', fixture('resnet-tiny.onnx'), '--db', db, ...FAST.filter((f) => f !== '--no-probe'), '--no-framework', '--json']);
+    // --runs 4: not the stored runs' settings (3), so measured again, after the benchmarks.
+    const args = FAST.filter((f) => f !== '--no-probe').map((f, i, all) => (all[i - 1] === '--runs' ? '4' : f));
+    const r = await dlprof(['analyze', fixture('resnet-tiny.onnx'), '--db', db, ...args, '--no-framework', '--json']);
     expect(passOverheadProbes()).toBe(1);
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    expect(r.json().reused).toEqual([]);
+    expect(modelRuns('end-to-end')).toBe(3);
     const L = r.json().latency;
+    expect(r.stderr).toContain('end-to-end runs of the model');
     expect(r.stderr).not.toContain('before the layer benchmarks');
     expect(r.stderr).not.toContain('between the layer benchmarks');
     expect(L.measuredBeforeMs).toBeNull();

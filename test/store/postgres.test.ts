@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../../src/store/migrations/index.js';
+import type { ModelRunKey } from '../../src/store/model-runs.js';
 import { dlprof } from '../support/cli.js';
 import { fixture, ROOT, tempDir } from '../support/models.js';
 import { freshDatabase, query } from '../support/postgres.js';
@@ -97,6 +98,27 @@ describe('the fleet store on PostgreSQL', () => {
     const again = await dlprof(['bench', fixture('resnet-tiny.onnx'), '--op', 'Relu', '--variant', 'naive', '--db', url, '--json']);
     expect(again.json().summary).toMatchObject({ measured: 0, reused: 9 });
     expect(await query(url, 'SELECT COUNT(*)::int AS n FROM run')).toEqual([{ n: 2 }]);
+  });
+
+  it("keeps analyze's model runs and finds them again by their identity, as SQLite does", async () => {
+    // The built store, as pg-writer.mjs uses it: its PostgreSQL worker thread runs the built JavaScript.
+    const { Store } = await import(path.join(ROOT, 'dist/src/store/db.js')) as typeof import('../../src/store/db.js');
+    const { storedModelRun, storeModelRun } = await import(path.join(ROOT, 'dist/src/store/model-runs.js')) as typeof import('../../src/store/model-runs.js');
+    const store = Store.open(await freshDatabase());
+    try {
+      const fp = { adapterVendor: 'mesa', adapterArchitecture: 'software', adapterDevice: 'llvmpipe', adapterDescription: 'llvmpipe',
+        backend: 'vulkan', cpu: 'cpu', os: 'Linux', driverSettings: '', dlprofVersion: '0.1.0' };
+      const s = { store, machineId: store.machineId(fp), fp };
+      const key: ModelRunKey = { kind: 'framework', model: 'm', code: 'onnxruntime-node 1.30.0 webgpu', conditions: '', settings: { runs: 10 } };
+      const payload = { latency: { provider: 'webgpu', medianMs: 2.7624391249999576, trimmedMeanMs: 2.7, minMs: 2.5, runs: 10 }, profile: { error: 'none' } };
+      const at = storeModelRun(s, key, payload);
+      expect(storedModelRun(s, key)).toEqual({ payload, measuredAt: at });
+      expect(storedModelRun(s, { ...key, settings: { runs: 5 } })).toBeUndefined();
+      const later = storeModelRun(s, key, { ...payload, profile: { error: 'later' } });
+      expect(storedModelRun(s, key)).toEqual({ payload: { ...payload, profile: { error: 'later' } }, measuredAt: later });
+    } finally {
+      store.close();
+    }
   });
 
   it('is a clean error, without the password, when the server cannot be reached or refuses', async () => {

@@ -17,11 +17,11 @@ import { m0006 } from './0006-inference-rounds.js';
 import { m0007 } from './0007-kernel-identity.js';
 import { m0008 } from './0008-provenance.js';
 import { m0010 } from './0010-tuned-config.js';
-
+import { m0011 } from './0011-model-runs.js';
 
 export type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0010];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0010, m0011];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
 /**
