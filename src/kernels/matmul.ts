@@ -737,6 +737,8 @@ function supportsLayer(c: LayerCase, variant: string, caps: DeviceCaps): Support
     case 'tiled':
     case 'tiled-f16': {
       if (variant === 'tiled-f16' && !caps.f16) return unsupported('needs shader-f16');
+      // A skinny product fills one row or column of the smallest tile: gemv's problem, not a tiled GEMM's.
+      if (g.M <= 4 || g.N <= 4) return unsupported(`for real matrices; ${g.M}×${g.N} is skinny (M or N ≤ 4: gemv)`);
       return gemmWorkgroups({ M: g.M, P: g.N, tile: GEMM_TILE }, g.batch, caps) ? supported : unsupported('the GEMM grid exceeds the dispatch limits');
     }
     case 'gemv': {
