@@ -182,9 +182,13 @@ function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): { ex
   const stored = opts.force || !kernel ? [] : s.store.latestForLayer(s.machineId, c.layer.key, conditionsUsed(s, opts));
   const existing = stored.filter((e) => wanted.includes(e.variant) && (e.kernelHash ?? null) === variantCode(kernel!, c, e.variant, s, e.config ?? undefined));
   const level = opts.autotune ?? 'off';
+  const toMeasure = wanted.filter((v) => !existing.some((e) => e.variant === v && !e.config));
+  const tunable = (v: string): boolean => level !== 'off' && kernel!.supports(c, v, s.runner.caps).ok && kernel!.tuning!(c, v, s.runner.caps, level).length >= 2;
+  // Something to tune: a tunable variant measured now, or one the store has completed. (A layer
+  // whose tunable variants all failed has none, and is not measured again for it.)
   const tune = level !== 'off' && !!kernel?.tuning && !existing.some((e) => e.config && autotuneCovers(e.autotune ?? undefined, level))
-    && wanted.some((v) => kernel.supports(c, v, s.runner.caps).ok && kernel.tuning!(c, v, s.runner.caps, level).length >= 2);
-  return { existing, wanted, toMeasure: wanted.filter((v) => !existing.some((e) => e.variant === v && !e.config)), tune };
+    && (toMeasure.some(tunable) || existing.some((e) => !e.config && e.status === 'completed' && tunable(e.variant)));
+  return { existing, wanted, toMeasure, tune };
 }
 
 /**
