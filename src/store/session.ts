@@ -183,7 +183,9 @@ function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): { ex
   const existing = stored.filter((e) => wanted.includes(e.variant) && (e.kernelHash ?? null) === variantCode(kernel!, c, e.variant, s, e.config ?? undefined));
   const level = opts.autotune ?? 'off';
   const toMeasure = wanted.filter((v) => !existing.some((e) => e.variant === v && !e.config));
-  const tunable = (v: string): boolean => level !== 'off' && kernel!.supports(c, v, s.runner.caps).ok && kernel!.tuning!(c, v, s.runner.caps, level).length >= 2;
+  // As tuneTarget chooses: a variant at the layer's own precision with configurations to search.
+  const tunable = (v: string): boolean => level !== 'off' && !v.endsWith('-f16') && kernel!.supports(c, v, s.runner.caps).ok
+    && kernel!.tuning!(c, v, s.runner.caps, level).length >= 2;
   // Something to tune: a tunable variant measured now, or one the store has completed. (A layer
   // whose tunable variants all failed has none, and is not measured again for it.)
   const tune = level !== 'off' && !!kernel?.tuning && !existing.some((e) => e.config && autotuneCovers(e.autotune ?? undefined, level))

@@ -9,7 +9,8 @@ import { autotuneCovers, configText, tunedResult, type VariantResult } from '../
 import { summarize } from '../../src/bench/stats.js';
 import { GEMM_TILE, gemmTile, gemmTuning, tileConfig } from '../../src/kernels/gemm.js';
 import type { DeviceCaps } from '../../src/kernels/types.js';
-import { measureCases, openSession } from '../../src/store/session.js';
+import { kernelFor } from '../../src/kernels/registry.js';
+import { measureCases, openSession, pendingCases, variantCode } from '../../src/store/session.js';
 import { casesFrom } from '../support/kernels.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -105,3 +106,38 @@ describe('autotuning on lavapipe', () => {
     }
   });
 });
+
+describe('whether a layer still wants tuning', () => {
+  it('only where a tunable variant completed or is to be measured: one whose tunable variants all failed is not measured again for it', async () => {
+    const s = await openSession({}, join(tempDir(), 'pending.sqlite'), 'test');
+    try {
+      const [c] = casesFrom((b) => {
+        const x = b.input('x', 'float32', [32, 64]);
+        b.output(b.op('MatMul', [x, b.init('w', 'float32', [64, 48])]));
+      });
+      const k = kernelFor('MatMul')!;
+      const store = (tiled: 'completed' | 'mismatch'): void => {
+        const runId = s.store.newRunId();
+        for (const v of k.variants.map((x) => x.name)) {
+          // As measureCases stores them: a variant that does not support the layer as skipped, without code.
+          const code = variantCode(k, c, v, s);
+          const status = !code ? 'skipped' : v === 'tiled' ? tiled : 'completed';
+          s.store.insertMeasurement({ runId, machineId: s.machineId, layerKey: c.layer.key, variant: v, conditions: 'inference', status,
+            ...(status === 'completed' ? { medianMs: 1, samples: 3, samplesMs: [1, 1, 1] } : { reason: status }), kernelHash: code });
+        }
+      };
+      s.store.upsertLayers([c.layer]);
+      const opts = { conditions: 'inference' as const, autotune: 'quick' as const };
+      store('mismatch');
+      // Every variant is stored, and the one tuning would search (tiled; an -f16 variant is a what-if, never tuned) failed.
+      expect(pendingCases(s, [c], opts)).toBe(0);
+      expect(pendingCases(s, [c], { ...opts, autotune: 'off' })).toBe(0);
+      store('completed');
+      // A completed tiled: its configurations are still to search.
+      expect(pendingCases(s, [c], opts)).toBe(1);
+    } finally {
+      s.close();
+    }
+  });
+});
+
