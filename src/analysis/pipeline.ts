@@ -38,7 +38,7 @@ import type { Bindings } from '../onnx/shapes/engine.js';
 import { defaultDbPath } from '../store/db.js';
 import { codeIdentity, modelIdentity, onnxruntimeIdentity, storedModelRun, storeModelRun, type ModelRunKey } from '../store/model-runs.js';
 import type { BenchLayer } from '../store/results.js';
-import { autotuneLevel, ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels, type Session } from '../store/session.js';
+import { autotuneLevel, BEST_SAMPLES, ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels, type Session } from '../store/session.js';
 import { DlprofError, EXIT } from '../util/errors.js';
 import type { Progress } from '../util/progress.js';
 import { hostShapeMs, splitFramework } from './framework.js';
@@ -230,7 +230,7 @@ async function measureLayers(a: Analysis, cases: LayerCase[], probed: boolean): 
   // (startOrtFramework decides), and measureCases waits for it before any timing.
   const ortRun = a.ortRun = o.framework && !(a.reuse && storedModelRun(s, frameworkKey(a))) ? startOrtFramework(o.model, a.inputs, { runs: frameworkRuns(o) }) : undefined;
   const ortWarm = ortRun && { label: "onnxruntime's WebGPU execution provider to compile its programs", wait: () => ortRun.ready, phase: 'onnxruntime' as const };
-  const m = await measureCases(s, cases, { force: o.force, order: g.nodes.map((n) => n.key), progress, timing: a.timing, conditions: a.conditions, autotune: a.autotune, interleave: during, beforeTiming: ortWarm });
+  const m = await measureCases(s, cases, { force: o.force, order: g.nodes.map((n) => n.key), progress, timing: a.timing, conditions: a.conditions, autotune: a.autotune, bestSamples: BEST_SAMPLES, interleave: during, beforeTiming: ortWarm });
   return { layers: m.layers, before, duringTotalsMs: during?.totalsMs.length ? during.totalsMs : null };
 }
 
@@ -380,6 +380,6 @@ async function fusionWhatIfs(a: Analysis, passOverheadMs: number, nodeTime: (id:
   const groups = findFusions(g);
   const fusedCases = groups.map((f) => fusedCase(g, f));
   const uniqueFused = [...new Map(fusedCases.filter((c): c is NonNullable<typeof c> => !!c).map((c) => [c.layer.key, c])).values()];
-  const fm = uniqueFused.length ? await measureCases(s, uniqueFused, { force: o.force, progress, timing: a.timing, conditions: a.conditions, autotune: a.autotune }) : undefined;
+  const fm = uniqueFused.length ? await measureCases(s, uniqueFused, { force: o.force, progress, timing: a.timing, conditions: a.conditions, autotune: a.autotune, bestSamples: BEST_SAMPLES }) : undefined;
   return { groups, fusions: fusionTimes(groups, fusedCases.map((c) => c?.layer.key), bestTimes(fm?.layers ?? [], passOverheadMs), nodeTime) };
 }

@@ -134,6 +134,8 @@ export interface MeasureOptions {
    * (bench/measure.ts tuneTarget), once per layer and level; default `off`.
    */
   autotune?: AutotuneLevel;
+  /** At most this many samples for the non-default variants and tuned configurations in rounds (BEST_SAMPLES); default: the timing's own. */
+  bestSamples?: number;
 }
 
 export interface MeasureOutcome {
@@ -227,19 +229,16 @@ export function pendingCases(s: Session, cases: LayerCase[], opts: MeasureOption
 }
 
 /**
- * Samples a layer's other variants (and a tuning's configurations) take at most, in rounds: they are
- * timed to find the layer's fastest, and their times count only in the lower bounds and the ideal,
- * where this many give a trimmed mean within a few per cent (run spreads of ±2–9 % on our VM). The
- * default variants, whose times the reconstruction sums, take what their budget allows. Until every
- * plan of a set of rounds has settled, the settled ones keep running (the rounds keep their mix),
- * so one slow-to-settle variant kept them all going: on lavapipe, mobilenetv2's non-default variants
- * took 27–80 samples each.
+ * What `analyze` caps a layer's other variants (and a tuning's configurations) at, in rounds
+ * (MeasureOptions.bestSamples): there they are timed to find the layer's fastest, and their times
+ * count only in the lower bounds and the ideal, where this many give a trimmed mean within a few
+ * per cent (run spreads of ±2–9 % on our VM); the default variants, whose times the reconstruction
+ * sums, take what their budget allows. Until every plan of a set of rounds has settled, the settled
+ * ones keep running (the rounds keep their mix), so one slow-to-settle variant kept them all going:
+ * on lavapipe, mobilenetv2's non-default variants took 27–80 samples each. `bench` takes no cap:
+ * its results are what `compare` and a CI gate judge every variant by.
  */
 export const BEST_SAMPLES = 10;
-
-function bestTiming(t: TimingOptions): TimingOptions {
-  return { ...t, maxSamples: Math.min(t.maxSamples, Math.max(t.minSamples, BEST_SAMPLES)) };
-}
 
 /**
  * Under `inference`, the variants timed together in rounds are prepared up to this much device
@@ -279,6 +278,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
   const { store, machineId } = s;
   const conditions = conditionsUsed(s, opts);
   const timing = opts.timing ?? DEFAULT_TIMING;
+  const bestTiming = opts.bestSamples ? { ...timing, maxSamples: Math.min(timing.maxSamples, Math.max(timing.minSamples, opts.bestSamples)) } : timing;
   const counts = opts.counts ?? new Map<string, number>();
   if (!opts.counts) for (const key of opts.order ?? []) counts.set(key, (counts.get(key) ?? 0) + 1);
   store.upsertLayers(cases.map((c) => c.layer));
@@ -385,7 +385,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
           // What the model runs, paired in time with its end-to-end runs (interleave.ts).
           const il = what === 'default' ? opts.interleave : undefined;
           if (il) await il.begin(chunk.filter((p) => p.ready.length).length / Math.max(1, pending));
-          const groupTiming = what === 'other' ? bestTiming(timing) : timing;
+          const groupTiming = what === 'other' ? bestTiming : timing;
           const out = await s.clock.time('timing', () => s.timer.timeRounds(group.map((r) => (what === 'other' ? { ...r.item, raceMs: raceMs(r) } : r.item)), il ? { ...groupTiming, minPassUs: il.submissionUs(timing.minPassUs) } : groupTiming, {
             ...il?.hooks,
             stop: () => s.interrupted || !!s.ctx.lost,
@@ -431,7 +431,7 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
           }
         }
         if (candidates.length && !s.interrupted && !s.ctx.lost) {
-          const out = await s.clock.time('timing', () => s.timer.timeRounds(candidates.map(({ t, r }) => ({ ...r.item, raceMs: TUNE_RACE_FACTOR * t.base.stats.trimmedMean })), bestTiming(timing), {
+          const out = await s.clock.time('timing', () => s.timer.timeRounds(candidates.map(({ t, r }) => ({ ...r.item, raceMs: TUNE_RACE_FACTOR * t.base.stats.trimmedMean })), bestTiming, {
             stop: () => s.interrupted || !!s.ctx.lost,
             onProgress: (stopped, n) => opts.progress?.step(done, cases.length, `autotuning: timing ${n} configurations of ${targets.size} layers in rounds: ${stopped}/${n} settled`),
           }));
