@@ -22,7 +22,7 @@
  * and onnxruntime's run (storedOr; store/model-runs.ts). A warm analysis then runs nothing.
  */
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_TIMING, type TimingOptions } from '../bench/harness.js';
+import { DEFAULT_TIMING } from '../bench/harness.js';
 import { fitsBeside, Interleaver } from '../bench/interleave.js';
 import { effectiveConditions, type Conditions } from '../bench/measure.js';
 import { bindModel, canRun, layerCase, modelInputs, referenceRun, runModel, type BoundModel, type ModelRun, type RunPlan } from '../bench/model.js';
@@ -38,7 +38,7 @@ import type { Bindings } from '../onnx/shapes/engine.js';
 import { defaultDbPath } from '../store/db.js';
 import { codeIdentity, modelIdentity, onnxruntimeIdentity, storedModelRun, storeModelRun, type ModelRunKey } from '../store/model-runs.js';
 import type { BenchLayer } from '../store/results.js';
-import { autotuneLevel, BEST_SAMPLES, ensureProbe, machineInfo, measureCases, openSession, pendingCases, probePassOverhead, recordModels, type Session } from '../store/session.js';
+import { autotuneLevel, BEST_SAMPLES, ensureProbe, machineInfo, type MeasureOptions, measureCases, openSession, pendingCases, probePassOverhead, recordModels, type Session } from '../store/session.js';
 import { DlprofError, EXIT } from '../util/errors.js';
 import type { Progress } from '../util/progress.js';
 import { hostShapeMs, splitFramework } from './framework.js';
@@ -96,7 +96,12 @@ interface Analysis {
   can: RunPlan;
   conditions: Conditions;
   autotune: AutotuneLevel;
-  timing: TimingOptions;
+  /**
+   * How its layers are measured, the same for the model's layers and the fused ones, and for what
+   * is counted as pending (every layer from the store decides `reuse`): --force, the timing and its
+   * conditions, autotuning, the cap on the other variants' samples.
+   */
+  measure: Pick<MeasureOptions, 'force' | 'progress' | 'timing' | 'conditions' | 'autotune' | 'bestSamples'>;
   endToEnd: { repeats: number; budgetMs: number };
   /** The notes, in the order the stages add them. */
   notes: string[];
@@ -143,9 +148,11 @@ export async function analyzeModel(o: AnalyzeOptions, progress: Progress): Promi
     const inputs = modelInputs(g);
     const chooseDefault = (c: LayerCase): string => kernelFor(c.layer.op)?.defaultVariant(c) ?? '';
     let reference: Promise<Reference> | undefined;
+    const autotune = autotuneLevel(s, o.autotune);
     a = {
-      o, progress, s, g, inputs, chooseDefault, can: canRun(s.runner, g, chooseDefault), conditions, notes, autotune: autotuneLevel(s, o.autotune),
-      timing: { ...DEFAULT_TIMING, budgetMs: o.budgetMs }, endToEnd: { repeats: o.runs, budgetMs: o.runBudgetMs },
+      o, progress, s, g, inputs, chooseDefault, can: canRun(s.runner, g, chooseDefault), conditions, notes, autotune,
+      measure: { force: o.force, progress, timing: { ...DEFAULT_TIMING, budgetMs: o.budgetMs }, conditions, autotune, bestSamples: BEST_SAMPLES },
+      endToEnd: { repeats: o.runs, budgetMs: o.runBudgetMs },
       modelId, reuse: false, reused: [], reference: () => (reference ??= outputReference(a!)),
     };
 
@@ -209,7 +216,7 @@ async function measureLayers(a: Analysis, cases: LayerCase[], probed: boolean): 
   const { o, s, g, progress } = a;
   let before: ModelRun | null = null;
   let during: Interleaver | undefined;
-  if (pendingCases(s, cases, { force: o.force, conditions: a.conditions }) > 0) {
+  if (pendingCases(s, cases, a.measure) > 0) {
     // The pass overhead subtracted from these benchmarks, measured next to them (unless just
     // probed, or --no-probe): one probe kept from a slow moment of a drifting machine would
     // bias every later analysis (on our VM 19.8 µs once, ~2.5 µs usually).
@@ -230,7 +237,7 @@ async function measureLayers(a: Analysis, cases: LayerCase[], probed: boolean): 
   // (startOrtFramework decides), and measureCases waits for it before any timing.
   const ortRun = a.ortRun = o.framework && !(a.reuse && storedModelRun(s, frameworkKey(a))) ? startOrtFramework(o.model, a.inputs, { runs: frameworkRuns(o) }) : undefined;
   const ortWarm = ortRun && { label: "onnxruntime's WebGPU execution provider to compile its programs", wait: () => ortRun.ready, phase: 'onnxruntime' as const };
-  const m = await measureCases(s, cases, { force: o.force, order: g.nodes.map((n) => n.key), progress, timing: a.timing, conditions: a.conditions, autotune: a.autotune, bestSamples: BEST_SAMPLES, interleave: during, beforeTiming: ortWarm });
+  const m = await measureCases(s, cases, { ...a.measure, order: g.nodes.map((n) => n.key), interleave: during, beforeTiming: ortWarm });
   return { layers: m.layers, before, duringTotalsMs: during?.totalsMs.length ? during.totalsMs : null };
 }
 
@@ -376,10 +383,10 @@ async function frameworkRun(a: Analysis): Promise<{ latency: FrameworkResult | n
 
 /** Each fusable chain's fused layer, measured like any layer (the unique ones once), and its time against its nodes'. */
 async function fusionWhatIfs(a: Analysis, passOverheadMs: number, nodeTime: (id: number) => number): Promise<{ groups: FusionGroup[]; fusions: FusionTime[] }> {
-  const { o, s, g, progress } = a;
+  const { s, g } = a;
   const groups = findFusions(g);
   const fusedCases = groups.map((f) => fusedCase(g, f));
   const uniqueFused = [...new Map(fusedCases.filter((c): c is NonNullable<typeof c> => !!c).map((c) => [c.layer.key, c])).values()];
-  const fm = uniqueFused.length ? await measureCases(s, uniqueFused, { force: o.force, progress, timing: a.timing, conditions: a.conditions, autotune: a.autotune, bestSamples: BEST_SAMPLES }) : undefined;
+  const fm = uniqueFused.length ? await measureCases(s, uniqueFused, a.measure) : undefined;
   return { groups, fusions: fusionTimes(groups, fusedCases.map((c) => c?.layer.key), bestTimes(fm?.layers ?? [], passOverheadMs), nodeTime) };
 }

@@ -178,7 +178,9 @@ const codes = new WeakMap<KernelRunner, WeakMap<Kernel['plan'], Map<string, stri
  * the layer still wants the tuning `opts.autotune` asks for: none of its stored tuned results was
  * searched that hard, and one of its variants has configurations to search.
  */
-function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): { existing: MeasurementRow[]; wanted: string[]; toMeasure: string[]; tune: boolean } {
+type ToMeasure = { existing: MeasurementRow[]; wanted: string[]; toMeasure: string[]; tune: boolean };
+
+function variantsToMeasure(s: Session, c: LayerCase, opts: MeasureOptions): ToMeasure {
   const kernel = kernelFor(c.layer.op);
   const wanted = (kernel?.variants ?? []).map((v) => v.name).filter((v) => !opts.variants || opts.variants.includes(v));
   const stored = opts.force || !kernel ? [] : s.store.latestForLayer(s.machineId, c.layer.key, conditionsUsed(s, opts));
@@ -254,12 +256,12 @@ const CHUNK_ITEMS = 512;
  * checked: layers that differ only in sizes share their programs (specialize.ts), so a model needs a
  * few dozen, and a driver that compiles in parallel does so here.
  */
-async function compilePending(s: Session, cases: LayerCase[], opts: MeasureOptions): Promise<void> {
+async function compilePending(s: Session, todo: ReadonlyArray<{ c: LayerCase } & ToMeasure>, opts: MeasureOptions): Promise<void> {
   const programs = new Map<string, string>();
-  for (const c of cases) {
+  for (const { c, toMeasure } of todo) {
     const kernel = kernelFor(c.layer.op);
     if (!kernel) continue;
-    for (const v of variantsToMeasure(s, c, opts).toMeasure) {
+    for (const v of toMeasure) {
       if (!kernel.supports(c, v, s.runner.caps).ok) continue;
       try {
         for (const p of kernel.plan(c, v, s.runner.caps).passes) programs.set(specializeCached(p.wgsl).source, p.label);
@@ -269,7 +271,7 @@ async function compilePending(s: Session, cases: LayerCase[], opts: MeasureOptio
     }
   }
   if (!programs.size) return;
-  opts.progress?.phase(`compiling ${programs.size} programs for ${cases.length} layers`);
+  opts.progress?.phase(`compiling ${programs.size} programs for ${todo.length} layers`);
   s.clock.programs += await s.clock.time('compile', () => s.runner.precompile(programs));
 }
 
@@ -318,7 +320,9 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     layers.push(benchLayer(m, c.layer, counts.get(c.layer.key) ?? 1, entries));
   };
 
-  await compilePending(s, cases, opts);
+  // What each case needs (the store's results, the variants still to measure, tuning): asked once.
+  const todo = cases.map((c) => ({ c, ...variantsToMeasure(s, c, opts) }));
+  await compilePending(s, todo, opts);
 
   // `inference`: every pending variant prepared and checked first, then timed together in rounds.
   if (conditions === 'inference') {
@@ -330,7 +334,6 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     const level = opts.autotune ?? 'off';
     let chunk: Pending[] = [];
     let bytes = 0;
-    const todo = cases.map((c) => ({ c, ...variantsToMeasure(s, c, opts) }));
     const pending = todo.filter((t) => t.toMeasure.length || t.tune).length;
     if (pending) opts.progress?.phase(`checking ${todo.reduce((a, t) => a + t.toMeasure.length, 0)} variants of ${pending} layers against their references, then timing them`);
     // The indices of `keys` (the chunk's default variants' layers) in the model's order: each once
@@ -459,7 +462,6 @@ export async function measureCases(s: Session, cases: LayerCase[], opts: Measure
     if (chunk.length) await timeChunk(cases.length);
   } else {
     // Here each variant is checked and timed in turn: nothing runs beside them.
-    const todo = cases.map((c) => ({ c, ...variantsToMeasure(s, c, opts) }));
     if (opts.beforeTiming && todo.some((t) => t.toMeasure.length || t.tune)) await s.clock.time(opts.beforeTiming.phase, () => opts.beforeTiming!.wait());
     for (const [i, { c, existing, wanted, toMeasure, tune }] of todo.entries()) {
       if (s.interrupted || s.ctx.lost) break;
