@@ -16,6 +16,7 @@ import { elements, gpuSize, gpuTypeOf } from '../kernels/wgsl.js';
 import type { GpuContext } from './device.js';
 import type { CopyUse, DeviceBuffer, Executor, Prepared, Step, Submitted } from './executor.js';
 import { PassTimestamps } from './timestamps.js';
+import { Waiter } from './wait.js';
 
 
 export function deviceCaps(ctx: GpuContext): DeviceCaps {
@@ -95,9 +96,12 @@ export class KernelRunner implements Executor {
   private stamps?: PassTimestamps;
   private flushBuf?: GPUBuffer;
   readonly caps: DeviceCaps;
+  /** Waits on a software adapter sleep between Dawn's event-loop turns (wait.ts). */
+  private readonly waiter: Waiter;
 
   constructor(readonly ctx: GpuContext) {
     this.caps = deviceCaps(ctx);
+    this.waiter = new Waiter(ctx.info.isFallback && ctx.timestamps);
   }
 
   /** How many distinct programs (specialization keys) this runner has compiled. */
@@ -143,10 +147,10 @@ export class KernelRunner implements Executor {
     if (stamps) stamps.encodeResolve(encoder, q);
     const t0 = performance.now();
     device.queue.submit([encoder.finish()]);
-    await device.queue.onSubmittedWorkDone();
+    await this.waiter.wait(device.queue.onSubmittedWorkDone());
     const wallMs = performance.now() - t0;
     if (this.lost) throw new Error(`device lost: ${this.lost}`);
-    return { passes: stamps ? await stamps.read(q) : [], wallMs };
+    return { passes: stamps ? await this.waiter.wait(stamps.read(q)) : [], wallMs };
   }
 
   free(b: DeviceBuffer): void {
@@ -398,7 +402,7 @@ export class KernelRunner implements Executor {
     return async () => {
       const out: ArrayBuffer[] = [];
       for (const r of reads) {
-        await r.mapAsync(GPUMapMode.READ);
+        await this.waiter.wait(r.mapAsync(GPUMapMode.READ));
         out.push(r.getMappedRange().slice(0));
         r.unmap();
         r.destroy();
