@@ -2,12 +2,14 @@
  * onnxruntime-node as the numerical reference (CPU execution provider) and as the "framework"
  * baseline (its WebGPU execution provider on the same adapter, through its own Dawn).
  */
+import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { quietlyAsync } from '../gpu/quiet.js';
+import { driverMessagesShown } from '../gpu/quiet.js';
 import type { HostTensor } from '../kernels/types.js';
 import { halfToFloat } from '../onnx/tensor.js';
 import { summarize, trimmedMean } from './stats.js';
@@ -235,42 +237,116 @@ export async function ortProfile(file: string, inputs: Map<string, HostTensor>, 
   return profile;
 }
 
-/** Logical CPUs from which onnxruntime compiles beside other work (startOrtFramework). */
-const OVERLAP_CPUS = 4;
-
 /** The framework baseline's session, started early (startOrtFramework). */
 export interface OrtFrameworkRun {
   /** Settles when the session exists and its warm-up runs (where it compiles its programs) are done; never rejects. */
   ready: Promise<void>;
   /** The profiled runs, then the timed ones; throws what the session or its warm-up threw. Once. */
-  measure(): Promise<{ latency: FrameworkResult | null; profile: OrtProfile | { error: string } }>;
+  measure(): Promise<FrameworkMeasured>;
   /** Releases a session that was started but not measured (an analysis that ended early), and its profile folder. */
   close(): Promise<void>;
 }
 
+export interface FrameworkMeasured { latency: FrameworkResult | null; profile: OrtProfile | { error: string } }
+
+export interface FrameworkOptions {
+  provider?: string;
+  /** Profiled runs, at most (at least MIN_PROFILED_RUNS, and more only within `profileBudgetMs`)… */
+  runs?: number;
+  /** …of wall time, ms (default: no limit). */
+  profileBudgetMs?: number;
+  warmup?: number;
+  keep?: string;
+  /** Timed runs with the profiler off; default `runs`. */
+  latencyRuns?: number;
+}
+
+/** Profiled runs, at least (a profile's kernels are averaged over its runs). */
+const MIN_PROFILED_RUNS = 3;
+
 /**
  * The framework baseline in one session, so that onnxruntime compiles its programs once (on a
- * software adapter, most of the cost: 13 s of resnet-tiny's 27 s with two sessions). The session
- * is created and warmed up (`warmup` runs: its programs compile) on onnxruntime's own device and
- * threads: at once on a host with OVERLAP_CPUS logical CPUs or more, so a caller may do other
- * work meanwhile (analyze checks its kernels), else when `ready` or `measure` is first used (on
- * 2 cores the two compilers only share the cores: resnet-tiny cold 74.5 s overlapped, 73.5 s in
- * turn). `measure` then takes `runs` profiled runs (ortProfile), stops the profiler
+ * software adapter, most of the cost: 13 s of resnet-tiny's 27 s with two sessions), in a process
+ * of its own (ort-child.ts, which runs `ortFrameworkHere`), started at once so that the caller may
+ * do other work while it compiles (analyze checks its kernels meanwhile, and waits for `ready`
+ * before it times anything). A process of its own, because on a software adapter two compilers in
+ * one process take turns (on lavapipe, resnet-tiny's checks took 20.4 s alone and 33.0 s beside
+ * onnxruntime's 12.3 s compile in the same process), and because onnxruntime's Dawn writes its
+ * warnings to the process's stderr: the child's is kept, and shown only with the driver's messages
+ * (--verbose) or in the error when it fails. `measure` then takes `runs` profiled runs (fewer past
+ * MIN_PROFILED_RUNS where they would take longer than `profileBudgetMs`), stops the profiler
  * (endProfiling: the WebGPU EP stops timing each kernel in a pass of its own) and times
- * `latencyRuns` more (timeRuns), unless 0. A profile that cannot be read is returned
- * as its error; the latency is still measured.
+ * `latencyRuns` more (timeRuns), unless 0. A profile that cannot be read is returned as its error;
+ * the latency is still measured.
  */
-export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
-  opts: { provider?: string; runs?: number; warmup?: number; keep?: string; latencyRuns?: number } = {}): OrtFrameworkRun {
-  const { provider = 'webgpu', runs = 10, warmup = 2, latencyRuns = runs } = opts;
-  let dir: string | undefined;
-  let begun: Promise<{ s: ort.InferenceSession; feeds: Record<string, ort.Tensor> }> | undefined;
+export function startOrtFramework(file: string, inputs: Map<string, HostTensor>, opts: FrameworkOptions = {}): OrtFrameworkRun {
+  const here = fileURLToPath(import.meta.url);
+  // Built: dist/src/bench/ort-child.js beside this file; from the sources (tests), the .ts through tsx.
+  const script = here.replace(/ort\.(js|ts)$/, 'ort-child.$1');
+  const child = fork(script, [], {
+    execArgv: script.endsWith('.ts') ? ['--import', 'tsx'] : [],
+    serialization: 'advanced',
+    stdio: ['ignore', 'ignore', driverMessagesShown() ? 'inherit' : 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-4000); });
+  let exited: string | undefined;
+  const replies: Array<(m: ChildReply) => void> = [];
+  const failAll = (why: string): void => { for (const r of replies.splice(0)) r({ error: why }); };
+  child.on('message', (m: ChildReply) => {
+    replies.shift()?.(m);
+    // Between requests the channel does not keep this process alive.
+    if (!replies.length) child.channel?.unref();
+  });
+  child.on('error', (e) => { exited = e.message; failAll(e.message); });
+  child.on('exit', (code, signal) => {
+    const last = stderr.split('\n').filter(Boolean).slice(-3).join(' | ');
+    exited = `onnxruntime's process ended (${signal ?? `exit ${code}`})${last ? `: ${last}` : ''}`;
+    failAll(exited);
+  });
+  const ask = (msg: ChildRequest): Promise<ChildReply> => new Promise((resolve) => {
+    if (exited) return resolve({ error: exited });
+    replies.push(resolve);
+    child.channel?.ref();
+    child.send(msg);
+  });
+  const started = ask({ start: { file, inputs: [...inputs], opts } });
   let measured = false;
-  const start = (): NonNullable<typeof begun> => (begun ??= (async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-ort-'));
-    const s = await quietlyAsync(() => ort.InferenceSession.create(file, {
-      executionProviders: [provider], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir!, 'profile'),
-    }));
+  const end = (): void => { if (!exited) child.kill(); };
+  return {
+    ready: started.then(() => undefined),
+    async measure() {
+      measured = true;
+      try {
+        const r = await started;
+        if ('error' in r) throw new Error(r.error);
+        const m = await ask({ measure: true });
+        if ('error' in m) throw new Error(m.error);
+        return (m as { measured: FrameworkMeasured }).measured;
+      } finally {
+        end();
+      }
+    },
+    async close() {
+      if (measured) return;
+      measured = true;
+      end();
+    },
+  };
+}
+
+export type ChildRequest = { start: { file: string; inputs: Array<[string, HostTensor]>; opts: FrameworkOptions } } | { measure: true };
+export type ChildReply = { ready: true } | { measured: FrameworkMeasured } | { error: string };
+
+/** The framework baseline in this process: what ort-child.ts runs (startOrtFramework). */
+export function ortFrameworkHere(file: string, inputs: Map<string, HostTensor>, opts: FrameworkOptions = {}): { ready: Promise<void>; measure(): Promise<FrameworkMeasured> } {
+  const { provider = 'webgpu', runs = 10, warmup = 2, latencyRuns = runs, profileBudgetMs = Infinity } = opts;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-ort-'));
+  const removeDir = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  const begun = (async () => {
+    const s = await ort.InferenceSession.create(file, {
+      executionProviders: [provider], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'profile'),
+    });
     try {
       const feeds = feedsFor(s, inputs);
       for (let i = 0; i < warmup; i++) await s.run(feeds);
@@ -279,16 +355,15 @@ export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
       await s.release();
       throw e;
     }
-  })());
-  const removeDir = (): void => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); };
-  if (os.availableParallelism() >= OVERLAP_CPUS) void start().catch(() => undefined);
-  const measure = async (): Promise<{ latency: FrameworkResult | null; profile: OrtProfile | { error: string } }> => {
-    measured = true;
+  })();
+  begun.catch(removeDir);
+  const measure = async (): Promise<FrameworkMeasured> => {
     try {
-      const { s, feeds } = await start();
+      const { s, feeds } = await begun;
       let latency: FrameworkResult | null = null;
       try {
-        for (let i = 0; i < runs; i++) await s.run(feeds);
+        const t0 = performance.now();
+        for (let i = 0; i < runs && (i < MIN_PROFILED_RUNS || performance.now() - t0 < profileBudgetMs); i++) await s.run(feeds);
         s.endProfiling();
         if (latencyRuns > 0) latency = await timeRuns(s, feeds, provider, latencyRuns, 1);
       } finally {
@@ -296,10 +371,10 @@ export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
       }
       let profile: OrtProfile | { error: string };
       try {
-        const json = fs.readdirSync(dir!).find((f) => f.endsWith('.json'));
+        const json = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
         if (!json) throw new Error('onnxruntime wrote no profile');
-        if (opts.keep) fs.copyFileSync(path.join(dir!, json), opts.keep);
-        profile = readOrtProfile(path.join(dir!, json), warmup, provider);
+        if (opts.keep) fs.copyFileSync(path.join(dir, json), opts.keep);
+        profile = readOrtProfile(path.join(dir, json), warmup, provider);
       } catch (e) {
         profile = { error: (e as Error).message.split('\n')[0] };
       }
@@ -308,15 +383,5 @@ export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
       removeDir();
     }
   };
-  const close = async (): Promise<void> => {
-    if (measured || !begun) return;
-    measured = true;
-    await begun.then(({ s }) => s.release(), () => undefined);
-    removeDir();
-  };
-  return {
-    get ready() { return start().then(() => undefined, () => undefined); },
-    measure,
-    close,
-  };
+  return { ready: begun.then(() => undefined), measure };
 }

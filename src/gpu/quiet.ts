@@ -23,6 +23,11 @@ export function showDriverMessages(on: boolean): void {
   verbose = on;
 }
 
+/** Whether the driver's messages are to be shown (--verbose, or DEBUG naming dlprof). */
+export function driverMessagesShown(): boolean {
+  return verbose || debugNamesDlprof();
+}
+
 /** Whether DEBUG (the `debug` package's convention: comma- or space-separated globs, `-` excludes) names dlprof. */
 export function debugNamesDlprof(debug = process.env.DEBUG ?? ''): boolean {
   let on = false;
@@ -104,20 +109,6 @@ export function quietly<T>(call: () => T): T {
   const restore = discardStderr();
   try {
     return call();
-  } finally {
-    restore?.();
-  }
-}
-
-/**
- * The same around asynchronous native work (onnxruntime creates its WebGPU device on a worker
- * thread, and its Dawn prints the same warnings there). While it runs, nothing dlprof writes to
- * stderr is shown: use it only around work during which dlprof itself writes nothing.
- */
-export async function quietlyAsync<T>(work: () => Promise<T>): Promise<T> {
-  const restore = discardStderr();
-  try {
-    return await work();
   } finally {
     restore?.();
   }

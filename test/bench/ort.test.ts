@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { splitFramework } from '../../src/analysis/framework.js';
 import { modelInputs } from '../../src/bench/model.js';
-import { ortProfile, parseOrtProfile, type OrtProfile } from '../../src/bench/ort.js';
+import { ortProfile, parseOrtProfile, startOrtFramework, type OrtProfile } from '../../src/bench/ort.js';
 import { trimmedMean } from '../../src/bench/stats.js';
 import { loadGraph } from '../../src/kernels/model.js';
 import { buildModelBytes } from '../../models/index.js';
@@ -87,6 +87,14 @@ describe('onnxruntime WebGPU profile (real, on this adapter)', async () => {
     }
     // Every layer is covered once; nothing is left to onnxruntime's added nodes.
     expect(split.nodes.flatMap((n) => n.layers).sort()).toEqual(sg.nodes.map((n) => n.label).sort());
+  });
+
+  it("reports a model onnxruntime's process cannot load with onnxruntime's error, and is ready all the same", async () => {
+    const bad = path.join(tempDir(), 'not-a-model.onnx');
+    fs.writeFileSync(bad, 'not an ONNX model');
+    const r = startOrtFramework(bad, modelInputs(g), { runs: 1 });
+    await expect(r.ready).resolves.toBeUndefined();
+    await expect(r.measure()).rejects.toThrow(/not-a-model\.onnx.*(protobuf|parse)|(protobuf|parse).*not-a-model\.onnx/i);
   });
 
   it('refuses a profile whose kernels do not repeat run after run, or that has none', () => {
