@@ -102,7 +102,7 @@ interface Analysis {
    * conditions, autotuning, the cap on the other variants' samples.
    */
   measure: Pick<MeasureOptions, 'force' | 'progress' | 'timing' | 'conditions' | 'autotune' | 'bestSamples'>;
-  endToEnd: { repeats: number; budgetMs: number };
+  endToEnd: { repeats: number; budgetMs: number; layerBudgetMs: number };
   /** The notes, in the order the stages add them. */
   notes: string[];
   /** The model bound for the end-to-end runs: between the layer benchmarks (when it fits beside them) and after them, bound once. */
@@ -152,7 +152,7 @@ export async function analyzeModel(o: AnalyzeOptions, progress: Progress): Promi
     a = {
       o, progress, s, g, inputs, chooseDefault, can: canRun(s.runner, g, chooseDefault), conditions, notes, autotune,
       measure: { force: o.force, progress, timing: { ...DEFAULT_TIMING, budgetMs: o.budgetMs }, conditions, autotune, bestSamples: BEST_SAMPLES },
-      endToEnd: { repeats: o.runs, budgetMs: o.runBudgetMs },
+      endToEnd: { repeats: o.runs, budgetMs: o.runBudgetMs, layerBudgetMs: kernelRunsBudgetMs(o) },
       modelId, reuse: false, reused: [], reference: () => (reference ??= outputReference(a!)),
     };
 
@@ -232,10 +232,9 @@ async function measureLayers(a: Analysis, cases: LayerCase[], probed: boolean): 
   } else {
     a.reuse = !o.force;
   }
-  // onnxruntime's WebGPU EP (the framework baseline) compiles its programs on its own device and
-  // threads: on a host with spare cores it starts now and compiles beside dlprof's checks
-  // (startOrtFramework decides), and measureCases waits for it before any timing.
-  const ortRun = a.ortRun = o.framework && !(a.reuse && storedModelRun(s, frameworkKey(a))) ? startOrtFramework(o.model, a.inputs, { runs: frameworkRuns(o) }) : undefined;
+  // onnxruntime's WebGPU EP (the framework baseline) compiles its programs in a process of its own
+  // (startOrtFramework), beside dlprof's checks; measureCases waits for it before any timing.
+  const ortRun = a.ortRun = o.framework && !(a.reuse && storedModelRun(s, frameworkKey(a))) ? startOrtFramework(o.model, a.inputs, { runs: frameworkRuns(o), profileBudgetMs: kernelRunsBudgetMs(o) }) : undefined;
   const ortWarm = ortRun && { label: "onnxruntime's WebGPU execution provider to compile its programs", wait: () => ortRun.ready, phase: 'onnxruntime' as const };
   const m = await measureCases(s, cases, { ...a.measure, order: g.nodes.map((n) => n.key), interleave: during, beforeTiming: ortWarm });
   return { layers: m.layers, before, duringTotalsMs: during?.totalsMs.length ? during.totalsMs : null };
@@ -271,11 +270,19 @@ function f16Key(a: Analysis, choose: (c: LayerCase) => string): ModelRunKey {
 
 /** onnxruntime's run depends on neither dlprof's kernels nor how it times its layers. */
 function frameworkKey(a: Analysis): ModelRunKey {
-  return { kind: 'framework', model: a.modelId, code: onnxruntimeIdentity('webgpu'), conditions: '', settings: { runs: frameworkRuns(a.o) } };
+  return { kind: 'framework', model: a.modelId, code: onnxruntimeIdentity('webgpu'), conditions: '', settings: { runs: frameworkRuns(a.o), profileBudgetMs: kernelRunsBudgetMs(a.o) } };
 }
 
 /** onnxruntime's profiled and timed runs: --runs, at least 5. */
 const frameworkRuns = (o: AnalyzeOptions): number => Math.max(5, o.runs);
+
+/**
+ * The runs that time each kernel in context (dlprof's layers in a pass each, onnxruntime's
+ * profiled runs) go past their first 3 only within a quarter of --run-budget-ms: a run of a large
+ * model on a software adapter takes seconds (resnet50: 2.1 s on lavapipe), and its kernels' times
+ * settle in fewer runs than the model's.
+ */
+const kernelRunsBudgetMs = (o: AnalyzeOptions): number => o.runBudgetMs / 4;
 
 /**
  * The model run end to end on the default variants with its output check, and the runs beside the
@@ -348,7 +355,7 @@ async function f16WhatIf(a: Analysis, times: Map<string, LayerTime>, faster: Map
   const result = await storedOr<F16Record>(a, f16Key(a, choose), async () => {
     const reference = (await a.reference()).outputs;
     if (!reference) return undefined;
-    const half = canRun(s.runner, g, choose).ok ? await s.clock.time('end-to-end', () => runModel(s.runner, g, a.inputs, choose, { repeats: 1 })) : null;
+    const half = canRun(s.runner, g, choose).ok ? await s.clock.time('end-to-end', () => runModel(s.runner, g, a.inputs, choose, { repeats: 1, perLayer: false })) : null;
     const ok = !!half && g.outputs.every((o) => {
       const got = half.outputs.get(o.name);
       const want = reference.get(o.name);

@@ -138,8 +138,10 @@ export async function referenceRun(g: ModelGraph, inputs: Map<string, HostTensor
   return new Map(g.outputs.map((o) => [o.name, valueOf(o.name)]));
 }
 
-/** Runs (at least `repeats`) that also time each layer in context. */
+/** Runs (at least `repeats`) that also time each layer in context… */
 const LAYER_RUNS = 50;
+/** …and at least this many, whatever RunCount.layerBudgetMs allows. */
+const MIN_LAYER_RUNS = 3;
 
 /** How many timed runs: at least `repeats`; more, up to `maxRepeats`, while under `budgetMs` of wall time. */
 export interface RunCount {
@@ -151,6 +153,13 @@ export interface RunCount {
   perLayer?: boolean;
   /** Read the model's outputs back after the runs; default true (false: `outputs` is empty, as for the timing-only runs between the benchmarks). */
   readOutputs?: boolean;
+  /** One untimed run first; default true. */
+  warmup?: boolean;
+  /**
+   * Time each layer in context in at most this much wall time of such runs (past the first
+   * MIN_LAYER_RUNS; default no limit: LAYER_RUNS runs, or `repeats` if more).
+   */
+  layerBudgetMs?: number;
 }
 
 /** A model bound to GPU buffers, ready to run as often as asked; `release` frees it. */
@@ -226,14 +235,15 @@ export async function bindModel(runner: Executor, g: ModelGraph, inputs: Map<str
     throw e;
   }
   const time = async (count: RunCount = { repeats: 5 }, progress = onProgress): Promise<ModelRun> => {
-    const { repeats, budgetMs = 0, maxRepeats = 200, perLayer = true, readOutputs = true } = count;
+    const { repeats, budgetMs = 0, maxRepeats = 200, perLayer = true, readOutputs = true, warmup = true, layerBudgetMs = Infinity } = count;
     const layerTimer = perLayer && runner.timestamps;
     const layerSamples: number[][] = g.nodes.map(() => []);
     const startSamples: number[][] = g.nodes.map(() => []);
     const totals: number[] = [];
     let timedFrom = 0;
+    let layerRunsMs = 0;
     const more = (done: number): boolean => done < repeats || (done < maxRepeats && performance.now() - timedFrom < budgetMs);
-    for (let r = 0; r === 0 || more(r - 1); r++) {
+    for (let r = warmup ? 0 : 1; r === 0 || more(r - 1); r++) {
       if (r === 1) timedFrom = performance.now();
       progress?.(r === 0 ? 'warm-up' : `run ${r}${budgetMs > 0 ? '' : `/${repeats}`}`);
       // The end-to-end time: every layer's dispatches in one compute pass, as a runtime would
@@ -243,10 +253,14 @@ export async function bindModel(runner: Executor, g: ModelGraph, inputs: Map<str
       // Each layer's time in context: one pass per layer with its own timestamps (this adds a
       // little per-pass overhead, so it is a separate run from the end-to-end one), in the first
       // LAYER_RUNS runs: a layer's trimmed mean settles in fewer runs than the model's, whose
-      // runs go on alone (on lavapipe this halves a warm analysis of resnet-tiny's run time).
-      if (!layerTimer || r > Math.max(repeats, LAYER_RUNS)) continue;
+      // runs go on alone (on lavapipe this halves a warm analysis of resnet-tiny's run time);
+      // past MIN_LAYER_RUNS, only within `layerBudgetMs` (a model of seconds a run on a
+      // software adapter: each of these runs costs as much as a run of the model).
+      if (!layerTimer || r > Math.max(repeats, LAYER_RUNS) || (r > MIN_LAYER_RUNS && layerRunsMs >= layerBudgetMs)) continue;
+      const t0 = performance.now();
       const layers = await runner.submit(prepared.map((p) => ({ pass: [p], timed: true })), `${g.name} layer timing`);
       if (r === 0) continue;
+      layerRunsMs += performance.now() - t0;
       layers.passes.forEach(([begin, end], i) => {
         layerSamples[i].push(end - begin);
         startSamples[i].push(begin);

@@ -231,7 +231,7 @@ export function readOrtProfile(file: string, warmup: number, provider = 'webgpu'
  * profiled ones, each split into GPU kernel time (the WebGPU EP's timestamps) and host time.
  * `keep`, when given, is a path the profile JSON is copied to.
  */
-export async function ortProfile(file: string, inputs: Map<string, HostTensor>, opts: { provider?: string; runs?: number; warmup?: number; keep?: string } = {}): Promise<OrtProfile> {
+export async function ortProfile(file: string, inputs: Map<string, HostTensor>, opts: Omit<FrameworkOptions, 'latencyRuns'> = {}): Promise<OrtProfile> {
   const { profile } = await startOrtFramework(file, inputs, { ...opts, latencyRuns: 0 }).measure();
   if ('error' in profile) throw new Error(profile.error);
   return profile;

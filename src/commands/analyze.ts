@@ -35,7 +35,7 @@ export default class Analyze extends DlprofCommand {
     html: Flags.string({ description: 'Write a self-contained HTML report to this file.' }),
     trace: Flags.string({ description: 'Write the measured run as a Chrome trace (Perfetto, chrome://tracing) to this file.' }),
     force: Flags.boolean({ description: 'Re-measure layers this machine already has results for, and the model\'s end-to-end, f16 and onnxruntime runs stored with them.' }),
-    runs: Flags.integer({ description: 'Timed end-to-end runs, at least (after one warm-up); their trimmed mean (a tenth off each end) is reported, with the spread.', default: 10, min: 1 }),
+    runs: Flags.integer({ description: 'Timed end-to-end runs, at least (after one warm-up; more within --run-budget-ms); their trimmed mean (a tenth off each end) is reported, with the spread.', default: 5, min: 1 }),
     'run-budget-ms': Flags.integer({ description: 'Keep repeating the end-to-end run past --runs until this much time has passed (at most 200 runs after the layer benchmarks, 1000 between them): a fast model gets a stable time.', default: 10_000, min: 0 }),
     'budget-ms': Flags.integer({ description: 'Time budget per variant measurement, in ms.', default: 1000, min: 50 }),
     conditions: Flags.string({ description: `The state each layer's timed executions start in: ${CONDITIONS_HELP}.`, options: [...CONDITIONS], default: DEFAULT_CONDITIONS }),

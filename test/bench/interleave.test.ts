@@ -6,13 +6,15 @@ import { loadGraph } from '../../src/kernels/model.js';
 import { fixture } from '../support/models.js';
 
 /** A model whose every run takes `runMs` (reported; the call itself sleeps `sleepMs`), recording how many runs each call asked for. */
-function fakeModel(runMs: number, sleepMs = 0): BoundModel & { calls: number[]; released: boolean } {
+function fakeModel(runMs: number, sleepMs = 0): BoundModel & { calls: number[]; warmups: boolean[]; released: boolean } {
   const m = {
     calls: [] as number[],
+    warmups: [] as boolean[],
     released: false,
     time: async (count?: RunCount) => {
       const repeats = count?.repeats ?? 5;
       m.calls.push(repeats);
+      m.warmups.push(count?.warmup ?? true);
       expect(count?.perLayer).toBe(false);
       expect(count?.readOutputs).toBe(false);
       if (sleepMs) await new Promise((r) => setTimeout(r, sleepMs));
@@ -41,6 +43,21 @@ describe('Interleaver', () => {
     while (il.hooks.hold()) await il.hooks.between();
     expect(il.totalsMs).toHaveLength(16);
     expect(model.released).toBe(false); // the caller releases the model
+  });
+
+  it('warms up before each block until a run is known to span a block on its own', async () => {
+    const short = fakeModel(2);
+    const a = new Interleaver(short, { repeats: 40, budgetMs: 0, blockMs: 40 });
+    await a.begin(1);
+    while (a.hooks.hold()) await a.hooks.between();
+    expect(short.warmups.every((w) => w)).toBe(true);
+    const long = fakeModel(2100);
+    const b = new Interleaver(long, { repeats: 4, budgetMs: 0 });
+    await b.begin(1);
+    while (b.hooks.hold()) await b.hooks.between();
+    // The first block learns how long a run takes; the 2.1 s runs then go without warm-ups.
+    expect(long.warmups).toEqual([true, false, false, false]);
+    expect(b.totalsMs).toHaveLength(4);
   });
 
   it('takes at least budgetMs of runs, and a block spans about blockMs', async () => {

@@ -73,4 +73,28 @@ describe('runModel', () => {
       bound.release();
     }
   });
+
+  it('times the layers in context in 3 runs at least and then only within layerBudgetMs; a warm-up only when asked', async () => {
+    const { runner } = await gpu();
+    const g = loadGraph(fixture('resnet-tiny.onnx'), { dims: new Map(), shapes: new Map() });
+    // The runner's submissions, counted: a run is one, its layers in context another.
+    let submissions = 0;
+    const counting = new Proxy(runner, {
+      get: (t, k) => (k === 'submit' ? (...a: Parameters<typeof runner.submit>) => { submissions++; return t.submit(...a); } : Reflect.get(t, k, t)),
+    });
+    const bound = await bindModel(counting, g, modelInputs(g), (c: LayerCase, k: Kernel) => k.defaultVariant(c));
+    try {
+      const capped = await bound.time({ repeats: 6, layerBudgetMs: 0, readOutputs: false });
+      expect(capped.totalsMs).toHaveLength(6);
+      expect(capped.layers.every((l) => l.samplesMs.length === 3)).toBe(true);
+      // 1 warm-up + 6 runs, each of the first 4 (the warm-up's included) with its layers' pass.
+      expect(submissions).toBe(7 + 4);
+      submissions = 0;
+      const open = await bound.time({ repeats: 6, readOutputs: false, warmup: false });
+      expect(open.layers.every((l) => l.samplesMs.length === 6)).toBe(true);
+      expect(submissions).toBe(6 + 6);
+    } finally {
+      bound.release();
+    }
+  });
 });

@@ -89,6 +89,12 @@ describe('onnxruntime WebGPU profile (real, on this adapter)', async () => {
     expect(split.nodes.flatMap((n) => n.layers).sort()).toEqual(sg.nodes.map((n) => n.label).sort());
   });
 
+  it('takes 3 profiled runs at least, and more only within the profile budget', async () => {
+    const few = await ortProfile(file, modelInputs(g), { runs: 6, warmup: 1, profileBudgetMs: 0 });
+    expect(few.runs).toHaveLength(3);
+    expect(few.dispatches).toBe(profile.dispatches);
+  });
+
   it("reports a model onnxruntime's process cannot load with onnxruntime's error, and is ready all the same", async () => {
     const bad = path.join(tempDir(), 'not-a-model.onnx');
     fs.writeFileSync(bad, 'not an ONNX model');
