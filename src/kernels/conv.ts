@@ -264,8 +264,10 @@ ${l.join('\n')}
  */
 function rowLoad4(name: string, row: string, k: string, K: number, from: GpuType, to: GpuType, vec: boolean): string {
   if (vec) return `        av = ${cvt4(`${name}[(${row}) * ${K / 4}u + ${k} / 4]`, from, to)};`;
-  const el = (i: number): string => `select(${to}(0.0), ${cvt(`${name}[(${row}) * ${K}u + ${k} + ${i}]`, from, to)}, ${k} + ${i} < ${K}u)`;
-  return `        av = vec4<${to}>(${[0, 1, 2, 3].map(el).join(', ')});`;
+  // K and the row's start named once: each literal is a run-time parameter of its own, and eight
+  // copies of K made the stem convolution's programs compile about twice as long.
+  const el = (i: number): string => `select(${to}(0.0), ${cvt(`${name}[ra + ${i}]`, from, to)}, ${k} + ${i} < rK)`;
+  return `        { let rK = ${K}u; let ra = (${row}) * rK + ${k}; av = vec4<${to}>(${[0, 1, 2, 3].map(el).join(', ')}); }`;
 }
 
 /**
