@@ -19,7 +19,16 @@ import type { AutotuneLevel, DeviceCaps, TuneConfig } from './types.js';
  * ones. On GPUs, vector loads from workgroup memory are the usual way to reach peak too
  * (onnxruntime's and TVM's WebGPU matmuls tile the same way).
  */
-export interface GemmTile { TM: number; TP: number; TK: number; RM: number; RP: number }
+export interface GemmTile {
+  TM: number; TP: number; TK: number; RM: number; RP: number;
+  /**
+   * 1: double-buffered tiles — two copies of the A and B tiles in workgroup memory; the loads of
+   * step k + 1 go to one while the products of step k read the other, with one barrier a step
+   * instead of two. The loads' memory latency then overlaps the products on a GPU; it costs twice
+   * the tiles' workgroup memory (and so fewer rows of the staged store). Absent or 0: one copy.
+   */
+  DB?: number;
+}
 
 export const GEMM_TILE: GemmTile = { TM: 64, TP: 64, TK: 16, RM: 8, RP: 8 };
 
@@ -44,13 +53,13 @@ export const GEMM_TILES: readonly GemmTile[] = [
 
 /** A tile as a TuneConfig (what the store keeps and the reports show). */
 export function tileConfig(t: GemmTile): TuneConfig {
-  return { TM: t.TM, TP: t.TP, TK: t.TK, RM: t.RM, RP: t.RP };
+  return { TM: t.TM, TP: t.TP, TK: t.TK, RM: t.RM, RP: t.RP, ...(t.DB ? { DB: 1 } : {}) };
 }
 
 /** The tile of `config` (one of `gemmTuning`'s), GEMM_TILE without one. */
 export function gemmTile(config?: TuneConfig): GemmTile {
   if (!config) return GEMM_TILE;
-  const t = { TM: config.TM, TP: config.TP, TK: config.TK, RM: config.RM, RP: config.RP };
+  const t: GemmTile = { TM: config.TM, TP: config.TP, TK: config.TK, RM: config.RM, RP: config.RP, ...(config.DB ? { DB: config.DB } : {}) };
   if (!tileProblem(t)) return t;
   throw new Error(`GEMM configuration ${JSON.stringify(config)}: ${tileProblem(t)}`);
 }
@@ -59,6 +68,7 @@ export function gemmTile(config?: TuneConfig): GemmTile {
 function tileProblem(t: GemmTile): string | null {
   const vals = [t.TM, t.TP, t.TK, t.RM, t.RP];
   if (!vals.every((v) => Number.isInteger(v) && v > 0)) return 'needs positive integers TM, TP, TK, RM, RP';
+  if (t.DB !== undefined && t.DB !== 0 && t.DB !== 1) return 'DB (double-buffered tiles) must be 0 or 1';
   if (t.TM % t.RM || t.TP % t.RP || t.RP % 4 || t.TK % 4) return 'TM must be a multiple of RM, TP of RP, RP and TK of 4';
   const T = (t.TP / t.RP) * (t.TM / t.RM);
   if ((t.TM * t.TK / 4) % T || T % (t.TP / 4) || t.TK % (T / (t.TP / 4))) return `its tile loads do not divide among ${T} invocations`;
@@ -79,9 +89,9 @@ const STORE_BUDGET = 16384;
  * code is generated); 0 when not even that many fit.
  */
 function stagedRows(t: GemmTile, ct: 'f32' | 'f16'): { CHR: number; bytes: number } {
-  const ab = (t.TM * t.TK + t.TK * t.TP) * (ct === 'f16' ? 2 : 4);
+  const ab = (t.TM * t.TK + t.TK * t.TP) * (ct === 'f16' ? 2 : 4) * (t.DB ? 2 : 1);
   const WY = t.TM / t.RM;
-  const CHR = Math.floor(Math.min(t.TM, Math.floor((STORE_BUDGET - ab) / (4 * t.TP))) / WY) * WY;
+  const CHR = Math.max(0, Math.floor(Math.min(t.TM, Math.floor((STORE_BUDGET - ab) / (4 * t.TP))) / WY) * WY);
   return { CHR, bytes: ab + CHR * t.TP * 4 };
 }
 
@@ -92,23 +102,30 @@ function tileCost(t: GemmTile, ct: 'f32' | 'f16'): { invocations: number; bytes:
 
 /**
  * The autotuner's configurations for an M×P×K GEMM (× batches) in `ct` on `caps` (Kernel.tuning):
- * the variant's own tile `own` first, then, of the others that fit the device, `full`: all;
- * `quick`: the three that waste least on ragged edges (padded outputs over real ones) while keeping
- * at least as many workgroups as the own tile would (or 64), the larger tile first on ties.
+ * the variant's own tile `own` first, then, of the others that fit the device, `full`: all, each
+ * single- and double-buffered; `quick`: the three single-buffered ones that waste least on ragged
+ * edges (padded outputs over real ones) while keeping at least as many workgroups as the own tile
+ * would (or 64), the larger tile first on ties, and the own tile double-buffered (at half its
+ * depth where two copies at its own would leave no room to stage the store).
  */
 export function gemmTuning(shape: { M: number; P: number; batches: number }, ct: 'f32' | 'f16', caps: DeviceCaps,
   level: Exclude<AutotuneLevel, 'off'>, own: GemmTile = GEMM_TILE): TuneConfig[] {
-  const same = (t: GemmTile): boolean => t.TM === own.TM && t.TP === own.TP && t.TK === own.TK && t.RM === own.RM && t.RP === own.RP;
-  const fits = GEMM_TILES.filter((t) => {
+  const key = (t: GemmTile): string => JSON.stringify(tileConfig(t));
+  const fitting = (t: GemmTile): boolean => {
     const c = tileCost(t, ct);
-    return !same(t) && !tileProblem(t) && c.invocations <= caps.maxComputeInvocationsPerWorkgroup && c.bytes <= caps.maxComputeWorkgroupStorageSize
-      && gemmWorkgroups({ ...shape, tile: t }, shape.batches, caps);
-  });
+    return key(t) !== key(own) && !tileProblem(t) && c.invocations <= caps.maxComputeInvocationsPerWorkgroup && c.bytes <= caps.maxComputeWorkgroupStorageSize
+      && !!gemmWorkgroups({ ...shape, tile: t }, shape.batches, caps);
+  };
+  const fits = GEMM_TILES.filter((t) => !t.DB && fitting(t));
+  // A tile double-buffered: its depth halved where two copies of it would leave no room for the store.
+  const buffered = (t: GemmTile): GemmTile[] => [t.TK, t.TK / 2].map((TK) => ({ ...t, TK, DB: 1 })).filter(fitting).slice(0, 1);
   const groups = (t: GemmTile): number => Math.ceil(shape.M / t.TM) * Math.ceil(shape.P / t.TP) * shape.batches;
   const waste = (t: GemmTile): number => (groups(t) * t.TM * t.TP) / (shape.M * shape.P * shape.batches);
   const enough = Math.min(64, groups(own));
   const score = (t: GemmTile): number => waste(t) * (groups(t) < enough ? 2 : 1);
-  const chosen = level === 'full' ? fits : [...fits].sort((a, b) => score(a) - score(b) || b.TM * b.TP - a.TM * a.TP).slice(0, 3);
+  const chosen = level === 'full'
+    ? [...fits, ...[own, ...fits].flatMap(buffered)]
+    : [...[...fits].sort((a, b) => score(a) - score(b) || b.TM * b.TP - a.TM * a.TP).slice(0, 3), ...buffered(own)];
   return [own, ...chosen].map(tileConfig);
 }
 
@@ -181,35 +198,62 @@ export function gemmWgsl(s: GemmSpec): string {
   l.push(`  let bp = p0 + bcg * 4;`);
   if (s.bColumns) l.push(s.bColumns);
   for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`  var ${acc(r, j)} = vec4<f32>(0.0);`);
-  l.push(`  for (var k0 = 0u; k0 < gK; k0 += ${TK}) {`);
-  // Tile loads as loops, not unrolled: lavapipe compiles every copy of the load code through LLVM
-  // (long for the implicit-GEMM and deformable gathers), and the loads are not the inner loop.
-  l.push(`    for (var i = 0u; i < ${aPer}; i++) {`);
-  l.push(`      let e = lid + i * ${T}; let m = m0 + e / ${TK4}; let k = k0 + (e % ${TK4}) * 4;`);
-  l.push(`      var av = ${v4}(0.0); if (m < gM && k < gK) {\n${s.loadA4('m', 'k')}\n      }`);
-  l.push(`      As[e] = av;`);
-  l.push(`    }`);
-  l.push(`    for (var i = 0u; i < ${bPer}; i++) {`);
-  l.push(`      let row = brow + i * ${bRowStep}; let k = k0 + row; var bv = ${v4}(0.0); if (k < gK) {\n${s.loadB4('k')}\n      }`);
-  l.push(`      Bs[row * ${TP4} + bcg] = bv;`);
-  l.push(`    }`);
-  l.push(`    workgroupBarrier();`);
+  const ATILE = TM * TK4;
+  const BTILE = TK * TP4;
+  // The tile loads of step `k0` into the copy at offsets `aw`, `bw`. As loops, not unrolled:
+  // lavapipe compiles every copy of the load code through LLVM (long for the implicit-GEMM and
+  // deformable gathers), and the loads are not the inner loop.
+  const loads = (ind: string, aw: string, bw: string): void => {
+    l.push(`${ind}for (var i = 0u; i < ${aPer}; i++) {`);
+    l.push(`${ind}  let e = lid + i * ${T}; let m = m0 + e / ${TK4}; let k = k0 + (e % ${TK4}) * 4;`);
+    l.push(`${ind}  var av = ${v4}(0.0); if (m < gM && k < gK) {\n${s.loadA4('m', 'k')}\n${ind}  }`);
+    l.push(`${ind}  As[${aw}e] = av;`);
+    l.push(`${ind}}`);
+    l.push(`${ind}for (var i = 0u; i < ${bPer}; i++) {`);
+    l.push(`${ind}  let row = brow + i * ${bRowStep}; let k = k0 + row; var bv = ${v4}(0.0); if (k < gK) {\n${s.loadB4('k')}\n${ind}  }`);
+    l.push(`${ind}  Bs[${bw}row * ${TP4} + bcg] = bv;`);
+    l.push(`${ind}}`);
+  };
+  // The products of a staged step, reading the copy at offsets `ar`, `br`.
   const target = (r: number, j: number): string => (mixed ? `h_${r}_${j}` : acc(r, j));
-  if (mixed) for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`    var h_${r}_${j} = vec4<f16>(0.0);`);
-  l.push(`    for (var kq = 0u; kq < ${TK4}; kq++) {`);
-  for (let r = 0; r < RM; r++) l.push(`      let a${r} = As[(ty + ${r * WY}) * ${TK4} + kq];`);
-  for (let q = 0; q < 4; q++) {
-    for (let j = 0; j < RP4; j++) l.push(`      let b${q}_${j} = Bs[(kq * 4 + ${q}) * ${TP4} + tx + ${j * WX}];`);
-  }
-  for (let q = 0; q < 4; q++) {
-    for (let r = 0; r < RM; r++) {
-      for (let j = 0; j < RP4; j++) l.push(`      ${target(r, j)} = fma(${v4}(a${r}[${q}]), b${q}_${j}, ${target(r, j)});`);
+  const products = (ind: string, ar: string, br: string): void => {
+    if (mixed) for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`${ind}var h_${r}_${j} = vec4<f16>(0.0);`);
+    l.push(`${ind}for (var kq = 0u; kq < ${TK4}; kq++) {`);
+    for (let r = 0; r < RM; r++) l.push(`${ind}  let a${r} = As[${ar}(ty + ${r * WY}) * ${TK4} + kq];`);
+    for (let q = 0; q < 4; q++) {
+      for (let j = 0; j < RP4; j++) l.push(`${ind}  let b${q}_${j} = Bs[${br}(kq * 4 + ${q}) * ${TP4} + tx + ${j * WX}];`);
     }
+    for (let q = 0; q < 4; q++) {
+      for (let r = 0; r < RM; r++) {
+        for (let j = 0; j < RP4; j++) l.push(`${ind}  ${target(r, j)} = fma(${v4}(a${r}[${q}]), b${q}_${j}, ${target(r, j)});`);
+      }
+    }
+    l.push(`${ind}}`);
+    if (mixed) for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`${ind}${acc(r, j)} += vec4<f32>(h_${r}_${j});`);
+  };
+  if (!s.tile.DB) {
+    l.push(`  for (var k0 = 0u; k0 < gK; k0 += ${TK}) {`);
+    loads('    ', '', '');
+    l.push(`    workgroupBarrier();`);
+    products('    ', '', '');
+    l.push(`    workgroupBarrier();`);
+    l.push(`  }`);
+  } else {
+    // Double-buffered: step st loads tile st into copy st % 2 and multiplies tile st − 1 from the
+    // other copy; the one barrier a step separates both from the next step's.
+    l.push(`  let nk = (gK + ${TK - 1}u) / ${TK}u;`);
+    l.push(`  for (var st = 0u; st <= nk; st++) {`);
+    l.push(`    if (st < nk) {`);
+    l.push(`      let k0 = st * ${TK}u; let aw = (st % 2u) * ${ATILE}u; let bw = (st % 2u) * ${BTILE}u;`);
+    loads('      ', 'aw + ', 'bw + ');
+    l.push(`    }`);
+    l.push(`    if (st > 0u) {`);
+    l.push(`      let ar = ((st + 1u) % 2u) * ${ATILE}u; let br = ((st + 1u) % 2u) * ${BTILE}u;`);
+    products('      ', 'ar + ', 'br + ');
+    l.push(`    }`);
+    l.push(`    workgroupBarrier();`);
+    l.push(`  }`);
   }
-  l.push(`    }`);
-  if (mixed) for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`    ${acc(r, j)} += vec4<f32>(h_${r}_${j});`);
-  l.push(`    workgroupBarrier();`);
-  l.push(`  }`);
   if (s.storeSetup) l.push(s.storeSetup);
   // The store, staged through workgroup memory (Cs) CHR rows at a time: each invocation writes its
   // accumulators there, then stores one column of the tile (lid % TP, its address computed once,
@@ -234,8 +278,8 @@ export function gemmWgsl(s: GemmSpec): string {
     l.push('  }');
   }
   return `${s.decls}
-var<workgroup> As: array<${v4}, ${TM * TK4}>;
-var<workgroup> Bs: array<${v4}, ${TK * TP4}>;
+var<workgroup> As: array<${v4}, ${TM * TK4 * (s.tile.DB ? 2 : 1)}>;
+var<workgroup> Bs: array<${v4}, ${TK * TP4 * (s.tile.DB ? 2 : 1)}>;
 var<workgroup> Cs: array<vec4<f32>, ${(CHR * TP) / 4}>;
 
 @compute @workgroup_size(${T})

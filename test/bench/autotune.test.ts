@@ -24,24 +24,30 @@ describe("the GEMM core's search space", () => {
     const skinny = gemmTuning({ M: 16, P: 1024, batches: 1 }, 'f32', caps, 'quick');
     expect(skinny[0]).toEqual(tileConfig(GEMM_TILE));
     // 16 rows: the 16-row tiles waste nothing, a 32-row one half, the own 64-row tile three quarters.
-    expect(skinny.slice(1).map((c) => `${c.TM}x${c.TP}`)).toEqual(['16x64', '16x32', '32x64']);
+    // Then the own tile double-buffered (at half its depth: two copies at 16 fill 16 KiB).
+    const text = (c: Record<string, number>): string => `${c.TM}x${c.TP}x${c.TK}${c.DB ? ' DB' : ''}`;
+    expect(skinny.slice(1).map(text)).toEqual(['16x64x16', '16x32x16', '32x64x16', '64x64x8 DB']);
     const square = gemmTuning({ M: 256, P: 256, batches: 1 }, 'f32', caps, 'quick');
     // Nothing wasted at any tile; tiles that leave fewer workgroups than the own one are passed over.
-    expect(square.slice(1).map((c) => `${c.TM}x${c.TP}x${c.TK}`)).toEqual(['128x32x16', '32x64x16', '64x32x16']);
+    expect(square.slice(1).map(text)).toEqual(['128x32x16', '32x64x16', '64x32x16', '64x64x8 DB']);
     const full = gemmTuning({ M: 256, P: 256, batches: 1 }, 'f32', caps, 'full');
-    expect(full).toHaveLength(10);
+    expect(full.filter((c) => !c.DB)).toHaveLength(10);
     // The 256 invocations of a 128×128 tile's 8×8 blocks exceed a 128-invocation device.
     const small = gemmTuning({ M: 256, P: 256, batches: 1 }, 'f32', { ...caps, maxComputeInvocationsPerWorkgroup: 128 }, 'full');
     expect(small.some((c) => c.TM === 128 && c.TP === 128)).toBe(false);
-    expect(small.length).toBe(9);
+    expect(small.filter((c) => !c.DB).length).toBe(9);
   });
 
   it('refuses a configuration whose loads do not divide among its invocations', () => {
     expect(gemmTile({ TM: 64, TP: 64, TK: 16, RM: 8, RP: 8 })).toEqual(GEMM_TILE);
     expect(() => gemmTile({ TM: 48, TP: 64, TK: 16, RM: 8, RP: 8 })).toThrow(/do not divide|multiple/);
     expect(() => gemmTile({ TM: 64, TP: 64, TK: 16, RM: 8, RP: 6 })).toThrow(/RP and TK of 4/);
-    // 64×64×32: its A and B tiles take all of 16 KiB, leaving nothing to stage the store in.
+    // 64×64×32: its A and B tiles take all of 16 KiB, leaving nothing to stage the store in; so
+    // do two copies of 64×64×16.
     expect(() => gemmTile({ TM: 64, TP: 64, TK: 32, RM: 4, RP: 4 })).toThrow(/stage/);
+    expect(() => gemmTile({ ...GEMM_TILE, DB: 1 })).toThrow(/stage/);
+    expect(gemmTile({ ...GEMM_TILE, TK: 8, DB: 1 })).toEqual({ ...GEMM_TILE, TK: 8, DB: 1 });
+    expect(() => gemmTile({ ...GEMM_TILE, DB: 2 })).toThrow(/DB/);
   });
 
   it('keeps the fastest of the own configuration and those tried, and levels order by effort', () => {
