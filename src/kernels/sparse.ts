@@ -16,9 +16,10 @@
  * matrix descriptors, the challenge codes' preprocessing) is outside the inference it serves.
  *
  * Variants:
- *  - `dense`: a tiled GEMM (32×32 output tiles, operands staged in workgroup memory, 4×4 register
- *    blocks) with bias and activation in its epilogue: what a runtime does with a dense weight
- *    that happens to be mostly zeros. The default.
+ *  - `dense`: the GEMM core (gemm.ts: operands staged in workgroup memory, a register block per
+ *    invocation; 32×32 output tiles of 4×4 blocks untuned, the autotuner's tile otherwise) with
+ *    bias and activation in its epilogue: what a runtime does with a dense weight that happens to
+ *    be mostly zeros, as fast as dlprof's GEMMs are. The default.
  *  - `csr`: Wᵀ in CSR (one row per output neuron: its input neurons and weights), one invocation
  *    per output element walking its row (invocations of a workgroup share the row, so the loop is
  *    uniform and the row's entries are read once per SIMD group), then a second elementwise pass
@@ -39,8 +40,9 @@
  */
 import {
   supported, unsupported,
-  type BufferRef, type DeviceCaps, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support,
+  type AutotuneLevel, type BufferRef, type DeviceCaps, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support, type TuneConfig,
 } from './types.js';
+import { gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
 import { dispatch1d, elements, entry1d, lit, prod } from './wgsl.js';
 import type { LayerSignature } from '../ir/types.js';
 import { count, numAttr } from './flops.js';
@@ -253,62 +255,43 @@ const hostU32 = (data: Uint32Array): HostTensor => ({ dtype: 'uint32', shape: [d
 const hostF32 = (data: Float32Array): HostTensor => ({ dtype: 'float32', shape: [data.length], data });
 
 // ---------------------------------------------------------------------------------------------
-// dense: tiled GEMM with the epilogue fused
+// dense: the GEMM core with the epilogue fused
 
-const GEMM = { TM: 32, TN: 32, TK: 16, W: 8 };
+/**
+ * The dense variant's own tile on the GEMM core (gemm.ts): 32×32 outputs, 4×4 an invocation, as
+ * its own tiled GEMM had before it ran on the core; the autotuner searches the core's others.
+ */
+const DENSE_TILE: GemmTile = { TM: 32, TP: 32, TK: 16, RM: 4, RP: 4 };
 
-function planDense(c: LayerCase, g: SparseGeometry): KernelPlan {
-  const { TM, TN, TK, W } = GEMM;
-  const T = W * W;
-  const wIdx = (k: string, n: string): string => (g.transB ? `${n} * ${u(g.K)} + ${k}` : `${k} * ${u(g.N)} + ${n}`);
-  const names = ['X', 'Wt', ...(g.hasBias ? ['Bias'] : []), 'Y'];
-  const buffers: BufferRef[] = [{ kind: 'input', index: 0 }, { kind: 'input', index: 1 }, ...(g.hasBias ? [{ kind: 'input' as const, index: 2 }] : []), { kind: 'output', index: 0 }];
-  const rows = [0, 1, 2, 3];
-  const wgsl = `${names.map((n, i) => decl(i, n, 'f32', n === 'Y')).join('\n')}
-${actWgsl(g)}
-var<workgroup> As: array<vec4<f32>, ${TK * (TM / 4)}>;
-var<workgroup> Bs: array<vec4<f32>, ${TK * (TN / 4)}>;
-
-@compute @workgroup_size(${T})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let m0 = wid.y * ${u(TM)};
-  let n0 = wid.x * ${u(TN)};
-  let tx = lid % ${u(W)};
-  let ty = lid / ${u(W)};
-${rows.map((i) => `  var acc${i} = vec4<f32>(0.0);`).join('\n')}
-  for (var k0 = 0u; k0 < ${u(g.K)}; k0 += ${u(TK)}) {
-    for (var e = lid; e < ${u(TM * TK)}; e += ${u(T)}) {
-      let mm = e / ${u(TK)};
-      let kk = e % ${u(TK)};
-      var v = 0.0;
-      if (m0 + mm < ${u(g.M)} && k0 + kk < ${u(g.K)}) { v = X[(m0 + mm) * ${u(g.K)} + k0 + kk]; }
-      As[kk * ${u(TM / 4)} + mm / 4u][mm % 4u] = v;
-    }
-    for (var e = lid; e < ${u(TK * TN)}; e += ${u(T)}) {
-      let kk = e / ${u(TN)};
-      let nn = e % ${u(TN)};
-      var v = 0.0;
-      if (n0 + nn < ${u(g.N)} && k0 + kk < ${u(g.K)}) { v = Wt[${wIdx('(k0 + kk)', '(n0 + nn)')}]; }
-      Bs[kk * ${u(TN / 4)} + nn / 4u][nn % 4u] = v;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${u(TK)}; kk++) {
-      let a = As[kk * ${u(TM / 4)} + ty];
-      let b = Bs[kk * ${u(TN / 4)} + tx];
-${rows.map((i) => `      acc${i} = fma(vec4<f32>(a[${i}]), b, acc${i});`).join('\n')}
-    }
-    workgroupBarrier();
-  }
-  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-  for (var r = 0u; r < 16u; r++) {
-    let m = m0 + ty * 4u + r / 4u;
-    let n = n0 + tx * 4u + r % 4u;
-    if (m < ${u(g.M)} && n < ${u(g.N)}) { Y[m * ${u(g.N)} + n] = act(accs[r / 4u][r % 4u]${g.hasBias ? ' + Bias[n]' : ''}); }
-  }
-}
-`;
+/**
+ * Y = act(X·W + B) on the GEMM core: A = X as [M][K] (rows read as vec4s when K is a multiple of
+ * 4), B = W as [K][N] (rows as vec4s when N is; with trans_b, four scalars from W's rows), bias
+ * and activation before the store.
+ */
+function denseSpec(g: SparseGeometry, tile: GemmTile): GemmSpec {
+  const x4 = g.K % 4 === 0;
+  const w4 = !g.transB && g.N % 4 === 0;
+  const lanes = (el: (e: number) => string, idx: string, bound: string): string =>
+    `vec4<f32>(${[0, 1, 2, 3].map((e) => (e === 0 ? el(0) : `select(0.0, ${el(e)}, ${idx} + ${e} < ${bound})`)).join(', ')})`;
+  const xEl = (m: string, k: string) => (e: number): string => `X[${m} * gK + min(${k} + ${e}, gK - 1)]`;
+  const wEl = (k: string) => (e: number): string => (g.transB ? `Wt[min(bp + ${e}, gP - 1) * gK + ${k}]` : `Wt[${k} * gP + min(bp + ${e}, gP - 1)]`);
+  const names = [['X', x4 ? 'vec4<f32>' : 'f32'], ['Wt', w4 ? 'vec4<f32>' : 'f32'], ...(g.hasBias ? [['Bias', 'f32']] : []), ['Y', 'f32']];
   return {
-    passes: [{ label: `sparse/${c.layer.op} dense`, wgsl, workgroups: [Math.ceil(g.N / TN), Math.ceil(g.M / TM), 1], buffers }],
+    ct: 'f32', M: g.M, P: g.N, K: g.K, tile,
+    decls: `${names.map(([n, t], i) => decl(i, n, t, n === 'Y')).join('\n')}
+${actWgsl(g)}`,
+    loadA4: (m, k) => (x4 ? `        av = X[(${m} * gK + ${k}) / 4];` : `        av = ${lanes(xEl(m, k), k, 'gK')};`),
+    loadB4: (k) => (w4 ? `        bv = Wt[${k} * (gP / 4) + min(bp / 4, gP / 4 - 1)];` : `        bv = vec4<f32>(${[0, 1, 2, 3].map(wEl(k)).join(', ')});`),
+    storeColumn: (p) => `let yc = ${p};`,
+    store: (m, _p, v) => `Y[${m} * gP + yc] = act(${v}${g.hasBias ? ' + Bias[yc]' : ''});`,
+  };
+}
+
+function planDense(c: LayerCase, g: SparseGeometry, caps: DeviceCaps, tile: GemmTile): KernelPlan {
+  const spec = denseSpec(g, tile);
+  const buffers: BufferRef[] = [{ kind: 'input', index: 0 }, { kind: 'input', index: 1 }, ...(g.hasBias ? [{ kind: 'input' as const, index: 2 }] : []), { kind: 'output', index: 0 }];
+  return {
+    passes: [{ label: `sparse/${c.layer.op} dense`, wgsl: gemmWgsl(spec), workgroups: gemmWorkgroups(spec, 1, caps)!, buffers }],
     scratch: [],
   };
 }
@@ -445,7 +428,7 @@ ${stores.join('\n')}
 // Support
 
 const VARIANTS = [
-  { name: 'dense', description: 'tiled GEMM on the dense weight (32×32 tiles in workgroup memory, 4×4 register blocks), bias and activation in the epilogue' },
+  { name: 'dense', description: 'the GEMM core on the dense weight (tiles in workgroup memory, register blocks; autotuned), bias and activation in the epilogue' },
   { name: 'csr', description: 'CSR SpMM (one invocation per output, walking its neuron\'s non-zeros), then bias and activation in a second pass' },
   { name: 'ell-fused', description: 'sliced-ELL SpMM with feature tiles staged in workgroup memory and bias + ReLU/clip fused (HPEC 2020 challenge design)' },
 ];
@@ -481,7 +464,7 @@ function supportsLayer(c: LayerCase, variant: string, caps: DeviceCaps): Support
   if (tooBig) return tooBig;
   switch (variant) {
     case 'dense':
-      return binds('W', elements(w) * 4, caps) ?? grid([Math.ceil(g.N / GEMM.TN), Math.ceil(g.M / GEMM.TM)], caps) ?? supported;
+      return binds('W', elements(w) * 4, caps) ?? grid([Math.ceil(g.N / DENSE_TILE.TP), Math.ceil(g.M / DENSE_TILE.TM)], caps) ?? supported;
     case 'csr': {
       // Per-element invocations run a loop of the row's length: flat dispatch over x and y.
       const groups = Math.ceil((g.M * g.N) / CSR_WG);
@@ -537,13 +520,19 @@ export const sparseLinearKernel: Kernel = {
   /** A runtime without sparse kernels runs the dense GEMM (with the epilogue, as FusedMatMul). */
   defaultVariant: () => 'dense',
   supports: supportsLayer,
-  plan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+  plan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConfig): KernelPlan {
     const s = supportsLayer(c, variant, caps);
     if (!s.ok) throw new Error(`sparse/${variant}: ${s.reason}`);
     const g = sparseGeometry(c);
-    if (variant === 'dense') return planDense(c, g);
+    if (variant === 'dense') return planDense(c, g, caps, config ? gemmTile(config) : DENSE_TILE);
     if (variant === 'csr') return planCsr(c, g, caps);
     return planEll(c, g, caps);
+  },
+  /** `dense` searches the GEMM core's tiles (gemm.ts gemmTuning), from its own. */
+  tuning(c: LayerCase, variant: string, caps: DeviceCaps, level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
+    if (variant !== 'dense' || !supportsLayer(c, variant, caps).ok) return [];
+    const g = sparseGeometry(c);
+    return gemmTuning({ M: g.M, P: g.N, batches: 1 }, 'f32', caps, level, DENSE_TILE);
   },
   reference: referenceOf,
   cost,

@@ -71,6 +71,28 @@ describe('dlprof.SparseLinear variants agree with the reference', () => {
     await expectAllAgree(c);
   });
 
+  it('K and N multiples of 4 (vector loads of X and W on the GEMM core), and each of the dense tiles the autotuner tries', async () => {
+    const c = sparseCase({ x: [6, 64], n: 132, s: 0.9, act: 'Relu' });
+    await expectAllAgree(c);
+    const { runner } = await gpu();
+    const configs = sparseLinearKernel.tuning!(c, 'dense', runner.caps, 'quick');
+    // Its own tile first (32×32, 4×4 an invocation), then the core's.
+    expect(configs[0]).toEqual({ TM: 32, TP: 32, TK: 16, RM: 4, RP: 4 });
+    expect(configs.length).toBeGreaterThanOrEqual(3);
+    expect(sparseLinearKernel.tuning!(c, 'csr', runner.caps, 'quick')).toEqual([]);
+    const inputs = syntheticInputs(c, 7);
+    const want = sparseLinearKernel.reference(c, inputs);
+    for (const config of configs.slice(1)) {
+      const p = await runner.prepare(sparseLinearKernel, c, sparseLinearKernel.plan(c, 'dense', runner.caps, config), inputs, `dense ${JSON.stringify(config)}`);
+      try {
+        const r = compareOutputs(await runner.run(p, c), want);
+        expect(r.ok, `${JSON.stringify(config)}: ${JSON.stringify(r)}`).toBe(true);
+      } finally {
+        runner.release(p);
+      }
+    }
+  });
+
   it('a single feature row (M = 1) with ReLU', async () => {
     await expectAllAgree(sparseCase({ x: [1, 300], n: 130, s: 0.9, act: 'Relu' }));
   });
