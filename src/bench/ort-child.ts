@@ -10,7 +10,13 @@ let run: ReturnType<typeof ortFrameworkHere> | undefined;
 const reply = (m: ChildReply): void => { process.send!(m); };
 const failure = (e: unknown): ChildReply => ({ error: (e as Error).message ?? String(e) });
 
-process.on('disconnect', () => process.exit(0));
+// Ended by the parent (an analysis that stopped early) or left by it: the profile folder goes too.
+const end = (): void => {
+  run?.discard();
+  process.exit(0);
+};
+process.on('disconnect', end);
+process.on('SIGTERM', end);
 process.on('message', (m: ChildRequest) => {
   if ('start' in m) {
     run = ortFrameworkHere(m.start.file, new Map(m.start.inputs), m.start.opts);

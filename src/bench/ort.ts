@@ -243,7 +243,7 @@ export interface OrtFrameworkRun {
   ready: Promise<void>;
   /** The profiled runs, then the timed ones; throws what the session or its warm-up threw. Once. */
   measure(): Promise<FrameworkMeasured>;
-  /** Releases a session that was started but not measured (an analysis that ended early), and its profile folder. */
+  /** Ends a session that was started but not measured (an analysis that ended early), its process and its profile folder. */
   close(): Promise<void>;
 }
 
@@ -312,7 +312,11 @@ export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
   });
   const started = ask({ start: { file, inputs: [...inputs], opts } });
   let measured = false;
-  const end = (): void => { if (!exited) child.kill(); };
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const end = async (): Promise<void> => {
+    if (!exited) child.kill();
+    await gone;
+  };
   return {
     ready: started.then(() => undefined),
     async measure() {
@@ -324,13 +328,13 @@ export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
         if ('error' in m) throw new Error(m.error);
         return (m as { measured: FrameworkMeasured }).measured;
       } finally {
-        end();
+        await end();
       }
     },
     async close() {
       if (measured) return;
       measured = true;
-      end();
+      await end();
     },
   };
 }
@@ -338,8 +342,11 @@ export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
 export type ChildRequest = { start: { file: string; inputs: Array<[string, HostTensor]>; opts: FrameworkOptions } } | { measure: true };
 export type ChildReply = { ready: true } | { measured: FrameworkMeasured } | { error: string };
 
-/** The framework baseline in this process: what ort-child.ts runs (startOrtFramework). */
-export function ortFrameworkHere(file: string, inputs: Map<string, HostTensor>, opts: FrameworkOptions = {}): { ready: Promise<void>; measure(): Promise<FrameworkMeasured> } {
+/**
+ * The framework baseline in this process: what ort-child.ts runs (startOrtFramework). `discard`
+ * removes its profile folder, for a process that ends without measuring.
+ */
+export function ortFrameworkHere(file: string, inputs: Map<string, HostTensor>, opts: FrameworkOptions = {}): { ready: Promise<void>; measure(): Promise<FrameworkMeasured>; discard(): void } {
   const { provider = 'webgpu', runs = 10, warmup = 2, latencyRuns = runs, profileBudgetMs = Infinity } = opts;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dlprof-ort-'));
   const removeDir = (): void => fs.rmSync(dir, { recursive: true, force: true });
@@ -383,5 +390,5 @@ export function ortFrameworkHere(file: string, inputs: Map<string, HostTensor>, 
       removeDir();
     }
   };
-  return { ready: begun.then(() => undefined), measure };
+  return { ready: begun.then(() => undefined), measure, discard: removeDir };
 }

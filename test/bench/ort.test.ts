@@ -103,6 +103,24 @@ describe('onnxruntime WebGPU profile (real, on this adapter)', async () => {
     await expect(r.measure()).rejects.toThrow(/not-a-model\.onnx.*(protobuf|parse)|(protobuf|parse).*not-a-model\.onnx/i);
   });
 
+  it('ends its process and leaves no profile behind when closed unmeasured', async () => {
+    const tmp = path.join(tempDir(), 'ort-tmp');
+    fs.mkdirSync(tmp);
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = tmp; // the child's os.tmpdir(), where its profile folder goes
+    try {
+      const r = startOrtFramework(file, modelInputs(g), { runs: 1 });
+      await r.ready;
+      const profiles = (): string[] => fs.readdirSync(tmp).filter((f) => f.startsWith('dlprof-ort-'));
+      expect(profiles()).toHaveLength(1);
+      await r.close();
+      expect(profiles()).toEqual([]);
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+    }
+  });
+
   it('refuses a profile whose kernels do not repeat run after run, or that has none', () => {
     const noKernels = events.filter((e) => e.cat !== 'Api');
     expect(() => parseOrtProfile(noKernels, 1)).toThrow(/no GPU kernel events/);
