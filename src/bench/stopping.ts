@@ -18,7 +18,8 @@ export interface SampleState {
   overall?: boolean;
   /**
    * A time the measurement only matters below: a variant is timed to find a layer's fastest, so
-   * one slower than this on every sample (RACE_SAMPLES of them) cannot be it (see `racing`).
+   * one slower than this on every sample (RACE_SAMPLES of them), or than RACE_EARLY_FACTOR times
+   * this on its first, cannot be it.
    */
   raceMs?: number;
 }
@@ -32,6 +33,15 @@ export const RACE_SAMPLES = 3;
  * twice its true time. Such a variant keeps the samples it has, and is reported as outpaced.
  */
 export const RACE_FACTOR = 2;
+
+/**
+ * Before RACE_SAMPLES, samples all this many times `raceMs` decide already: a variant at or below
+ * the fastest would need its first sample RACE_FACTOR · RACE_EARLY_FACTOR (4) times its true time.
+ * On a software adapter this spares the second and third samples of a hopeless variant of a large
+ * layer, each as long as the first: resnet50's direct convolutions, plain and fused, took 20 s of
+ * its cold analysis's samples on lavapipe, three samples each.
+ */
+export const RACE_EARLY_FACTOR = 2;
 
 export interface StoppingCriterion {
   /** Why to stop now, or null to take another sample. */
@@ -60,7 +70,7 @@ export function relativeSpreadCriterion(o: RelativeSpreadOptions): StoppingCrite
   return {
     stop(s) {
       const m = s.samplesMs.length;
-      if (s.raceMs !== undefined && m >= RACE_SAMPLES && Math.min(...s.samplesMs) > s.raceMs) return 'outpaced';
+      if (s.raceMs !== undefined && m > 0 && Math.min(...s.samplesMs) > (m >= RACE_SAMPLES ? 1 : RACE_EARLY_FACTOR) * s.raceMs) return 'outpaced';
       if (m >= o.minSamples && relativeSpread(s.samplesMs) <= o.targetSpread && s.sampledForMs >= o.minTimeMs) return 'spread';
       if (m >= o.maxSamples) return 'samples';
       if ((m >= Math.min(3, o.minSamples) && s.spentMs > o.budgetMs) || (m >= o.minSamples && !!s.overall)) return 'budget';

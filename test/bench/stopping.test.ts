@@ -27,11 +27,16 @@ describe('relative-spread criterion', () => {
     expect(c.stop({ samplesMs: [1, 2, 1, 2], sampledForMs: 150, spentMs: 10, overall: true })).toBeNull();
   });
 
-  it('stops a measurement that lost its race: every one of at least three samples above raceMs', () => {
+  it('stops a measurement that lost its race: every one of at least three samples above raceMs, or of fewer above twice it', () => {
     expect(c.stop({ samplesMs: [3, 2.5, 4], sampledForMs: 10, spentMs: 10, raceMs: 2 })).toBe('outpaced');
     // One sample at or below the bar, or too few samples: it may still be the fastest.
     expect(c.stop({ samplesMs: [3, 2, 4], sampledForMs: 10, spentMs: 10, raceMs: 2 })).toBeNull();
     expect(c.stop({ samplesMs: [3, 4], sampledForMs: 10, spentMs: 10, raceMs: 2 })).toBeNull();
+    // Far behind from the first sample on (RACE_EARLY_FACTOR): lost already.
+    expect(c.stop({ samplesMs: [4.1], sampledForMs: 10, spentMs: 10, raceMs: 2 })).toBe('outpaced');
+    expect(c.stop({ samplesMs: [4.1, 5], sampledForMs: 10, spentMs: 10, raceMs: 2 })).toBe('outpaced');
+    expect(c.stop({ samplesMs: [4.1, 3.9], sampledForMs: 10, spentMs: 10, raceMs: 2 })).toBeNull();
+    expect(c.stop({ samplesMs: [], sampledForMs: 0, spentMs: 0, raceMs: 2 })).toBeNull();
     // Without a race the usual rules decide.
     expect(c.stop({ samplesMs: [3, 2.5, 4], sampledForMs: 10, spentMs: 10 })).toBeNull();
   });
