@@ -162,36 +162,27 @@ describe('timing harness', () => {
     expect(quickRuns).toBe(DEFAULT_TIMING.warmup + 5 * a.batch);
   });
 
-  it('takes a plan that lost its race out of the rounds: after three samples, or one far behind', async () => {
+  it('takes a plan that lost its race out of the rounds, after one sample when it is far behind', async () => {
     const { runner } = await gpu();
     const timer = new Timer(runner);
     const quick = await prepareSpin(runner, 64, 1, 'race quick', true);
     const slow = await prepareSpin(runner, 256 * 1024, 4096, 'race slow', true);
-    // Nothing settles on spread. The slow plan races a bar first at 0.7 of its own time (every
-    // sample above it, none above twice it: three samples), then at 1 µs (the first sample is far
-    // above twice it: one sample).
+    // Nothing settles on spread; the slow plan races a bar of 1 µs, which its first sample exceeds
+    // many times over (RACE_EARLY_FACTOR; the three-sample rule near the bar is stopping.test.ts's:
+    // real samples are too noisy to land between the bar and twice it on a loaded machine).
     const opts = { ...DEFAULT_TIMING, targetSpread: 0, minSamples: 8, maxSamples: 8, minTimeMs: 0, budgetMs: 60_000 };
-    const alone = await timer.time(slow, { ...DEFAULT_TIMING, minSamples: 5, maxSamples: 5 });
-    if (alone.status !== 'completed') throw new Error('timing failed');
-    const race = async (raceMs: number) => {
-      const before = await executions(runner, slow);
-      const [a, b] = await timer.timeRounds([{ plans: [quick] }, { plans: [slow], raceMs }], opts);
-      if (a.status !== 'completed' || b.status !== 'completed') throw new Error('timing in rounds failed');
-      expect(b.stoppedBy).toBe('outpaced');
-      expect(Math.min(...b.samplesMs)).toBeGreaterThan(raceMs);
-      expect(a.stoppedBy).toBe('samples');
-      expect(a.samplesMs).toHaveLength(8);
-      return { samples: b.samplesMs.length, runs: (await executions(runner, slow)) - before, batch: b.batch };
-    };
-    const near = await race(0.7 * summarize(alone.samplesMs).median);
-    const far = await race(0.001);
+    const [a, b] = await timer.timeRounds([{ plans: [quick] }, { plans: [slow], raceMs: 0.001 }], opts);
+    const slowRuns = await executions(runner, slow);
     runner.release(quick);
     runner.release(slow);
-    // Executions counted by the kernel itself: the warm-up rounds, then `batch` per sample.
-    expect(near.samples).toBe(3);
-    expect(near.runs).toBe(DEFAULT_TIMING.warmup + 3 * near.batch);
-    expect(far.samples).toBe(1);
-    expect(far.runs).toBe(DEFAULT_TIMING.warmup + far.batch);
+    if (a.status !== 'completed' || b.status !== 'completed') throw new Error('timing in rounds failed');
+    expect(b.stoppedBy).toBe('outpaced');
+    expect(b.samplesMs).toHaveLength(1);
+    expect(b.samplesMs[0]).toBeGreaterThan(0.002);
+    // Counted by the kernel itself: the warm-up rounds, then one sample's executions.
+    expect(slowRuns).toBe(DEFAULT_TIMING.warmup + b.batch);
+    expect(a.stoppedBy).toBe('samples');
+    expect(a.samplesMs).toHaveLength(8);
   });
 
   it('holds the rounds while asked, calling between after each submission, then settles on the usual rules', async () => {
