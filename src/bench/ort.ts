@@ -312,7 +312,8 @@ export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
   });
   const started = ask({ start: { file, inputs: [...inputs], opts } });
   let measured = false;
-  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Ended: it exited, or it never started (a spawn error emits no 'exit').
+  const gone = new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.once('error', () => resolve()); });
   const end = async (): Promise<void> => {
     if (!exited) child.kill();
     await gone;
@@ -325,8 +326,8 @@ export function startOrtFramework(file: string, inputs: Map<string, HostTensor>,
         const r = await started;
         if ('error' in r) throw new Error(r.error);
         const m = await ask({ measure: true });
-        if ('error' in m) throw new Error(m.error);
-        return (m as { measured: FrameworkMeasured }).measured;
+        if (!('measured' in m)) throw new Error('error' in m ? m.error : "onnxruntime's process answered out of turn");
+        return m.measured;
       } finally {
         await end();
       }

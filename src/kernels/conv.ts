@@ -36,7 +36,7 @@ import {
   type AutotuneLevel, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support, type TuneConfig,
 } from './types.js';
 import { dispatch1d, elements, gpuSize, gpuTypeOf, header, prod, stridesOf } from './wgsl.js';
-import { GEMM_TILE, gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
+import { GEMM_TILE, gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, guardedLanes4, type GemmSpec, type GemmTile } from './gemm.js';
 import type { LayerSignature, TensorType } from '../ir/types.js';
 import { count } from './flops.js';
 
@@ -259,15 +259,15 @@ ${l.join('\n')}
 // implicit-gemm, im2col-gemm, 1x1-gemm and winograd's batched products on the GEMM core (gemm.ts)
 
 /**
- * A[m, k … k+3] from a row-major [rows][K] matrix `name` at row `row`: one vector load when K is a
- * multiple of 4 (the binding is then declared as vec4s), else four guarded scalar loads.
+ * A[m, k … k+3] from a row-major [rows][K] matrix `name` at row `row` (K the GEMM's, gK in the
+ * core): one vector load when K is a multiple of 4 (the binding is then declared as vec4s), else
+ * four guarded scalar loads (gemm.ts guardedLanes4).
  */
 function rowLoad4(name: string, row: string, k: string, K: number, from: GpuType, to: GpuType, vec: boolean): string {
   if (vec) return `        av = ${cvt4(`${name}[(${row}) * ${K / 4}u + ${k} / 4]`, from, to)};`;
-  // K and the row's start named once: each literal is a run-time parameter of its own, and eight
-  // copies of K made the stem convolution's programs compile about twice as long.
-  const el = (i: number): string => `select(${to}(0.0), ${cvt(`${name}[ra + ${i}]`, from, to)}, ${k} + ${i} < rK)`;
-  return `        { let rK = ${K}u; let ra = (${row}) * rK + ${k}; av = vec4<${to}>(${[0, 1, 2, 3].map(el).join(', ')}); }`;
+  // The row's start named once, K the core's own gK: each literal is a run-time parameter of its
+  // own, and eight copies of K made the stem convolution's programs compile about twice as long.
+  return `        { let ra = (${row}) * gK + ${k}; av = ${guardedLanes4(to as 'f32' | 'f16', (e) => cvt(`${name}[ra + ${e}]`, from, to), k)}; }`;
 }
 
 /**

@@ -23,7 +23,7 @@ import {
 } from './types.js';
 import { broadcastOffset, dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod, stridesOf, unravel } from './wgsl.js';
 import { as2d, convGeometry, convolve, convOutputAddress, implicitGemmOperands, type ConvGeometry } from './conv.js';
-import { GEMM_TILE, gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
+import { GEMM_TILE, gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, guardedLanes4, type GemmSpec, type GemmTile } from './gemm.js';
 import { EPILOGUE_OPS, epilogueOf } from './elementwise.js';
 import { geometry as matmulGeometry, type Geometry as MatmulGeometry } from './matmul.js';
 import { numAttr, numsAttr } from './flops.js';
@@ -142,15 +142,13 @@ function gemmGrid(s: Pick<FusedGemm, 'M' | 'P'>, batches: number, caps: DeviceCa
 }
 
 function fusedGemmWgsl(s: FusedGemm, tile: GemmTile): string {
-  const lane = (i: number, read: (idx: string) => string, idx: string, bound: string): string =>
-    (i === 0 ? read(idx) : `select(0.0, ${read(`min(${idx} + ${i}u, ${bound} - 1u)`)}, ${idx} + ${i}u < ${bound})`);
   const spec: GemmSpec = {
     ct: 'f32', M: s.M, P: s.P, K: s.K, tile,
     decls: `${header([s.st])}${s.decls}`,
     prelude: `  let z = bz;\n${s.prelude}`,
     // A's 4 reduction indices k … k+3 (k < K), B's 4 columns bp … bp+3 (clamped: columns ≥ P are not stored).
-    loadA4: (m, k) => `        av = vec4<f32>(${[0, 1, 2, 3].map((i) => lane(i, (kk) => `ldA(z, ${m}, ${kk})`, k, 'gK')).join(', ')});`,
-    loadB4: (k) => `        bv = vec4<f32>(${[0, 1, 2, 3].map((i) => `ldB(z, ${k}, min(bp + ${i}u, gP - 1u))`).join(', ')});`,
+    loadA4: (m, k) => `        av = ${guardedLanes4('f32', (e) => `ldA(z, ${m}, ${e === 0 ? k : `min(${k} + ${e}, gK - 1)`})`, k)};`,
+    loadB4: (k) => `        bv = vec4<f32>(${[0, 1, 2, 3].map((i) => `ldB(z, ${k}, min(bp + ${i}, gP - 1))`).join(', ')});`,
     store: (m, p, v) => `epi(z, ${m}, ${p}, ${v});`,
   };
   return gemmWgsl(spec);

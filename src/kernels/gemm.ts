@@ -116,7 +116,7 @@ export function gemmTuning(shape: { M: number; P: number; batches: number }, ct:
     return key(t) !== key(own) && !tileProblem(t) && c.invocations <= caps.maxComputeInvocationsPerWorkgroup && c.bytes <= caps.maxComputeWorkgroupStorageSize
       && !!gemmWorkgroups({ ...shape, tile: t }, shape.batches, caps);
   };
-  const fits = GEMM_TILES.filter((t) => !t.DB && fitting(t));
+  const fits = GEMM_TILES.filter(fitting);
   // A tile double-buffered: its depth halved where two copies of it would leave no room for the store.
   const buffered = (t: GemmTile): GemmTile[] => [t.TK, t.TK / 2].map((TK) => ({ ...t, TK, DB: 1 })).filter(fitting).slice(0, 1);
   const groups = (t: GemmTile): number => Math.ceil(shape.M / t.TM) * Math.ceil(shape.P / t.TP) * shape.batches;
@@ -159,6 +159,17 @@ export interface GemmSpec {
   store(m: string, p: string, v: string): string;
 }
 
+/**
+ * For a caller's `loadA4` whose rows are not whole 4-vectors: A[m, k … k+3] as a vec4<ct> of four
+ * scalar reads, `el(e)` reading element k + e, the lanes at or past `bound` (K) zero. Lane 0 needs
+ * no guard (the core loads only k < K); a read past K must still be in bounds, so `el` clamps it or
+ * relies on the buffer's robust access. The lane offsets are abstract integers, compiled in (a
+ * literal `1u` would be a run-time parameter of its own, specialize.ts).
+ */
+export function guardedLanes4(ct: 'f32' | 'f16', el: (e: number) => string, k: string, bound = 'gK'): string {
+  return `vec4<${ct}>(${[0, 1, 2, 3].map((e) => (e === 0 ? el(0) : `select(${ct}(0.0), ${el(e)}, ${k} + ${e} < ${bound})`)).join(', ')})`;
+}
+
 export function gemmWorkgroups(s: Pick<GemmSpec, 'M' | 'P' | 'tile'>, batches: number, caps: DeviceCaps): [number, number, number] | null {
   const x = Math.ceil(s.P / s.tile.TP);
   const y = Math.ceil(s.M / s.tile.TM);
@@ -182,7 +193,7 @@ export function gemmWgsl(s: GemmSpec): string {
   const bRowStep = T / TP4;
   const bPer = TK / bRowStep;
   const problem = tileProblem(s.tile);
-  if (problem || !Number.isInteger(aPer) || !Number.isInteger(bPer)) throw new Error(`GEMM tile ${JSON.stringify(s.tile)}: ${problem ?? 'does not divide evenly'}`);
+  if (problem) throw new Error(`GEMM tile ${JSON.stringify(s.tile)}: ${problem}`);
   const acc = (r: number, j: number): string => `acc_${r}_${j}`;
   const l: string[] = [];
   // The GEMM's sizes, read once: run-time parameters (specialize.ts), each one slot however often used.
@@ -278,8 +289,8 @@ export function gemmWgsl(s: GemmSpec): string {
     l.push('  }');
   }
   return `${s.decls}
-var<workgroup> As: array<${v4}, ${TM * TK4 * (s.tile.DB ? 2 : 1)}>;
-var<workgroup> Bs: array<${v4}, ${TK * TP4 * (s.tile.DB ? 2 : 1)}>;
+var<workgroup> As: array<${v4}, ${ATILE * (s.tile.DB ? 2 : 1)}>;
+var<workgroup> Bs: array<${v4}, ${BTILE * (s.tile.DB ? 2 : 1)}>;
 var<workgroup> Cs: array<vec4<f32>, ${(CHR * TP) / 4}>;
 
 @compute @workgroup_size(${T})

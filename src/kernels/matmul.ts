@@ -45,7 +45,7 @@ import {
   supported, unsupported,
   type AutotuneLevel, type BufferRef, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support, type TuneConfig,
 } from './types.js';
-import { GEMM_TILE, gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
+import { GEMM_TILE, gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, guardedLanes4, type GemmSpec, type GemmTile } from './gemm.js';
 import { dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod } from './wgsl.js';
 import type { LayerSignature, TensorType } from '../ir/types.js';
 import { count, numAttr } from './flops.js';
@@ -507,9 +507,7 @@ function coreSpec(g: Geometry, ct: 'f32' | 'f16', tile: GemmTile): GemmSpec {
   // Strides named once (one run-time parameter each, specialize.ts); the vector and lane offsets
   // are abstract integers, compiled in: a literal \`4u\` would be a parameter, and a division by it
   // a division by a uniform.
-  const lanes = (el: (e: number) => string, k: string): string => (g.K % 4 === 0
-    ? `${v4}(${rep(4, el, ', ')})`
-    : `${v4}(${rep(4, (e) => (e === 0 ? el(0) : `select(${lit(0, ct)}, ${el(e)}, ${k} + ${e} < gK)`), ', ')})`);
+  const lanes = (el: (e: number) => string, k: string): string => (g.K % 4 === 0 ? `${v4}(${rep(4, el, ', ')})` : guardedLanes4(ct, el, k));
   const aEl = (m: string, k: string) => (e: number): string => conv(`a[o.x + ${m} * sAm + min(${k} + ${e}, gK - 1) * sAk]`, g.st, ct);
   const bEl = (k: string) => (e: number): string => conv(`b[o.y + ${k} * sBk + min(bp + ${e}, gP - 1) * sBn]`, g.st, ct);
   // Gemm's epilogue alpha·v + beta·C(m, n), C's column part once per output column.

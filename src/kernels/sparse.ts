@@ -42,7 +42,7 @@ import {
   supported, unsupported,
   type AutotuneLevel, type BufferRef, type DeviceCaps, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support, type TuneConfig,
 } from './types.js';
-import { gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
+import { gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, guardedLanes4, type GemmSpec, type GemmTile } from './gemm.js';
 import { dispatch1d, elements, entry1d, lit, prod } from './wgsl.js';
 import type { LayerSignature } from '../ir/types.js';
 import { count, numAttr } from './flops.js';
@@ -271,8 +271,6 @@ const DENSE_TILE: GemmTile = { TM: 32, TP: 32, TK: 16, RM: 4, RP: 4 };
 function denseSpec(g: SparseGeometry, tile: GemmTile): GemmSpec {
   const x4 = g.K % 4 === 0;
   const w4 = !g.transB && g.N % 4 === 0;
-  const lanes = (el: (e: number) => string, idx: string, bound: string): string =>
-    `vec4<f32>(${[0, 1, 2, 3].map((e) => (e === 0 ? el(0) : `select(0.0, ${el(e)}, ${idx} + ${e} < ${bound})`)).join(', ')})`;
   const xEl = (m: string, k: string) => (e: number): string => `X[${m} * gK + min(${k} + ${e}, gK - 1)]`;
   const wEl = (k: string) => (e: number): string => (g.transB ? `Wt[min(bp + ${e}, gP - 1) * gK + ${k}]` : `Wt[${k} * gP + min(bp + ${e}, gP - 1)]`);
   const names = [['X', x4 ? 'vec4<f32>' : 'f32'], ['Wt', w4 ? 'vec4<f32>' : 'f32'], ...(g.hasBias ? [['Bias', 'f32']] : []), ['Y', 'f32']];
@@ -280,7 +278,7 @@ function denseSpec(g: SparseGeometry, tile: GemmTile): GemmSpec {
     ct: 'f32', M: g.M, P: g.N, K: g.K, tile,
     decls: `${names.map(([n, t], i) => decl(i, n, t, n === 'Y')).join('\n')}
 ${actWgsl(g)}`,
-    loadA4: (m, k) => (x4 ? `        av = X[(${m} * gK + ${k}) / 4];` : `        av = ${lanes(xEl(m, k), k, 'gK')};`),
+    loadA4: (m, k) => (x4 ? `        av = X[(${m} * gK + ${k}) / 4];` : `        av = ${guardedLanes4('f32', xEl(m, k), k)};`),
     loadB4: (k) => (w4 ? `        bv = Wt[${k} * (gP / 4) + min(bp / 4, gP / 4 - 1)];` : `        bv = vec4<f32>(${[0, 1, 2, 3].map(wEl(k)).join(', ')});`),
     storeColumn: (p) => `let yc = ${p};`,
     store: (m, _p, v) => `Y[${m} * gP + yc] = act(${v}${g.hasBias ? ' + Bias[yc]' : ''});`,
