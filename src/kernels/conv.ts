@@ -36,7 +36,7 @@ import {
   type AutotuneLevel, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support, type TuneConfig,
 } from './types.js';
 import { dispatch1d, elements, gpuSize, gpuTypeOf, header, prod, stridesOf } from './wgsl.js';
-import { GEMM_TILE, gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, guardedLanes4, type GemmSpec, type GemmTile } from './gemm.js';
+import { GEMM_TILE, gemmPasses, gemmTile, gemmTuning, gemmWorkgroups, guardedLanes4, type GemmSpec, type GemmTile } from './gemm.js';
 import type { LayerSignature, TensorType } from '../ir/types.js';
 import { count } from './flops.js';
 
@@ -402,12 +402,10 @@ ${im2colLoad4(g, 'k', 'f32', 'v')}
     loadB4: (k) => `        bv = Col[colBase + ${k} * colP4 + bp / 4];`,
     ...convStore(g),
   };
+  const gemm = gemmPasses(spec, g.G, caps, `${KERNEL}/${variant} gemm`, b2.buffers, 1);
   return {
-    passes: [
-      { label: `${KERNEL}/${variant} im2col`, wgsl: im2col, workgroups: dispatch1d(total, WG, caps), buffers: b1.buffers },
-      { label: `${KERNEL}/${variant} gemm`, wgsl: gemmWgsl(spec), workgroups: gemmWorkgroups(spec, g.G, caps)!, buffers: b2.buffers },
-    ],
-    scratch: [im2colBytes(g)],
+    passes: [{ label: `${KERNEL}/${variant} im2col`, wgsl: im2col, workgroups: dispatch1d(total, WG, caps), buffers: b1.buffers }, ...gemm.passes],
+    scratch: [im2colBytes(g), ...gemm.scratch],
   };
 }
 
@@ -577,7 +575,7 @@ ${ol.join('\n')}
     passes: [
       { label: `${KERNEL}/${variant} weight transform`, wgsl: weight, workgroups: dispatch1d(M * C4, WG, caps), buffers: bw.buffers },
       { label: `${KERNEL}/${variant} input transform`, wgsl: input, workgroups: dispatch1d(C * T4, WG, caps), buffers: bi.buffers },
-      { label: `${KERNEL}/${variant} gemm`, wgsl: gemmWgsl(spec), workgroups: gemmWorkgroups(spec, 16, caps)!, buffers: bg.buffers },
+      ...gemmPasses(spec, 16, caps, `${KERNEL}/${variant} gemm`, bg.buffers).passes,
       { label: `${KERNEL}/${variant} output transform`, wgsl: output, workgroups: dispatch1d(M * T, WG, caps), buffers: bo.buffers },
     ],
     scratch: winogradScratch(g),
@@ -761,11 +759,12 @@ function tuning(c: LayerCase, variant: string, caps: DeviceCaps, level: Exclude<
   const g2 = as2d(convGeometry(c));
   if (!g2 || !supports(c, variant, caps).ok) return [];
   const P = g2.N * g2.outs[0] * g2.outs[1];
+  const K = g2.Cg * g2.k[0] * g2.k[1];
   switch (variant) {
-    case 'implicit-gemm': return gemmTuning({ M: g2.Mg, P, batches: g2.G }, 'f32', caps, level);
-    case 'implicit-gemm-f16': return gemmTuning({ M: g2.Mg, P, batches: g2.G }, 'f16', caps, level);
-    case 'im2col-gemm': return gemmTuning({ M: g2.Mg, P, batches: g2.G }, 'f32', caps, level);
-    case '1x1-gemm': return gemmTuning({ M: g2.Mg, P: g2.outs[0] * g2.outs[1], batches: g2.N * g2.G }, 'f32', caps, level);
+    case 'implicit-gemm': return gemmTuning({ M: g2.Mg, P, K, batches: g2.G }, 'f32', caps, level);
+    case 'implicit-gemm-f16': return gemmTuning({ M: g2.Mg, P, K, batches: g2.G }, 'f16', caps, level);
+    case 'im2col-gemm': return gemmTuning({ M: g2.Mg, P, K, batches: g2.G }, 'f32', caps, level);
+    case '1x1-gemm': return gemmTuning({ M: g2.Mg, P: g2.outs[0] * g2.outs[1], K: g2.Cg, batches: g2.N * g2.G }, 'f32', caps, level);
     default: return [];
   }
 }
@@ -784,7 +783,7 @@ function plan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConf
     case 'implicit-gemm':
     case 'implicit-gemm-f16': {
       const r = implicitGemm(g2, variant === 'implicit-gemm' ? 'f32' : 'f16', tile, caps);
-      return { passes: [{ label, wgsl: gemmWgsl(r.spec), workgroups: r.wg!, buffers: r.buffers }], scratch: [] };
+      return gemmPasses(r.spec, g2.G, caps, label, r.buffers);
     }
     case 'im2col-gemm':
       return im2colPlan(g2, variant, caps, tile);
@@ -794,7 +793,7 @@ function plan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConf
       return depthwisePlan(g2, variant);
     case '1x1-gemm': {
       const r = pointwise(g2, caps, tile);
-      return { passes: [{ label, wgsl: gemmWgsl(r.spec), workgroups: r.wg!, buffers: r.buffers }], scratch: [] };
+      return gemmPasses(r.spec, g2.N * g2.G, caps, label, r.buffers);
     }
     default:
       throw new Error(`${label}: unknown variant`);

@@ -38,7 +38,7 @@ import {
   type AutotuneLevel, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support, type TuneConfig,
 } from './types.js';
 import { dispatch1d, elements, gpuSize, gpuTypeOf, header, prod } from './wgsl.js';
-import { gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
+import { gemmPasses, gemmTile, gemmTuning, gemmWorkgroups, type GemmSpec, type GemmTile } from './gemm.js';
 import type { LayerSignature } from '../ir/types.js';
 import { convFlops } from './conv.js';
 
@@ -325,12 +325,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     loadB4: (k) => `        bv = Col[colBase + ${k} * ${Pc / 4}u + bp / 4u];`,
     store: yStore(g),
   };
+  const gemm = gemmPasses(spec, g.G, caps, `${KERNEL}/${variant} gemm`, b2.buffers, 1);
   return {
-    passes: [
-      { label: `${KERNEL}/${variant} im2col`, wgsl: im2col, workgroups: dispatch1d(total, WG, caps), buffers: b1.buffers },
-      { label: `${KERNEL}/${variant} gemm`, wgsl: gemmWgsl(spec), workgroups: gemmWorkgroups(spec, g.G, caps)!, buffers: b2.buffers },
-    ],
-    scratch: [colBytes(g)],
+    passes: [{ label: `${KERNEL}/${variant} im2col`, wgsl: im2col, workgroups: dispatch1d(total, WG, caps), buffers: b1.buffers }, ...gemm.passes],
+    scratch: [colBytes(g), ...gemm.scratch],
   };
 }
 
@@ -393,7 +391,7 @@ function fusedPlan(g: DeformGeometry, variant: string, ct: 'f32' | 'f16', caps: 
     loadB4: loadB,
     store: yStore(g),
   };
-  return { passes: [{ label: `${KERNEL}/${variant}`, wgsl: gemmWgsl(spec), workgroups: gemmWorkgroups(spec, g.G, caps)!, buffers: b.buffers }], scratch: [] };
+  return gemmPasses(spec, g.G, caps, `${KERNEL}/${variant}`, b.buffers);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -479,7 +477,7 @@ function supports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
 function tuning(c: LayerCase, variant: string, caps: DeviceCaps, level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
   if (variant === 'naive' || !supports(c, variant, caps).ok) return [];
   const g = deformGeometry(c);
-  return gemmTuning({ M: g.Mg, P: g.P, batches: g.G }, variant === 'fused-f16' ? 'f16' : 'f32', caps, level, tileFor(g));
+  return gemmTuning({ M: g.Mg, P: g.P, K: g.Cg * g.KK, batches: g.G }, variant === 'fused-f16' ? 'f16' : 'f32', caps, level, tileFor(g));
 }
 
 function plan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConfig): KernelPlan {

@@ -23,7 +23,7 @@ import {
 } from './types.js';
 import { broadcastOffset, dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod, stridesOf, unravel } from './wgsl.js';
 import { as2d, convGeometry, convolve, convOutputAddress, implicitGemmOperands, type ConvGeometry } from './conv.js';
-import { GEMM_TILE, gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, guardedLanes4, type GemmSpec, type GemmTile } from './gemm.js';
+import { GEMM_TILE, gemmPasses, gemmTile, gemmTuning, gemmWorkgroups, guardedLanes4, type GemmSpec, type GemmTile } from './gemm.js';
 import { EPILOGUE_OPS, epilogueOf } from './elementwise.js';
 import { geometry as matmulGeometry, type Geometry as MatmulGeometry } from './matmul.js';
 import { numAttr, numsAttr } from './flops.js';
@@ -141,8 +141,8 @@ function gemmGrid(s: Pick<FusedGemm, 'M' | 'P'>, batches: number, caps: DeviceCa
   return gemmWorkgroups({ ...s, tile: GEMM_TILE }, batches, caps);
 }
 
-function fusedGemmWgsl(s: FusedGemm, tile: GemmTile): string {
-  const spec: GemmSpec = {
+function fusedGemm(s: FusedGemm, tile: GemmTile): GemmSpec {
+  return {
     ct: 'f32', M: s.M, P: s.P, K: s.K, tile,
     decls: `${header([s.st])}${s.decls}`,
     prelude: `  let z = bz;\n${s.prelude}`,
@@ -151,7 +151,6 @@ function fusedGemmWgsl(s: FusedGemm, tile: GemmTile): string {
     loadB4: (k) => `        bv = vec4<f32>(${[0, 1, 2, 3].map((i) => `ldB(z, ${k}, min(bp + ${i}, gP - 1))`).join(', ')});`,
     store: (m, p, v) => `epi(z, ${m}, ${p}, ${v});`,
   };
-  return gemmWgsl(spec);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,7 +224,7 @@ ${entry1d(WG, total, l.join('\n'))}
  * k = (c, kh, kw); the im2col element is computed while staging the B tile (never stored), and
  * the epilogue adds bias and residual and applies the activation before the store.
  */
-function convGemm(c: LayerCase, g: ConvGeometry, caps: DeviceCaps, tile: GemmTile): { wgsl: string; workgroups: [number, number, number]; buffers: Pass['buffers'] } {
+function convGemm(c: LayerCase, g: ConvGeometry, caps: DeviceCaps, tile: GemmTile, label: string): KernelPlan {
   const io = convIo(c, g);
   // The convolution's own operands (conv.ts: W read element by element here, bound as scalars),
   // and its output address with the epilogue `fin` before the store.
@@ -236,7 +235,7 @@ function convGemm(c: LayerCase, g: ConvGeometry, caps: DeviceCaps, tile: GemmTil
     ...convOutputAddress(g),
     store: (m, _p, v) => `let mg = ymb + ${m}; let yo = yc + mg * yOHW; Y[yo] = ${sv(`fin(mg, yo, ${v})`, g.st)};`,
   };
-  return { wgsl: gemmWgsl(spec), workgroups: gemmWorkgroups(spec, g.G, caps)!, buffers: io.buffers };
+  return gemmPasses(spec, g.G, caps, label, io.buffers);
 }
 
 /** depthwise-fused: a haloed input tile of one channel in workgroup memory, one output per invocation. */
@@ -343,15 +342,15 @@ function convPlan(c: LayerCase, variant: string, caps: DeviceCaps, config?: Tune
   const label = `fused/FusedConv ${variant}`;
   if (variant === 'direct-fused') return convDirect(c, g, caps);
   const g2 = as2d(g)!;
-  const p = variant === 'depthwise-fused' ? convDepthwise(c, g2) : convGemm(c, g2, caps, gemmTile(config));
-  return { passes: [{ label, ...p }], scratch: [] };
+  if (variant === 'implicit-gemm-fused') return convGemm(c, g2, caps, gemmTile(config), label);
+  return { passes: [{ label, ...convDepthwise(c, g2) }], scratch: [] };
 }
 
 /** implicit-gemm-fused searches the GEMM core's tiles (gemm.ts gemmTuning), as conv's implicit-gemm. */
 function convTuning(c: LayerCase, variant: string, caps: DeviceCaps, level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
   if (variant !== 'implicit-gemm-fused' || !convSupports(c, variant, caps).ok) return [];
   const g2 = as2d(convGeometry(c))!;
-  return gemmTuning({ M: g2.Mg, P: g2.N * prod(g2.outs), batches: g2.G }, 'f32', caps, level);
+  return gemmTuning({ M: g2.Mg, P: g2.N * prod(g2.outs), K: g2.Cg * prod(g2.k), batches: g2.G }, 'f32', caps, level);
 }
 
 function convDefault(c: LayerCase): string {
@@ -474,7 +473,7 @@ function mmSupports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
 function mmTuning(c: LayerCase, variant: string, caps: DeviceCaps, level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
   if (variant !== 'tiled-fused' || !mmSupports(c, variant, caps).ok) return [];
   const { g } = mmGeometry(c);
-  return gemmTuning({ M: g.M, P: g.N, batches: g.batch }, 'f32', caps, level);
+  return gemmTuning({ M: g.M, P: g.N, K: g.K, batches: g.batch }, 'f32', caps, level);
 }
 
 function mmPlan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConfig): KernelPlan {
@@ -486,8 +485,7 @@ function mmPlan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneCo
   const label = `fused/FusedMatMul ${variant}`;
   if (variant === 'tiled-fused') {
     const spec: FusedGemm = { M: g.M, P: g.N, K: g.K, decls: io.decls, prelude: io.prelude, st: g.st };
-    const tile = gemmTile(config);
-    return { passes: [{ label, wgsl: fusedGemmWgsl(spec, tile), workgroups: gemmWorkgroups({ ...spec, tile }, g.batch, caps)!, buffers: io.buffers }], scratch: [] };
+    return gemmPasses(fusedGemm(spec, gemmTile(config)), g.batch, caps, label, io.buffers);
   }
   const total = g.batch * g.M * g.N;
   const body = `  let n = gid % ${u(g.N)};

@@ -4,7 +4,7 @@
  * and the fused layers' convolutions and matrix products all run on it, so a tile, a loop order or
  * a store improved here improves each of them, and a model compiles one shape of GEMM code.
  */
-import type { AutotuneLevel, DeviceCaps, TuneConfig } from './types.js';
+import type { AutotuneLevel, BufferRef, DeviceCaps, Pass, TuneConfig } from './types.js';
 
 /**
  * Output tile TM (rows: output channels) × TP (columns: output positions), depth TK per step;
@@ -28,6 +28,14 @@ export interface GemmTile {
    * the tiles' workgroup memory (and so fewer rows of the staged store). Absent or 0: one copy.
    */
   DB?: number;
+  /**
+   * Split-K: K is cut into SK slices of whole TK steps, each a workgroup of its own (the grid's z
+   * is batches × SK), which writes its f32 partial products to a scratch buffer; a second pass
+   * sums the slices and runs the caller's store (so the epilogue sees the whole sum). For GEMMs
+   * whose output tiles are too few to keep a GPU's multiprocessors busy (a deep layer's 7×7
+   * image, a classifier, a batch of a few tokens) and whose K is long. Absent or 1: one pass.
+   */
+  SK?: number;
 }
 
 export const GEMM_TILE: GemmTile = { TM: 64, TP: 64, TK: 16, RM: 8, RP: 8 };
@@ -36,7 +44,8 @@ export const GEMM_TILE: GemmTile = { TM: 64, TP: 64, TK: 16, RM: 8, RP: 8 };
  * The autotuner's search space (Kernel.tuning): output tiles from 16 to 128 rows and columns,
  * 64 to 256 invocations a workgroup, 2×4 to 8×8 outputs an invocation. Small tiles keep a GPU's
  * multiprocessors busy on small or skinny GEMMs and waste less on ragged edges; large ones reuse
- * each staged value more times and issue fewer workgroups. Split-K is matmul's own variant.
+ * each staged value more times and issue fewer workgroups. Double-buffering and split-K (GemmTile
+ * DB, SK) are further dimensions of each tile (gemmTuning).
  */
 export const GEMM_TILES: readonly GemmTile[] = [
   GEMM_TILE,
@@ -53,13 +62,16 @@ export const GEMM_TILES: readonly GemmTile[] = [
 
 /** A tile as a TuneConfig (what the store keeps and the reports show). */
 export function tileConfig(t: GemmTile): TuneConfig {
-  return { TM: t.TM, TP: t.TP, TK: t.TK, RM: t.RM, RP: t.RP, ...(t.DB ? { DB: 1 } : {}) };
+  return { TM: t.TM, TP: t.TP, TK: t.TK, RM: t.RM, RP: t.RP, ...(t.DB ? { DB: 1 } : {}), ...((t.SK ?? 1) > 1 ? { SK: t.SK! } : {}) };
 }
 
 /** The tile of `config` (one of `gemmTuning`'s), GEMM_TILE without one. */
 export function gemmTile(config?: TuneConfig): GemmTile {
   if (!config) return GEMM_TILE;
-  const t: GemmTile = { TM: config.TM, TP: config.TP, TK: config.TK, RM: config.RM, RP: config.RP, ...(config.DB ? { DB: config.DB } : {}) };
+  const t: GemmTile = {
+    TM: config.TM, TP: config.TP, TK: config.TK, RM: config.RM, RP: config.RP,
+    ...(config.DB ? { DB: config.DB } : {}), ...(config.SK !== undefined ? { SK: config.SK } : {}),
+  };
   if (!tileProblem(t)) return t;
   throw new Error(`GEMM configuration ${JSON.stringify(config)}: ${tileProblem(t)}`);
 }
@@ -69,6 +81,7 @@ function tileProblem(t: GemmTile): string | null {
   const vals = [t.TM, t.TP, t.TK, t.RM, t.RP];
   if (!vals.every((v) => Number.isInteger(v) && v > 0)) return 'needs positive integers TM, TP, TK, RM, RP';
   if (t.DB !== undefined && t.DB !== 0 && t.DB !== 1) return 'DB (double-buffered tiles) must be 0 or 1';
+  if (t.SK !== undefined && !(Number.isInteger(t.SK) && t.SK >= 1 && t.SK <= MAX_SPLIT)) return `SK (K slices) must be an integer from 1 to ${MAX_SPLIT}`;
   if (t.TM % t.RM || t.TP % t.RP || t.RP % 4 || t.TK % 4) return 'TM must be a multiple of RM, TP of RP, RP and TK of 4';
   const T = (t.TP / t.RP) * (t.TM / t.RM);
   if ((t.TM * t.TK / 4) % T || T % (t.TP / 4) || t.TK % (T / (t.TP / 4))) return `its tile loads do not divide among ${T} invocations`;
@@ -100,6 +113,26 @@ function tileCost(t: GemmTile, ct: 'f32' | 'f16'): { invocations: number; bytes:
   return { invocations: (t.TP / t.RP) * (t.TM / t.RM), bytes: stagedRows(t, ct).bytes };
 }
 
+/** The most slices split-K cuts K into. */
+const MAX_SPLIT = 16;
+
+/**
+ * The workgroups a GEMM's grid should reach before split-K is worth its second pass: a large GPU
+ * runs one or more workgroups on each of its 100–150 multiprocessors at once (an H200 has 132),
+ * so a grid of fewer output tiles leaves some of them idle for the whole product.
+ */
+const FULL_GRID = 256;
+
+/** Each K slice spans at least this many TK steps: a shorter one costs more in partial sums than it saves. */
+const MIN_SLICE_STEPS = 4;
+
+type GemmShape = { M: number; P: number; K: number; batches: number };
+
+/** Bytes of split-K's partial products: SK slices of the batches' M×P outputs in f32. */
+function partialBytes(shape: GemmShape, t: GemmTile): number {
+  return (t.SK ?? 1) * shape.batches * shape.M * shape.P * 4;
+}
+
 /**
  * The autotuner's configurations for an M×P×K GEMM (× batches) in `ct` on `caps` (Kernel.tuning):
  * the variant's own tile `own` first, then, of the others that fit the device, `full`: all, each
@@ -107,15 +140,20 @@ function tileCost(t: GemmTile, ct: 'f32' | 'f16'): { invocations: number; bytes:
  * edges (padded outputs over real ones) while keeping at least as many workgroups as the own tile
  * would (or 64), the larger tile first on ties, and the own tile double-buffered (at half its
  * depth where two copies at its own would leave no room to stage the store).
+ * Split-K, where a tile's grid is under FULL_GRID workgroups and K is long enough: `quick` adds
+ * the own tile cut into the fewest slices (a power of two) that fill the grid; `full`, every tile
+ * cut into each power of two up to MAX_SPLIT. Each slice keeps MIN_SLICE_STEPS steps of K.
  */
-export function gemmTuning(shape: { M: number; P: number; batches: number }, ct: 'f32' | 'f16', caps: DeviceCaps,
+export function gemmTuning(shape: GemmShape, ct: 'f32' | 'f16', caps: DeviceCaps,
   level: Exclude<AutotuneLevel, 'off'>, own: GemmTile = GEMM_TILE): TuneConfig[] {
   const key = (t: GemmTile): string => JSON.stringify(tileConfig(t));
-  const fitting = (t: GemmTile): boolean => {
+  const builds = (t: GemmTile): boolean => {
     const c = tileCost(t, ct);
-    return key(t) !== key(own) && !tileProblem(t) && c.invocations <= caps.maxComputeInvocationsPerWorkgroup && c.bytes <= caps.maxComputeWorkgroupStorageSize
-      && !!gemmWorkgroups({ ...shape, tile: t }, shape.batches, caps);
+    return !tileProblem(t) && c.invocations <= caps.maxComputeInvocationsPerWorkgroup && c.bytes <= caps.maxComputeWorkgroupStorageSize
+      && !!gemmWorkgroups({ ...shape, tile: t }, shape.batches, caps)
+      && partialBytes(shape, t) <= Math.min(caps.maxStorageBufferBindingSize, caps.maxBufferSize);
   };
+  const fitting = (t: GemmTile): boolean => key(t) !== key(own) && builds(t);
   const fits = GEMM_TILES.filter(fitting);
   // A tile double-buffered: its depth halved where two copies of it would leave no room for the store.
   const buffered = (t: GemmTile): GemmTile[] => [t.TK, t.TK / 2].map((TK) => ({ ...t, TK, DB: 1 })).filter(fitting).slice(0, 1);
@@ -123,9 +161,15 @@ export function gemmTuning(shape: { M: number; P: number; batches: number }, ct:
   const waste = (t: GemmTile): number => (groups(t) * t.TM * t.TP) / (shape.M * shape.P * shape.batches);
   const enough = Math.min(64, groups(own));
   const score = (t: GemmTile): number => waste(t) * (groups(t) < enough ? 2 : 1);
+  // A tile cut into SK slices of K, where its grid is short of FULL_GRID and each slice keeps MIN_SLICE_STEPS steps.
+  const split = (t: GemmTile, SK: number): GemmTile[] =>
+    (groups(t) < FULL_GRID && shape.K >= SK * MIN_SLICE_STEPS * t.TK ? [{ ...t, SK }] : []).filter(fitting);
+  const pow2 = [2, 4, 8, 16].filter((n) => n <= MAX_SPLIT);
+  const target = pow2.find((n) => groups(own) * n >= FULL_GRID) ?? MAX_SPLIT;
   const chosen = level === 'full'
-    ? [...fits, ...[own, ...fits].flatMap(buffered)]
-    : [...[...fits].sort((a, b) => score(a) - score(b) || b.TM * b.TP - a.TM * a.TP).slice(0, 3), ...buffered(own)];
+    ? [...fits, ...[own, ...fits].flatMap(buffered), ...[own, ...fits].flatMap((t) => pow2.flatMap((n) => split(t, n)))]
+    : [...[...fits].sort((a, b) => score(a) - score(b) || b.TM * b.TP - a.TM * a.TP).slice(0, 3), ...buffered(own),
+      ...pow2.filter((n) => n <= target).reverse().flatMap((n) => split(own, n)).slice(0, 1)];
   return [own, ...chosen].map(tileConfig);
 }
 
@@ -139,7 +183,10 @@ export interface GemmSpec {
   tile: GemmTile;
   /** Module-scope declarations (bindings, helpers). */
   decls: string;
-  /** Statements once per invocation (batch `bz` known) before the K loop. */
+  /**
+   * Statements once per invocation (batch `bz` known) before the K loop; split-K's reduction pass
+   * runs them too, so they read only `bz` and the sizes gM, gP, gK.
+   */
   prelude?: string;
   /** Statements once per invocation for its 4 B columns `bp` … `bp + 3` (bp = p0 + 4·bcg, maybe ≥ P). */
   bColumns?: string;
@@ -170,15 +217,99 @@ export function guardedLanes4(ct: 'f32' | 'f16', el: (e: number) => string, k: s
   return `vec4<${ct}>(${[0, 1, 2, 3].map((e) => (e === 0 ? el(0) : `select(${ct}(0.0), ${el(e)}, ${k} + ${e} < ${bound})`)).join(', ')})`;
 }
 
+/**
+ * The grid of the GEMM's (first) pass: output tiles along P and M, batches × K slices along z;
+ * null where it, or split-K's reduction grid, exceeds the device's dispatch limits.
+ */
 export function gemmWorkgroups(s: Pick<GemmSpec, 'M' | 'P' | 'tile'>, batches: number, caps: DeviceCaps): [number, number, number] | null {
   const x = Math.ceil(s.P / s.tile.TP);
   const y = Math.ceil(s.M / s.tile.TM);
+  const z = batches * (s.tile.SK ?? 1);
   const lim = caps.maxComputeWorkgroupsPerDimension;
-  return x <= lim && y <= lim && batches <= lim ? [x, y, batches] : null;
+  const fits = (g: number[]): boolean => g.every((n) => n <= lim);
+  return fits([x, y, z]) && ((s.tile.SK ?? 1) <= 1 || fits(reduceGrid(s, batches))) ? [x, y, z] : null;
 }
 
-export function gemmWgsl(s: GemmSpec): string {
+/** Invocations a workgroup of split-K's reduction pass: one output column each, along P. */
+const REDUCE_WG = 64;
+
+function reduceGrid(s: Pick<GemmSpec, 'M' | 'P'>, batches: number): [number, number, number] {
+  return [Math.ceil(s.P / REDUCE_WG), s.M, batches];
+}
+
+/** The storage buffers that `decls` declares, by name. */
+function storageNames(decls: string): string[] {
+  return [...decls.matchAll(/var<storage\b[^>]*>\s*(\w+)\s*:/g)].map((m) => m[1]);
+}
+
+/**
+ * The GEMM's passes on `batches` batches (the grid's z), binding the caller's `buffers` in order:
+ * one pass, or with split-K (tile SK > 1) the slices' pass into a scratch buffer of partial
+ * products (scratch `scratchIndex`, returned in `scratch`) and the reduction pass that sums them
+ * and runs the caller's store. Both passes bind all of the caller's buffers (a pipeline's layout
+ * is its shader's, so each is named in both shaders) and the partials after them; `prelude`,
+ * `storeSetup`, `storeColumn` and `store` run in the reduction pass too, so they may read the
+ * batch `bz` and the sizes gM, gP, gK, not the tile's coordinates.
+ */
+export function gemmPasses(s: GemmSpec, batches: number, caps: DeviceCaps, label: string, buffers: BufferRef[],
+  scratchIndex = 0): { passes: Pass[]; scratch: number[] } {
+  const wg = gemmWorkgroups(s, batches, caps);
+  if (!wg) throw new Error(`${label}: the GEMM grid of tile ${JSON.stringify(tileConfig(s.tile))} exceeds the dispatch limits`);
+  const SK = s.tile.SK ?? 1;
+  if (SK <= 1) return { passes: [{ label, wgsl: gemmWgsl(s), workgroups: wg, buffers }], scratch: [] };
+  const part = { binding: buffers.length, batches };
+  const withPart: BufferRef[] = [...buffers, { kind: 'scratch', index: scratchIndex }];
+  return {
+    passes: [
+      { label: `${label} (K slices)`, wgsl: gemmWgsl(s, part), workgroups: wg, buffers: withPart },
+      { label: `${label} (sum of slices)`, wgsl: reduceWgsl(s, part), workgroups: reduceGrid(s, batches), buffers: withPart },
+    ],
+    scratch: [partialBytes({ ...s, batches }, s.tile)],
+  };
+}
+
+/** Split-K's partial products: the binding after the caller's, and the batches they span. */
+interface Partials { binding: number; batches: number }
+
+const partialDecl = (p: Partials, access: 'read' | 'read_write'): string =>
+  `@group(0) @binding(${p.binding}) var<storage, ${access}> gPart: array<f32>;`;
+
+/** Each of the caller's storage buffers named, so that a pass that does not read it still binds it. */
+const nameAll = (decls: string): string => storageNames(decls).map((n) => `  _ = &${n};`).join('\n');
+
+/** Split-K's second pass: one invocation an output, the slices' partial products summed, then the caller's store. */
+function reduceWgsl(s: GemmSpec, p: Partials): string {
+  const SK = s.tile.SK!;
+  return `${s.decls}
+${partialDecl(p, 'read')}
+
+@compute @workgroup_size(${REDUCE_WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+${nameAll(s.decls)}
+  let gM = ${s.M}u; let gP = ${s.P}u; let gK = ${s.K}u;
+  let bz = gid.z;
+${s.prelude ?? ''}
+${s.storeSetup ?? ''}
+  {
+    let m = gid.y; let sp = gid.x;
+    ${s.storeColumn ? s.storeColumn('min(sp, gP - 1)') : ''}
+    if (sp < gP) {
+      var v = 0.0;
+      for (var ks = 0u; ks < ${SK}u; ks++) { v += gPart[((ks * ${p.batches}u + bz) * gM + m) * gP + sp]; }
+      ${s.store('m', 'sp', 'v')}
+    }
+  }
+}
+`;
+}
+
+/**
+ * The GEMM's (first) pass. With `part` (split-K), workgroup z = batch · SK + slice multiplies its
+ * slice of K and stores its partial products to gPart in place of the caller's store.
+ */
+function gemmWgsl(s: GemmSpec, part?: Partials): string {
   const { TM, TP, TK, RM, RP } = s.tile;
+  const SK = part ? s.tile.SK! : 1;
   const WX = TP / RP;
   const WY = TM / RM;
   const T = WX * WY;
@@ -198,7 +329,15 @@ export function gemmWgsl(s: GemmSpec): string {
   const l: string[] = [];
   // The GEMM's sizes, read once: run-time parameters (specialize.ts), each one slot however often used.
   l.push(`  let gM = ${s.M}u; let gP = ${s.P}u; let gK = ${s.K}u;`);
-  l.push(`  let bz = wid.z;`);
+  if (part) {
+    // Slice ks spans kBeg … kEnd: whole TK steps, the last slices maybe short or empty (their partials 0).
+    const steps = Math.ceil(Math.ceil(s.K / TK) / SK);
+    l.push(nameAll(s.decls));
+    l.push(`  let bz = wid.z / ${SK}u; let ks = wid.z % ${SK}u;`);
+    l.push(`  let kBeg = min(ks * ${steps * TK}u, gK); let kEnd = min(kBeg + ${steps * TK}u, gK);`);
+  } else {
+    l.push(`  let bz = wid.z;`);
+  }
   l.push(`  let m0 = wid.y * ${TM};`);
   l.push(`  let p0 = wid.x * ${TP};`);
   l.push(`  let tx = lid % ${WX};`);
@@ -242,8 +381,9 @@ export function gemmWgsl(s: GemmSpec): string {
     l.push(`${ind}}`);
     if (mixed) for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`${ind}${acc(r, j)} += vec4<f32>(h_${r}_${j});`);
   };
+  const [kBeg, kEnd] = part ? ['kBeg', 'kEnd'] : ['0u', 'gK'];
   if (!s.tile.DB) {
-    l.push(`  for (var k0 = 0u; k0 < gK; k0 += ${TK}) {`);
+    l.push(`  for (var k0 = ${kBeg}; k0 < ${kEnd}; k0 += ${TK}) {`);
     loads('    ', '', '');
     l.push(`    workgroupBarrier();`);
     products('    ', '', '');
@@ -252,10 +392,10 @@ export function gemmWgsl(s: GemmSpec): string {
   } else {
     // Double-buffered: step st loads tile st into copy st % 2 and multiplies tile st − 1 from the
     // other copy; the one barrier a step separates both from the next step's.
-    l.push(`  let nk = (gK + ${TK - 1}u) / ${TK}u;`);
+    l.push(part ? `  let nk = (kEnd - kBeg + ${TK - 1}u) / ${TK}u;` : `  let nk = (gK + ${TK - 1}u) / ${TK}u;`);
     l.push(`  for (var st = 0u; st <= nk; st++) {`);
     l.push(`    if (st < nk) {`);
-    l.push(`      let k0 = st * ${TK}u; let aw = (st % 2u) * ${ATILE}u; let bw = (st % 2u) * ${BTILE}u;`);
+    l.push(`      let k0 = ${part ? 'kBeg + ' : ''}st * ${TK}u; let aw = (st % 2u) * ${ATILE}u; let bw = (st % 2u) * ${BTILE}u;`);
     loads('      ', 'aw + ', 'bw + ');
     l.push(`    }`);
     l.push(`    if (st > 0u) {`);
@@ -265,7 +405,7 @@ export function gemmWgsl(s: GemmSpec): string {
     l.push(`    workgroupBarrier();`);
     l.push(`  }`);
   }
-  if (s.storeSetup) l.push(s.storeSetup);
+  if (s.storeSetup && !part) l.push(s.storeSetup);
   // The store, staged through workgroup memory (Cs) CHR rows at a time: each invocation writes its
   // accumulators there, then stores one column of the tile (lid % TP, its address computed once,
   // storeColumn) row after row in a loop. The caller's store and epilogue are one copy of code in
@@ -274,7 +414,9 @@ export function gemmWgsl(s: GemmSpec): string {
   const { CHR } = stagedRows(s.tile, ct);
   const SR = T / TP;
   l.push(`  let sp = p0 + lid % ${TP};`);
-  if (s.storeColumn) l.push(`  ${s.storeColumn('min(sp, gP - 1)')}`);
+  if (s.storeColumn && !part) l.push(`  ${s.storeColumn('min(sp, gP - 1)')}`);
+  // Split-K's slices store their partial products instead, for the reduction pass to sum.
+  const store = part ? `gPart[((ks * ${part.batches}u + bz) * gM + m) * gP + sp] = v;` : s.store('m', 'sp', 'v');
   for (let c = 0; c * CHR < TM; c++) {
     const rows = Math.min(CHR, TM - c * CHR);
     l.push('  workgroupBarrier();');
@@ -285,11 +427,11 @@ export function gemmWgsl(s: GemmSpec): string {
     l.push('  workgroupBarrier();');
     l.push(`  for (var sr = lid / ${TP}; sr < ${rows}; sr += ${SR}) {`);
     l.push(`    let m = m0 + ${c * CHR} + sr;`);
-    l.push(`    if (m < gM && sp < gP) { let v = Cs[sr * ${TP4} + (lid % ${TP}) / 4][lid % 4]; ${s.store('m', 'sp', 'v')} }`);
+    l.push(`    if (m < gM && sp < gP) { let v = Cs[sr * ${TP4} + (lid % ${TP}) / 4][lid % 4]; ${store} }`);
     l.push('  }');
   }
   return `${s.decls}
-var<workgroup> As: array<${v4}, ${ATILE * (s.tile.DB ? 2 : 1)}>;
+${part ? `${partialDecl(part, 'read_write')}\n` : ''}var<workgroup> As: array<${v4}, ${ATILE * (s.tile.DB ? 2 : 1)}>;
 var<workgroup> Bs: array<${v4}, ${BTILE * (s.tile.DB ? 2 : 1)}>;
 var<workgroup> Cs: array<vec4<f32>, ${(CHR * TP) / 4}>;
 

@@ -45,7 +45,7 @@ import {
   supported, unsupported,
   type AutotuneLevel, type BufferRef, type DeviceCaps, type GpuType, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support, type TuneConfig,
 } from './types.js';
-import { GEMM_TILE, gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, guardedLanes4, type GemmSpec, type GemmTile } from './gemm.js';
+import { GEMM_TILE, gemmPasses, gemmTile, gemmTuning, gemmWorkgroups, guardedLanes4, type GemmSpec, type GemmTile } from './gemm.js';
 import { dispatch1d, elements, entry1d, gpuSize, gpuTypeOf, header, lit, prod } from './wgsl.js';
 import type { LayerSignature, TensorType } from '../ir/types.js';
 import { count, numAttr } from './flops.js';
@@ -537,7 +537,7 @@ ${offsetsFn(g)}`,
 
 function planTiled(g: Geometry, variant: string, ct: 'f32' | 'f16', caps: DeviceCaps, tile: GemmTile): KernelPlan {
   const spec = coreSpec(g, ct, tile);
-  return { passes: [{ label: label(variant), wgsl: gemmWgsl(spec), workgroups: gemmWorkgroups(spec, g.batch, caps)!, buffers: buffersFor(g) }], scratch: [] };
+  return gemmPasses(spec, g.batch, caps, label(variant), buffersFor(g));
 }
 
 /** `gemv` parameters: lanes along n (column blocks of 4) × lanes along k. */
@@ -931,7 +931,7 @@ export const matmulKernel: Kernel = {
   tuning(c: LayerCase, variant: string, caps: DeviceCaps, level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
     if ((variant !== 'tiled' && variant !== 'tiled-f16') || !supportsLayer(c, variant, caps).ok) return [];
     const g = geometry(c);
-    return g.batch * g.M * g.N ? gemmTuning({ M: g.M, P: g.N, batches: g.batch }, variant === 'tiled' ? 'f32' : 'f16', caps, level) : [];
+    return g.batch * g.M * g.N ? gemmTuning({ M: g.M, P: g.N, K: g.K, batches: g.batch }, variant === 'tiled' ? 'f32' : 'f16', caps, level) : [];
   },
   reference: referenceOf,
   cost,

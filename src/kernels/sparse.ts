@@ -42,7 +42,7 @@ import {
   supported, unsupported,
   type AutotuneLevel, type BufferRef, type DeviceCaps, type HostTensor, type Kernel, type KernelPlan, type LayerCase, type Pass, type Support, type TuneConfig,
 } from './types.js';
-import { gemmTile, gemmTuning, gemmWgsl, gemmWorkgroups, guardedLanes4, type GemmSpec, type GemmTile } from './gemm.js';
+import { gemmPasses, gemmTile, gemmTuning, gemmWorkgroups, guardedLanes4, type GemmSpec, type GemmTile } from './gemm.js';
 import { dispatch1d, elements, entry1d, lit, prod } from './wgsl.js';
 import type { LayerSignature } from '../ir/types.js';
 import { count, numAttr } from './flops.js';
@@ -288,10 +288,7 @@ ${actWgsl(g)}`,
 function planDense(c: LayerCase, g: SparseGeometry, caps: DeviceCaps, tile: GemmTile): KernelPlan {
   const spec = denseSpec(g, tile);
   const buffers: BufferRef[] = [{ kind: 'input', index: 0 }, { kind: 'input', index: 1 }, ...(g.hasBias ? [{ kind: 'input' as const, index: 2 }] : []), { kind: 'output', index: 0 }];
-  return {
-    passes: [{ label: `sparse/${c.layer.op} dense`, wgsl: gemmWgsl(spec), workgroups: gemmWorkgroups(spec, 1, caps)!, buffers }],
-    scratch: [],
-  };
+  return gemmPasses(spec, 1, caps, `sparse/${c.layer.op} dense`, buffers);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -530,7 +527,7 @@ export const sparseLinearKernel: Kernel = {
   tuning(c: LayerCase, variant: string, caps: DeviceCaps, level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
     if (variant !== 'dense' || !supportsLayer(c, variant, caps).ok) return [];
     const g = sparseGeometry(c);
-    return gemmTuning({ M: g.M, P: g.N, batches: 1 }, 'f32', caps, level, DENSE_TILE);
+    return gemmTuning({ M: g.M, P: g.N, K: g.K, batches: 1 }, 'f32', caps, level, DENSE_TILE);
   },
   reference: referenceOf,
   cost,
