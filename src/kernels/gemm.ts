@@ -36,6 +36,16 @@ export interface GemmTile {
    * image, a classifier, a batch of a few tokens) and whose K is long. Absent or 1: one pass.
    */
   SK?: number;
+  /**
+   * 1: subgroup operations (needs the adapter's subgroups and f32 tiles). The invocations take
+   * their places in the tile by subgroup (index = subgroup_id · subgroup_size + lane, so each
+   * aligned four are one quad whatever order the hardware numbers them in), and the four of a quad
+   * (four neighbouring column groups of one row group) each read a quarter of their shared rows of
+   * A from workgroup memory and pass them round with quad broadcasts: RM/4 reads of A a step
+   * instead of RM. Whether a quad broadcast is cheaper than a workgroup-memory read (it is on GPUs
+   * whose lanes exchange registers directly) is the autotuner's to find. Needs RM a multiple of 4.
+   */
+  SG?: number;
 }
 
 export const GEMM_TILE: GemmTile = { TM: 64, TP: 64, TK: 16, RM: 8, RP: 8 };
@@ -62,7 +72,7 @@ export const GEMM_TILES: readonly GemmTile[] = [
 
 /** A tile as a TuneConfig (what the store keeps and the reports show). */
 export function tileConfig(t: GemmTile): TuneConfig {
-  return { TM: t.TM, TP: t.TP, TK: t.TK, RM: t.RM, RP: t.RP, ...(t.DB ? { DB: 1 } : {}), ...((t.SK ?? 1) > 1 ? { SK: t.SK! } : {}) };
+  return { TM: t.TM, TP: t.TP, TK: t.TK, RM: t.RM, RP: t.RP, ...(t.DB ? { DB: 1 } : {}), ...((t.SK ?? 1) > 1 ? { SK: t.SK! } : {}), ...(t.SG ? { SG: 1 } : {}) };
 }
 
 /** The tile of `config` (one of `gemmTuning`'s), GEMM_TILE without one. */
@@ -70,7 +80,7 @@ export function gemmTile(config?: TuneConfig): GemmTile {
   if (!config) return GEMM_TILE;
   const t: GemmTile = {
     TM: config.TM, TP: config.TP, TK: config.TK, RM: config.RM, RP: config.RP,
-    ...(config.DB ? { DB: config.DB } : {}), ...(config.SK !== undefined ? { SK: config.SK } : {}),
+    ...(config.DB ? { DB: config.DB } : {}), ...(config.SK !== undefined ? { SK: config.SK } : {}), ...(config.SG ? { SG: config.SG } : {}),
   };
   if (!tileProblem(t)) return t;
   throw new Error(`GEMM configuration ${JSON.stringify(config)}: ${tileProblem(t)}`);
@@ -82,6 +92,8 @@ function tileProblem(t: GemmTile): string | null {
   if (!vals.every((v) => Number.isInteger(v) && v > 0)) return 'needs positive integers TM, TP, TK, RM, RP';
   if (t.DB !== undefined && t.DB !== 0 && t.DB !== 1) return 'DB (double-buffered tiles) must be 0 or 1';
   if (t.SK !== undefined && !(Number.isInteger(t.SK) && t.SK >= 1 && t.SK <= MAX_SPLIT)) return `SK (K slices) must be an integer from 1 to ${MAX_SPLIT}`;
+  if (t.SG !== undefined && t.SG !== 0 && t.SG !== 1) return 'SG (subgroup operations) must be 0 or 1';
+  if (t.SG && (t.RM % 4 || (t.TP / t.RP) % 4)) return 'SG (subgroup operations) needs RM and TP / RP multiples of 4 (a quad shares rows)';
   if (t.TM % t.RM || t.TP % t.RP || t.RP % 4 || t.TK % 4) return 'TM must be a multiple of RM, TP of RP, RP and TK of 4';
   const T = (t.TP / t.RP) * (t.TM / t.RM);
   if ((t.TM * t.TK / 4) % T || T % (t.TP / 4) || t.TK % (T / (t.TP / 4))) return `its tile loads do not divide among ${T} invocations`;
@@ -143,6 +155,8 @@ function partialBytes(shape: GemmShape, t: GemmTile): number {
  * Split-K, where a tile's grid is under FULL_GRID workgroups and K is long enough: `quick` adds
  * the own tile cut into the fewest slices (a power of two) that fill the grid; `full`, every tile
  * cut into each power of two up to MAX_SPLIT. Each slice keeps MIN_SLICE_STEPS steps of K.
+ * Subgroup operations (SG), where the adapter has them and the tiles are f32: `quick` adds the own
+ * tile with them, `full` every tile.
  */
 export function gemmTuning(shape: GemmShape, ct: 'f32' | 'f16', caps: DeviceCaps,
   level: Exclude<AutotuneLevel, 'off'>, own: GemmTile = GEMM_TILE): TuneConfig[] {
@@ -166,10 +180,12 @@ export function gemmTuning(shape: GemmShape, ct: 'f32' | 'f16', caps: DeviceCaps
     (groups(t) < FULL_GRID && shape.K >= SK * MIN_SLICE_STEPS * t.TK ? [{ ...t, SK }] : []).filter(fitting);
   const pow2 = [2, 4, 8, 16].filter((n) => n <= MAX_SPLIT);
   const target = pow2.find((n) => groups(own) * n >= FULL_GRID) ?? MAX_SPLIT;
+  // A tile with subgroup operations, where the adapter has them and the tiles are f32.
+  const quads = (t: GemmTile): GemmTile[] => (caps.subgroups && ct === 'f32' ? [{ ...t, SG: 1 }].filter(fitting) : []);
   const chosen = level === 'full'
-    ? [...fits, ...[own, ...fits].flatMap(buffered), ...[own, ...fits].flatMap((t) => pow2.flatMap((n) => split(t, n)))]
+    ? [...fits, ...[own, ...fits].flatMap(buffered), ...[own, ...fits].flatMap((t) => pow2.flatMap((n) => split(t, n))), ...[own, ...fits].flatMap(quads)]
     : [...[...fits].sort((a, b) => score(a) - score(b) || b.TM * b.TP - a.TM * a.TP).slice(0, 3), ...buffered(own),
-      ...pow2.filter((n) => n <= target).reverse().flatMap((n) => split(own, n)).slice(0, 1)];
+      ...pow2.filter((n) => n <= target).reverse().flatMap((n) => split(own, n)).slice(0, 1), ...quads(own)];
   return [own, ...chosen].map(tileConfig);
 }
 
@@ -327,6 +343,11 @@ function gemmWgsl(s: GemmSpec, part?: Partials): string {
   if (problem) throw new Error(`GEMM tile ${JSON.stringify(s.tile)}: ${problem}`);
   const acc = (r: number, j: number): string => `acc_${r}_${j}`;
   const l: string[] = [];
+  const sg = !!s.tile.SG;
+  if (sg && mixed) throw new Error(`GEMM tile ${JSON.stringify(s.tile)}: subgroup operations need f32 tiles`);
+  // With subgroup operations, an invocation's place in the tile is numbered by subgroup, so that
+  // each aligned four places are one quad.
+  if (sg) l.push('  let lid = sgId * sgSize + sgLane;');
   // The GEMM's sizes, read once: run-time parameters (specialize.ts), each one slot however often used.
   l.push(`  let gM = ${s.M}u; let gP = ${s.P}u; let gK = ${s.K}u;`);
   if (part) {
@@ -369,7 +390,13 @@ function gemmWgsl(s: GemmSpec, part?: Partials): string {
   const products = (ind: string, ar: string, br: string): void => {
     if (mixed) for (let r = 0; r < RM; r++) for (let j = 0; j < RP4; j++) l.push(`${ind}var h_${r}_${j} = vec4<f16>(0.0);`);
     l.push(`${ind}for (var kq = 0u; kq < ${TK4}; kq++) {`);
-    for (let r = 0; r < RM; r++) l.push(`${ind}  let a${r} = As[${ar}(ty + ${r * WY}) * ${TK4} + kq];`);
+    if (sg) {
+      // Quad lane j (= tx % 4) reads rows r ≡ j (mod 4) of the invocations' shared RM; quad broadcasts give each lane all RM.
+      for (let c = 0; c < RM / 4; c++) l.push(`${ind}  let aq${c} = As[${ar}(ty + (tx % 4 + ${4 * c}) * ${WY}) * ${TK4} + kq];`);
+      for (let r = 0; r < RM; r++) l.push(`${ind}  let a${r} = quadBroadcast(aq${r >> 2}, ${r % 4});`);
+    } else {
+      for (let r = 0; r < RM; r++) l.push(`${ind}  let a${r} = As[${ar}(ty + ${r * WY}) * ${TK4} + kq];`);
+    }
     for (let q = 0; q < 4; q++) {
       for (let j = 0; j < RP4; j++) l.push(`${ind}  let b${q}_${j} = Bs[${br}(kq * 4 + ${q}) * ${TP4} + tx + ${j * WX}];`);
     }
@@ -430,13 +457,15 @@ function gemmWgsl(s: GemmSpec, part?: Partials): string {
     l.push(`    if (m < gM && sp < gP) { let v = Cs[sr * ${TP4} + (lid % ${TP}) / 4][lid % 4]; ${store} }`);
     l.push('  }');
   }
-  return `${s.decls}
+  return `${sg ? 'enable subgroups;\n' : ''}${s.decls}
 ${part ? `${partialDecl(part, 'read_write')}\n` : ''}var<workgroup> As: array<${v4}, ${ATILE * (s.tile.DB ? 2 : 1)}>;
 var<workgroup> Bs: array<${v4}, ${BTILE * (s.tile.DB ? 2 : 1)}>;
 var<workgroup> Cs: array<vec4<f32>, ${(CHR * TP) / 4}>;
 
 @compute @workgroup_size(${T})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, ${sg
+    ? '@builtin(subgroup_id) sgId: u32, @builtin(subgroup_size) sgSize: u32, @builtin(subgroup_invocation_id) sgLane: u32'
+    : '@builtin(local_invocation_index) lid: u32'}) {
 ${l.join('\n')}
 }
 `;

@@ -25,17 +25,18 @@ describe("the GEMM core's search space", () => {
     expect(skinny[0]).toEqual(tileConfig(GEMM_TILE));
     // 16 rows: the 16-row tiles waste nothing, a 32-row one half, the own 64-row tile three quarters.
     // Then the own tile double-buffered (at half its depth: two copies at 16 fill 16 KiB).
-    const text = (c: Record<string, number>): string => `${c.TM}x${c.TP}x${c.TK}${c.DB ? ' DB' : ''}`;
-    expect(skinny.slice(1).map(text)).toEqual(['16x64x16', '16x32x16', '32x64x16', '64x64x8 DB']);
+    // Then (the adapter has subgroups) the own tile with subgroup operations.
+    const text = (c: Record<string, number>): string => `${c.TM}x${c.TP}x${c.TK}${c.DB ? ' DB' : ''}${c.SG ? ' SG' : ''}`;
+    expect(skinny.slice(1).map(text)).toEqual(['16x64x16', '16x32x16', '32x64x16', '64x64x8 DB', '64x64x16 SG']);
     const square = gemmTuning({ M: 256, P: 256, K: 64, batches: 1 }, 'f32', caps, 'quick');
     // Nothing wasted at any tile; tiles that leave fewer workgroups than the own one are passed over.
-    expect(square.slice(1).map(text)).toEqual(['128x32x16', '32x64x16', '64x32x16', '64x64x8 DB']);
+    expect(square.slice(1).map(text)).toEqual(['128x32x16', '32x64x16', '64x32x16', '64x64x8 DB', '64x64x16 SG']);
     const full = gemmTuning({ M: 256, P: 256, K: 64, batches: 1 }, 'f32', caps, 'full');
-    expect(full.filter((c) => !c.DB && !c.SK)).toHaveLength(10);
+    expect(full.filter((c) => !c.DB && !c.SK && !c.SG)).toHaveLength(10);
     // The 256 invocations of a 128×128 tile's 8×8 blocks exceed a 128-invocation device.
     const small = gemmTuning({ M: 256, P: 256, K: 64, batches: 1 }, 'f32', { ...caps, maxComputeInvocationsPerWorkgroup: 128 }, 'full');
     expect(small.some((c) => c.TM === 128 && c.TP === 128)).toBe(false);
-    expect(small.filter((c) => !c.DB && !c.SK).length).toBe(9);
+    expect(small.filter((c) => !c.DB && !c.SK && !c.SG).length).toBe(9);
   });
 
   it('refuses a configuration whose loads do not divide among its invocations', () => {

@@ -3,7 +3,8 @@
  * such configuration of the autotuner's search space computes the same product as the reference,
  * on ragged sizes (no size a multiple of a tile; K over several steps and under one), for a plain
  * operand load (matmul's `tiled`, and its f16 form) and a gathered one (conv's implicit GEMM);
- * split-K's second pass runs each caller's epilogue once, on the sum of the slices.
+ * split-K's second pass runs each caller's epilogue once, on the sum of the slices; subgroup
+ * operations (SG) share each quad's rows of A whatever the hardware's lane order.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { compareOutputs } from '../../src/bench/verify.js';
@@ -35,9 +36,9 @@ describe('double-buffered GEMM tiles', () => {
     const caps = { ...runner.caps, maxComputeWorkgroupStorageSize: 16384 };
     const quick = gemmTuning({ M: 256, P: 256, K: 64, batches: 1 }, 'f32', caps, 'quick');
     // Two copies of the own 64×64×16 tile fill 16 KiB, leaving nothing to stage the store in.
-    expect(quick.at(-1)).toEqual({ TM: 64, TP: 64, TK: 8, RM: 8, RP: 8, DB: 1 });
+    expect(quick.filter((c) => c.DB)).toEqual([{ TM: 64, TP: 64, TK: 8, RM: 8, RP: 8, DB: 1 }]);
     const full = gemmTuning({ M: 256, P: 256, K: 64, batches: 1 }, 'f32', caps, 'full');
-    expect(full.filter((c) => !c.DB && !c.SK)).toHaveLength(10);
+    expect(full.filter((c) => !c.DB && !c.SK && !c.SG)).toHaveLength(10);
     expect(full.filter((c) => c.DB).length).toBeGreaterThanOrEqual(8);
     expect(new Set(full.map((c) => JSON.stringify(c))).size).toBe(full.length);
   });
@@ -75,11 +76,11 @@ describe('split-K', () => {
 
   it('is searched where the grid is short of a GPU and K is long, in as few slices as fill it', () => {
     // 16 rows × 1024 columns: 16 workgroups of the own 64×64 tile; 16 slices make 256.
-    expect(gemmTuning({ M: 16, P: 1024, K: 4096, batches: 1 }, 'f32', caps, 'quick').at(-1)).toEqual({ ...own, SK: 16 });
+    expect(gemmTuning({ M: 16, P: 1024, K: 4096, batches: 1 }, 'f32', caps, 'quick').find((t) => t.SK)).toEqual({ ...own, SK: 16 });
     // K = 300 keeps 4 steps of 16 a slice in at most 4 slices.
-    expect(gemmTuning({ M: 16, P: 1024, K: 300, batches: 1 }, 'f32', caps, 'quick').at(-1)).toEqual({ ...own, SK: 4 });
+    expect(gemmTuning({ M: 16, P: 1024, K: 300, batches: 1 }, 'f32', caps, 'quick').find((t) => t.SK)).toEqual({ ...own, SK: 4 });
     // ViT-B/16's MLP down-projection, 197×3072·3072×768: 48 workgroups, so 8 slices.
-    expect(gemmTuning({ M: 197, P: 768, K: 3072, batches: 1 }, 'f32', caps, 'quick').at(-1)).toEqual({ ...own, SK: 8 });
+    expect(gemmTuning({ M: 197, P: 768, K: 3072, batches: 1 }, 'f32', caps, 'quick').find((t) => t.SK)).toEqual({ ...own, SK: 8 });
     // A full grid, a short K, or partial sums past the device's buffers: none.
     const none = (shape: { M: number; P: number; K: number; batches: number }, c = caps): void =>
       expect(gemmTuning(shape, 'f32', c, 'full').filter((t) => t.SK)).toEqual([]);
@@ -135,5 +136,36 @@ describe('split-K', () => {
     await agreesIn(gemm, 'tiled', { ...own, SK: 3 });
     const { runner } = await gpu();
     if (runner.caps.f16) await agreesIn(batched, 'tiled-f16', { ...own, SK: 2 });
+  });
+});
+
+describe('subgroup operations in the GEMM core', () => {
+  it('are searched on an adapter with subgroups, for f32 tiles whose quads share rows', () => {
+    const caps: DeviceCaps = {
+      f16: true, subgroups: true, maxStorageBufferBindingSize: 2 ** 30, maxBufferSize: 2 ** 30, maxComputeWorkgroupStorageSize: 16384,
+      maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupsPerDimension: 65535, maxStorageBuffersPerShaderStage: 8,
+    };
+    const shape = { M: 256, P: 256, K: 64, batches: 1 };
+    expect(gemmTuning(shape, 'f32', caps, 'quick').at(-1)).toEqual({ ...tileConfig(GEMM_TILE), SG: 1 });
+    expect(gemmTuning(shape, 'f32', { ...caps, subgroups: false }, 'full').filter((t) => t.SG)).toEqual([]);
+    expect(gemmTuning(shape, 'f16', caps, 'full').filter((t) => t.SG)).toEqual([]);
+    // full: every tile whose RM and column groups are multiples of 4 (the 2-row-block tiles are not).
+    const sg = gemmTuning(shape, 'f32', caps, 'full').filter((t) => t.SG);
+    expect(sg.length).toBe(8);
+    expect(sg.every((t) => t.RM % 4 === 0)).toBe(true);
+  });
+
+  it('compute the product: ragged sizes, double-buffered, split along K, a gathered operand', async () => {
+    const { runner } = await gpu();
+    if (!runner.caps.subgroups) return;
+    const [c] = casesFrom((b) => b.output(b.op('MatMul', [b.input('a', 'float32', [37, 45]), b.input('b', 'float32', [45, 70])])));
+    const configs = kernelFor('MatMul')!.tuning!(c, 'tiled', runner.caps, 'full').filter((t) => t.SG);
+    expect(configs.length).toBe(8);
+    for (const config of configs) await agreesIn(c, 'tiled', config);
+    const own = tileConfig(GEMM_TILE);
+    await agreesIn(c, 'tiled', { ...own, TK: 8, DB: 1, SG: 1 });
+    await agreesIn(c, 'tiled', { ...own, SK: 3, SG: 1 });
+    const [conv] = casesFrom((b) => b.output(b.op('Conv', [b.input('x', 'float32', [1, 3, 11, 13]), b.input('w', 'float32', [10, 3, 3, 3])], { pads: [1, 1, 1, 1] })));
+    await agreesIn(conv, 'implicit-gemm', { ...own, SG: 1 });
   });
 });
