@@ -1,4 +1,4 @@
-/** Attention for `npm run bench:special`: the fused (online-softmax) kernels, one invocation a row and a row split across lanes, against the unfused three passes. */
+/** Attention for `npm run bench:special`: the fused (online-softmax) kernels, one invocation a row, a row split across lanes and FlashAttention-2's tiled form, against the unfused three passes. */
 import type { SpecialCase } from './common.js';
 import { layerCase } from './common.js';
 

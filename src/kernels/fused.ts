@@ -1012,10 +1012,200 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   return [{ label: 'fused/Attention fused-split', wgsl, workgroups: [Math.ceil(g.L / FS_R), g.batch, 1], buffers: p.buffers }];
 }
 
+/**
+ * fused-tiled's blocks: FT_BR query rows and FT_BC keys per block, FT_TY × FT_TX invocations;
+ * invocation (ty, tx) owns rows ty + i·FT_TY (i < FT_RM) in both products, keys tx + k·FT_TX
+ * (k < FT_KN) of the score block and features tx + c·FT_TX of the output.
+ */
+const FT_BR = 32;
+const FT_BC = 32;
+const FT_TX = 16;
+const FT_TY = 16;
+const FT_T = FT_TX * FT_TY;
+const FT_RM = FT_BR / FT_TY;
+const FT_KN = FT_BC / FT_TX;
+/** Largest head-dim chunk of the score product (more buys nothing but workgroup memory). */
+const FT_MAX_DK = 32;
+
+interface FtLayout {
+  /** Head-dim chunk of Q·Kᵀ and the number of chunks (DK·chunks ≥ D; the excess is zero-filled). */
+  DK: number;
+  chunks: number;
+  /** Output features per invocation (DV padded to CN·FT_TX) and keys of V staged at a time. */
+  CN: number;
+  KC: number;
+  /** Float offsets in workgroup memory: row partials, the P block, then Q/K chunks or V rows (one region, reused). */
+  POFF: number;
+  ROFF: number;
+  KOFF: number;
+  floats: number;
+}
+
+/**
+ * Workgroup memory of fused-tiled, in floats: FT_BR·FT_TX row partials (maxima, at the end sums),
+ * the FT_BR × (FT_BC + 1) P block, and one region holding either the Q chunk (FT_BR × (DK + 1))
+ * and the transposed K chunk (DK × (FT_BC + 1)) or KC rows of V (KC × CN·FT_TX). The +1 pads keep
+ * the invocations of a warp, which read two rows at once, on distinct banks. Null: does not fit.
+ */
+function ftLayout(g: AttnGeom, caps: DeviceCaps): FtLayout | null {
+  const limit = Math.floor(caps.maxComputeWorkgroupStorageSize / 4);
+  const POFF = FT_BR * FT_TX;
+  const ROFF = POFF + FT_BR * (FT_BC + 1);
+  const avail = limit - ROFF;
+  const dkMax = Math.min(FT_MAX_DK, Math.floor((avail - FT_BR) / (FT_BR + FT_BC + 1)));
+  const CN = Math.ceil(g.DV / FT_TX);
+  let KC = FT_BC;
+  while (KC >= 1 && KC * CN * FT_TX > avail) KC /= 2;
+  if (dkMax < 1 || KC < 1) return null;
+  const chunks = Math.ceil(g.D / dkMax);
+  const DK = Math.ceil(g.D / chunks);
+  const region = Math.max(FT_BR * (DK + 1) + DK * (FT_BC + 1), KC * CN * FT_TX);
+  return { DK, chunks, CN, KC, POFF, ROFF, KOFF: ROFF + FT_BR * (DK + 1), floats: ROFF + region };
+}
+
+/**
+ * fused-tiled: FlashAttention-2's tiled form (Dao 2023, "FlashAttention-2", Algorithm 1). A
+ * workgroup owns FT_BR query rows of one batch and head and walks the keys in blocks of FT_BC.
+ * Per key block, S = scale·Q·Kᵀ (+ mask) is a register-blocked tile GEMM: Q and K are staged
+ * DK features at a time, and each invocation accumulates its FT_RM × FT_KN scores. The row maxima
+ * are reduced across the FT_TX invocations sharing a row through workgroup memory, each of them
+ * computing the same new maximum m'; the invocation rescales its FT_RM × CN accumulator block and
+ * its own partial row sums by e^(m − m'), writes its e^(s − m') into the P block, and after V is
+ * staged (KC keys at a time) adds its block of P·V — a second tile GEMM. The partial sums are
+ * reduced once, at the end: O = acc/ℓ. Every invocation reaches every barrier: rows past L and
+ * keys past S load clamped or zero operands, keys past S score −∞ and weigh 0, and only the store
+ * is guarded. A row whose keys are all masked so far has maximum −∞ and every exp(−∞ − ·) is
+ * guarded, as in fused-split.
+ */
+function attnFusedTiled(g: AttnGeom, caps: DeviceCaps): Pass[] {
+  const st = g.st;
+  const { DK, chunks, CN, KC, POFF, ROFF, KOFF, floats } = ftLayout(g, caps)!;
+  const DVP = CN * FT_TX;
+  const NEG = lit(-Infinity, 'f32');
+  const range = (n: number): number[] => [...Array(n).keys()];
+  const rows = range(FT_RM);
+  const row = (i: number): string => `(ty + ${i * FT_TY})`;
+  const p = attnDecls(g, 'QKVM', [{ name: 'O', type: st, write: true, ref: { kind: 'output', index: 0 } }]);
+  const dGuard = (load: string): string => (DK * chunks === g.D ? `  let v = ${load};` : `  var v = 0.0;\n        if (d < ${g.D}) { v = ${load}; }`);
+  // Score block: stage a DK-wide chunk of Q (pre-scaled) and of K (transposed), then FT_RM × FT_KN fmas per feature.
+  const scoreChunk = `      workgroupBarrier();
+      for (var e = lid; e < ${FT_BR * DK}; e += ${FT_T}) {
+        let r = e / ${DK};
+        let d = d0 + e % ${DK};
+        let lq = min(l0 + r, ${u(g.L - 1)});
+      ${dGuard(`${ld(`Q[o.x + lq * ${u(g.qR)} + d]`, st)} * ${lit(g.scale, 'f32')}`)}
+        sm[${ROFF} + r * ${DK + 1} + e % ${DK}] = v;
+      }
+      for (var e = lid; e < ${FT_BC * DK}; e += ${FT_T}) {
+        let j = e / ${DK};
+        let d = d0 + e % ${DK};
+        let s = min(s0 + j, ${u(g.S - 1)});
+      ${dGuard(ld(`K[o.y + s * ${u(g.sKs)} + d * ${u(g.sKd)}]`, st))}
+        sm[${KOFF} + (e % ${DK}) * ${FT_BC + 1} + j] = v;
+      }
+      workgroupBarrier();
+      for (var c = 0u; c < ${DK}; c++) {
+${rows.map((i) => `        let q${i} = sm[${ROFF} + ${row(i)} * ${DK + 1} + c];`).join('\n')}
+${range(FT_KN).map((k) => `        let k${k} = sm[${KOFF} + c * ${FT_BC + 1} + tx + ${k * FT_TX}];`).join('\n')}
+${rows.flatMap((i) => range(FT_KN).map((k) => `        sc[${i * FT_KN + k}] = fma(q${i}, k${k}, sc[${i * FT_KN + k}]);`)).join('\n')}
+      }`;
+  // The row maximum: this invocation's keys, then (after the barrier) all FT_TX partials of the row.
+  const rowMax = rows.map((i) => `    {
+      let lm = min(l0 + ${row(i)}, ${u(g.L - 1)});
+      var m = ${NEG};
+${range(FT_KN).map((k) => `      {
+        let s = s0 + tx + ${k * FT_TX};
+        var v = ${NEG};
+        if (s < ${u(g.S)}) { v = ${causalScore(g, `sc[${i * FT_KN + k}]${maskTerm(g, 'o.w', 'lm', 's')}`, 'lm', 's')}; }
+        sc[${i * FT_KN + k}] = v;
+        m = max(m, v);
+      }`).join('\n')}
+      sm[${row(i)} * ${FT_TX} + tx] = m;
+    }`).join('\n');
+  const rescale = rows.map((i) => `    {
+      var m = mx[${i}];
+      for (var t = 0u; t < ${FT_TX}; t++) { m = max(m, sm[${row(i)} * ${FT_TX} + t]); }
+      let corr = select(exp(mx[${i}] - m), 1.0, m == ${NEG});
+      mx[${i}] = m;
+      ls[${i}] = ls[${i}] * corr;
+${range(CN).map((c) => `      acc[${i * CN + c}] = acc[${i * CN + c}] * corr;`).join('\n')}
+${range(FT_KN).map((k) => `      {
+        let pk = select(exp(sc[${i * FT_KN + k}] - m), 0.0, sc[${i * FT_KN + k}] == ${NEG});
+        ls[${i}] += pk;
+        sm[${POFF} + ${row(i)} * ${FT_BC + 1} + tx + ${k * FT_TX}] = pk;
+      }`).join('\n')}
+    }`).join('\n');
+  // O block += P·V: KC keys of V at a time, FT_RM × CN fmas per key.
+  // (With V in several pieces, a piece waits until the previous one has been read.)
+  const pv = `    for (var j0 = 0u; j0 < ${FT_BC}; j0 += ${KC}) {${KC < FT_BC ? '\n      workgroupBarrier();' : ''}
+      for (var e = lid; e < ${KC * DVP}; e += ${FT_T}) {
+        let s = s0 + j0 + e / ${DVP};
+        let d = e % ${DVP};
+        var v = 0.0;
+        if (s < ${u(g.S)}${DVP === g.DV ? '' : ` && d < ${g.DV}`}) { v = ${ld(`V[o.z + s * ${u(g.vR)} + d]`, st)}; }
+        sm[${ROFF} + e] = v;
+      }
+      workgroupBarrier();
+      for (var j = 0u; j < ${KC}; j++) {
+${rows.map((i) => `        let p${i} = sm[${POFF} + ${row(i)} * ${FT_BC + 1} + j0 + j];`).join('\n')}
+${range(CN).map((c) => `        {
+          let v = sm[${ROFF} + j * ${DVP} + tx + ${c * FT_TX}];
+${rows.map((i) => `          acc[${i * CN + c}] = fma(p${i}, v, acc[${i * CN + c}]);`).join('\n')}
+        }`).join('\n')}
+      }
+    }`;
+  const store = rows.map((i) => `  {
+    var tot = 0.0;
+    for (var t = 0u; t < ${FT_TX}; t++) { tot += sm[${row(i)} * ${FT_TX} + t]; }
+    let l = l0 + ${row(i)};
+    if (l < ${u(g.L)}) {
+      let inv = 1.0 / tot;
+      let ob = ooff(b) + l * ${u(g.oR)};
+${range(CN).map((c) => {
+    const d = `tx + ${c * FT_TX}`;
+    const w = `O[ob + ${d}] = ${sv(`acc[${i * CN + c}] * inv`, st)};`;
+    return (c + 1) * FT_TX <= g.DV ? `      ${w}` : `      if (${d} < ${g.DV}) { ${w} }`;
+  }).join('\n')}
+    }
+  }`).join('\n');
+  const wgsl = `${p.decls}
+var<workgroup> sm: array<f32, ${floats}>;
+
+@compute @workgroup_size(${FT_T})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let b = wid.y;
+  let o = offs(b);
+  let tx = lid % ${FT_TX};
+  let ty = lid / ${FT_TX};
+  let l0 = wid.x * ${FT_BR};
+  var acc: array<f32, ${FT_RM * CN}>;
+  var sc: array<f32, ${FT_RM * FT_KN}>;
+  var mx: array<f32, ${FT_RM}>;
+  var ls: array<f32, ${FT_RM}>;
+${rows.map((i) => `  mx[${i}] = ${NEG};`).join('\n')}
+  for (var s0 = 0u; s0 < ${u(g.S)}; s0 += ${FT_BC}) {
+${range(FT_RM * FT_KN).map((k) => `    sc[${k}] = 0.0;`).join('\n')}
+    for (var d0 = 0u; d0 < ${DK * chunks}; d0 += ${DK}) {
+${scoreChunk}
+    }
+${rowMax}
+    workgroupBarrier();
+${rescale}
+${pv}
+  }
+${rows.map((i) => `  sm[${row(i)} * ${FT_TX} + tx] = ls[${i}];`).join('\n')}
+  workgroupBarrier();
+${store}
+}
+`;
+  return [{ label: 'fused/Attention fused-tiled', wgsl, workgroups: [Math.ceil(g.L / FT_BR), g.batch, 1], buffers: p.buffers }];
+}
+
 const ATTN_VARIANTS = [
   { name: 'unfused', description: 'three passes: scale·QKᵀ + mask into a B·H·L·S scratch buffer, a row softmax in place, then ·V' },
   { name: 'fused', description: 'one kernel (FlashAttention-style): K/V tiles in workgroup memory, one query row per invocation, online softmax; no L×S tensor in memory' },
   { name: 'fused-split', description: 'fused with each query row split across 8 lanes over the keys (FlashAttention-2 parallelism), padded K/V tiles, the lanes\' softmax states merged in workgroup memory' },
+  { name: 'fused-tiled', description: 'FlashAttention-2\'s tiled form: 32 query rows × 32-key blocks per workgroup of 256 invocations, Q·Kᵀ and P·V as register-blocked tile GEMMs (2×2 scores, 2×⌈DV/16⌉ outputs each) through workgroup memory, row maxima reduced across the invocations sharing a row' },
 ];
 
 /** What every attention variant needs of a geometry, once the operands' shapes are known to fit. */
@@ -1036,6 +1226,12 @@ function attnVariantSupports(g: AttnGeom, variant: string, caps: DeviceCaps): Su
       if (!fsLayout(g, caps).BC) return unsupported(`${FS_W} K and V rows exceed workgroup memory`);
       if (caps.maxComputeInvocationsPerWorkgroup < FS_T) return unsupported(`needs ${FS_T} invocations per workgroup`);
       return checkGrid('attention', [Math.ceil(g.L / FS_R), g.batch], caps) ?? supported;
+    }
+    case 'fused-tiled': {
+      if (g.DV > FA_MAX_D) return unsupported(`value feature size ${g.DV} exceeds ${FA_MAX_D} (each invocation's ${FT_RM}×${Math.ceil(g.DV / FT_TX)} output block lives in registers)`);
+      if (!ftLayout(g, caps)) return unsupported(`a ${FT_BR}×${FT_BC} P block with its Q/K chunk or V rows exceeds ${caps.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
+      if (caps.maxComputeInvocationsPerWorkgroup < FT_T) return unsupported(`needs ${FT_T} invocations per workgroup`);
+      return checkGrid('attention', [Math.ceil(g.L / FT_BR), g.batch], caps) ?? supported;
     }
     default:
       return unsupported(`unknown variant ${variant}`);
@@ -1123,6 +1319,7 @@ function packedSupports(c: LayerCase, variant: string, caps: DeviceCaps): Suppor
 function attnPasses(g: AttnGeom, variant: string, caps: DeviceCaps, sc: number): KernelPlan {
   if (variant === 'fused') return { passes: attnFused(g, caps), scratch: [] };
   if (variant === 'fused-split') return { passes: attnFusedSplit(g, caps), scratch: [] };
+  if (variant === 'fused-tiled') return { passes: attnFusedTiled(g, caps), scratch: [] };
   return { passes: attnUnfused(g, caps, sc), scratch: [g.batch * g.L * g.S * 4] };
 }
 

@@ -12,7 +12,7 @@ import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import { kernelFor } from '../../src/kernels/registry.js';
 import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { compareOutputs } from '../../src/bench/verify.js';
-import { casesFrom, checkCase, releaseGpu, type VariantCheck } from '../support/kernels.js';
+import { casesFrom, checkCase, gpu, releaseGpu, type VariantCheck } from '../support/kernels.js';
 
 afterAll(releaseGpu);
 
@@ -152,10 +152,11 @@ describe('dlprof.FusedMatMul', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-interface AttnSpec { b: number[]; L: number; S: number; d: number; dv?: number; kT: 0 | 1; mask?: number[]; scale?: number }
+interface AttnSpec { b: number[]; L: number; S: number; d: number; dv?: number; kT: 0 | 1; mask?: number[]; scale?: number; f16?: boolean }
 
 function attnCase(s: AttnSpec): LayerCase {
   const dv = s.dv ?? s.d;
+  const f32 = (...shape: number[]): TensorType => ({ dtype: s.f16 ? 'float16' : 'float32', shape });
   return layerCase('dlprof.Attention', { scale: s.scale ?? 1 / Math.sqrt(s.d), k_transposed: s.kT }, [
     f32(...s.b, s.L, s.d), s.kT ? f32(...s.b, s.d, s.S) : f32(...s.b, s.S, s.d), f32(...s.b, s.S, dv), s.mask ? f32(...s.mask) : null,
   ], [f32(...s.b, s.L, dv)]);
@@ -184,6 +185,9 @@ function attnChain(c: LayerCase): (inputs: Array<HostTensor | null>) => HostTens
   };
 }
 
+/** Every attention variant; each must support every case below. */
+const ATTN_VARIANTS = ['unfused', 'fused', 'fused-split', 'fused-tiled'];
+
 describe('dlprof.Attention', () => {
   const cases: Array<[string, AttnSpec]> = [
     ['B=1, H=2, L=S=17, d=8, no mask, K [S, d]', { b: [1, 2], L: 17, S: 17, d: 8, kT: 0 }],
@@ -191,10 +195,14 @@ describe('dlprof.Attention', () => {
     ['L=5 ≠ S=45 (two key tiles), dv=12, per-head mask, K [S, d]', { b: [1, 2], L: 5, S: 45, d: 8, dv: 12, kT: 0, mask: [1, 2, 5, 45] }],
     ['rank 3 (no head dim), L=33, S=40, key-padding mask [2,1,40], K [d, S]', { b: [2], L: 33, S: 40, d: 4, kT: 1, mask: [2, 1, 40] }],
     ['L=9, S=150 (three key tiles of fused-split, the last partial), d=16, mask [1,1,9,150]', { b: [1, 2], L: 9, S: 150, d: 16, kT: 0, mask: [1, 1, 9, 150] }],
+    // fused-tiled's ragged edges: three 32-row blocks and four 32-key blocks, both partial; d = 6 and dv = 10 not multiples of 4.
+    ['L=70, S=100 (ragged row and key blocks), d=6, dv=10, per-head mask, K [d, S]', { b: [1, 2], L: 70, S: 100, d: 6, dv: 10, kT: 1, mask: [1, 2, 70, 100] }],
+    // d = 72 in three 24-wide chunks of Q·Kᵀ; dv = 200 is 13 features an invocation and V staged 8 keys at a time.
+    ['L=40, S=70, d=72 (three head-dim chunks), dv=200 (V in pieces), mask [40,70]', { b: [1, 1], L: 40, S: 70, d: 72, dv: 200, kT: 0, mask: [40, 70], scale: 0.05 }],
   ];
   for (const [name, spec] of cases) {
-    it(`${name}: unfused, fused and fused-split agree with the reference`, async () => {
-      expectAgreement(await checkCase(attnCase(spec)), ['unfused', 'fused', 'fused-split']);
+    it(`${name}: every variant agrees with the reference`, async () => {
+      expectAgreement(await checkCase(attnCase(spec)), ATTN_VARIANTS);
     });
     it(`${name}: the reference equals MatMul → Mul → Add → Softmax → MatMul`, () => {
       const c = attnCase(spec);
@@ -213,6 +221,19 @@ describe('dlprof.Attention', () => {
     expect(k.supports(big, 'unfused', caps)).toMatchObject({ ok: false, reason: expect.stringContaining('scores') });
     expect(k.supports(big, 'fused', caps).ok).toBe(true);
     expect(k.supports(attnCase({ b: [1], L: 4, S: 4, d: 512, kT: 0 }), 'fused', { ...caps, maxStorageBufferBindingSize: 1 << 27 }).ok).toBe(false);
+    // fused-tiled keeps only DV in registers (D is chunked), and its P block needs workgroup memory.
+    const wide = { ...caps, maxStorageBufferBindingSize: 1 << 27 };
+    expect(k.supports(attnCase({ b: [1], L: 4, S: 4, d: 512, dv: 64, kT: 0 }), 'fused-tiled', wide).ok).toBe(true);
+    expect(k.supports(attnCase({ b: [1], L: 4, S: 4, d: 64, dv: 512, kT: 0 }), 'fused-tiled', wide)).toMatchObject({ ok: false, reason: expect.stringContaining('registers') });
+    expect(k.supports(big, 'fused-tiled', { ...wide, maxComputeWorkgroupStorageSize: 4096 })).toMatchObject({ ok: false, reason: expect.stringContaining('workgroup memory') });
+    expect(k.supports(big, 'fused-tiled', { ...wide, maxComputeInvocationsPerWorkgroup: 128 })).toMatchObject({ ok: false, reason: expect.stringContaining('256 invocations') });
+  });
+
+  it('float16 Q, K, V, mask and output (f32 arithmetic): every variant agrees, or all need shader-f16', async () => {
+    const { runner } = await gpu();
+    const checks = await checkCase(attnCase({ b: [1, 2], L: 37, S: 50, d: 20, dv: 12, kT: 0, mask: [1, 1, 37, 50], f16: true }));
+    if (runner.caps.f16) expectAgreement(checks, ATTN_VARIANTS);
+    else for (const r of checks) expect(r.reason).toMatch(/shader-f16/);
   });
 });
 
@@ -274,9 +295,10 @@ describe('com.microsoft.MultiHeadAttention and com.microsoft.Attention', () => {
     ['B=2, L=5, S=7, 2 heads, D=4, DV=3, attention_bias [1,2,5,7]', mha(2, 5, 7, 2, 4, 3, [1, 2, 5, 7], 0)],
     ['B=1, L=S=37 (two key tiles), 3 heads, D=8, unidirectional, bias [1,1,37,37]', mha(1, 37, 37, 3, 8, 8, [1, 1, 37, 37], 1)],
     ['B=1, L=S=140 (three key tiles of fused-split), 2 heads, D=8, unidirectional, no bias', mha(1, 140, 140, 2, 8, 8, null, 1)],
+    ['B=2, L=45, S=77 (ragged fused-tiled blocks), 2 heads, D=12, DV=20, unidirectional, bias [2,1,45,77]', mha(2, 45, 77, 2, 12, 20, [2, 1, 45, 77], 1)],
   ];
   for (const [name, c] of mhaCases) {
-    it(`MultiHeadAttention ${name}: the reference is per-head attention; unfused and fused agree with it`, async () => {
+    it(`MultiHeadAttention ${name}: the reference is per-head attention; every variant agrees with it`, async () => {
       expect(c.layer.op).toBe('com.microsoft.MultiHeadAttention');
       const h = c.layer.attrs.num_heads as number;
       const D = c.layer.inputs[0]!.shape[2] / h;
@@ -287,7 +309,7 @@ describe('com.microsoft.MultiHeadAttention and com.microsoft.Attention', () => {
       const got = kernelFor(c.layer.op)!.reference(c, inputs);
       const a = compareOutputs(got, [want]);
       expect(a.ok, JSON.stringify(a)).toBe(true);
-      expectAgreement(await checkCase(c), ['unfused', 'fused', 'fused-split']);
+      expectAgreement(await checkCase(c), ATTN_VARIANTS);
     });
   }
 
@@ -316,7 +338,7 @@ describe('com.microsoft.MultiHeadAttention and com.microsoft.Attention', () => {
     const want = fromHeads(headsAttention(toHeads(cols(0, 8), 2), toHeads(cols(8, 8), 2), toHeads(cols(16, 6), 2), null, 0.5, false));
     const a = compareOutputs(kernelFor(c.layer.op)!.reference(c, inputs), [want]);
     expect(a.ok, JSON.stringify(a)).toBe(true);
-    expectAgreement(await checkCase(c), ['unfused', 'fused', 'fused-split']);
+    expectAgreement(await checkCase(c), ATTN_VARIANTS);
   });
 
   it('unsupported inputs and layouts say why', () => {
