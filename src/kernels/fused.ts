@@ -1013,19 +1013,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 /**
- * fused-tiled's blocks: FT_BR query rows and FT_BC keys per block, FT_TY × FT_TX invocations;
- * invocation (ty, tx) owns rows ty + i·FT_TY (i < FT_RM) in both products, keys tx + k·FT_TX
- * (k < FT_KN) of the score block and features tx + c·FT_TX of the output.
+ * fused-tiled's blocks: BR query rows and BC keys a block, TY × FT_TX invocations; invocation
+ * (ty, tx) owns rows ty + i·TY (i < BR/TY) in both products, keys tx + k·FT_TX (k < BC/FT_TX) of
+ * the score block and features tx + c·FT_TX of the output. The own block is 32 × 32 with 16 × 16
+ * invocations; the autotuner tries smaller query blocks (more workgroups for a GPU's
+ * multiprocessors when B·heads·L is small) and larger ones (each staged key read by more rows).
  */
-const FT_BR = 32;
-const FT_BC = 32;
+interface FtTile { BR: number; BC: number; TY: number }
+const FT_TILE: FtTile = { BR: 32, BC: 32, TY: 16 };
+const FT_TILES: readonly FtTile[] = [FT_TILE, { BR: 16, BC: 32, TY: 16 }, { BR: 16, BC: 32, TY: 8 }, { BR: 64, BC: 32, TY: 16 }, { BR: 32, BC: 64, TY: 16 }];
 const FT_TX = 16;
-const FT_TY = 16;
-const FT_T = FT_TX * FT_TY;
-const FT_RM = FT_BR / FT_TY;
-const FT_KN = FT_BC / FT_TX;
 /** Largest head-dim chunk of the score product (more buys nothing but workgroup memory). */
 const FT_MAX_DK = 32;
+
+function ftTile(config?: TuneConfig): FtTile {
+  if (!config) return FT_TILE;
+  const t = FT_TILES.find((x) => x.BR === config.BR && x.BC === config.BC && x.TY === config.TY);
+  if (!t) throw new Error(`attention fused-tiled configuration ${JSON.stringify(config)}: not one of ${FT_TILES.map((x) => JSON.stringify(x)).join(', ')}`);
+  return t;
+}
+
+/** Whether fused-tiled runs `g` in tile `t` on `caps`. */
+function ftSupports(g: AttnGeom, caps: DeviceCaps, t: FtTile): Support {
+  const T = FT_TX * t.TY;
+  if (g.DV > FA_MAX_D) return unsupported(`value feature size ${g.DV} exceeds ${FA_MAX_D} (each invocation's ${t.BR / t.TY}×${Math.ceil(g.DV / FT_TX)} output block lives in registers)`);
+  if (!ftLayout(g, caps, t)) return unsupported(`a ${t.BR}×${t.BC} P block with its Q/K chunk or V rows exceeds ${caps.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
+  if (caps.maxComputeInvocationsPerWorkgroup < T) return unsupported(`needs ${T} invocations per workgroup`);
+  return checkGrid('attention', [Math.ceil(g.L / t.BR), g.batch], caps) ?? supported;
+}
+
+/** fused-tiled's search space on `g` (quick and full alike: five blocks): its own first, then the others that fit. */
+function ftTuning(g: AttnGeom, caps: DeviceCaps): TuneConfig[] {
+  if (!ftSupports(g, caps, FT_TILE).ok) return [];
+  return FT_TILES.filter((t) => ftSupports(g, caps, t).ok).map((t) => ({ ...t }));
+}
 
 interface FtLayout {
   /** Head-dim chunk of Q·Kᵀ and the number of chunks (DK·chunks ≥ D; the excess is zero-filled). */
@@ -1047,20 +1068,20 @@ interface FtLayout {
  * and the transposed K chunk (DK × (FT_BC + 1)) or KC rows of V (KC × CN·FT_TX). The +1 pads keep
  * the invocations of a warp, which read two rows at once, on distinct banks. Null: does not fit.
  */
-function ftLayout(g: AttnGeom, caps: DeviceCaps): FtLayout | null {
+function ftLayout(g: AttnGeom, caps: DeviceCaps, t: FtTile = FT_TILE): FtLayout | null {
   const limit = Math.floor(caps.maxComputeWorkgroupStorageSize / 4);
-  const POFF = FT_BR * FT_TX;
-  const ROFF = POFF + FT_BR * (FT_BC + 1);
+  const POFF = t.BR * FT_TX;
+  const ROFF = POFF + t.BR * (t.BC + 1);
   const avail = limit - ROFF;
-  const dkMax = Math.min(FT_MAX_DK, Math.floor((avail - FT_BR) / (FT_BR + FT_BC + 1)));
+  const dkMax = Math.min(FT_MAX_DK, Math.floor((avail - t.BR) / (t.BR + t.BC + 1)));
   const CN = Math.ceil(g.DV / FT_TX);
-  let KC = FT_BC;
+  let KC = t.BC;
   while (KC >= 1 && KC * CN * FT_TX > avail) KC /= 2;
   if (dkMax < 1 || KC < 1) return null;
   const chunks = Math.ceil(g.D / dkMax);
   const DK = Math.ceil(g.D / chunks);
-  const region = Math.max(FT_BR * (DK + 1) + DK * (FT_BC + 1), KC * CN * FT_TX);
-  return { DK, chunks, CN, KC, POFF, ROFF, KOFF: ROFF + FT_BR * (DK + 1), floats: ROFF + region };
+  const region = Math.max(t.BR * (DK + 1) + DK * (t.BC + 1), KC * CN * FT_TX);
+  return { DK, chunks, CN, KC, POFF, ROFF, KOFF: ROFF + t.BR * (DK + 1), floats: ROFF + region };
 }
 
 /**
@@ -1077,9 +1098,15 @@ function ftLayout(g: AttnGeom, caps: DeviceCaps): FtLayout | null {
  * is guarded. A row whose keys are all masked so far has maximum −∞ and every exp(−∞ − ·) is
  * guarded, as in fused-split.
  */
-function attnFusedTiled(g: AttnGeom, caps: DeviceCaps): Pass[] {
+function attnFusedTiled(g: AttnGeom, caps: DeviceCaps, t: FtTile): Pass[] {
   const st = g.st;
-  const { DK, chunks, CN, KC, POFF, ROFF, KOFF, floats } = ftLayout(g, caps)!;
+  const { DK, chunks, CN, KC, POFF, ROFF, KOFF, floats } = ftLayout(g, caps, t)!;
+  const FT_BR = t.BR;
+  const FT_BC = t.BC;
+  const FT_TY = t.TY;
+  const FT_T = FT_TX * FT_TY;
+  const FT_RM = FT_BR / FT_TY;
+  const FT_KN = FT_BC / FT_TX;
   const DVP = CN * FT_TX;
   const NEG = lit(-Infinity, 'f32');
   const range = (n: number): number[] => [...Array(n).keys()];
@@ -1205,7 +1232,7 @@ const ATTN_VARIANTS = [
   { name: 'unfused', description: 'three passes: scale·QKᵀ + mask into a B·H·L·S scratch buffer, a row softmax in place, then ·V' },
   { name: 'fused', description: 'one kernel (FlashAttention-style): K/V tiles in workgroup memory, one query row per invocation, online softmax; no L×S tensor in memory' },
   { name: 'fused-split', description: 'fused with each query row split across 8 lanes over the keys (FlashAttention-2 parallelism), padded K/V tiles, the lanes\' softmax states merged in workgroup memory' },
-  { name: 'fused-tiled', description: 'FlashAttention-2\'s tiled form: 32 query rows × 32-key blocks per workgroup of 256 invocations, Q·Kᵀ and P·V as register-blocked tile GEMMs (2×2 scores, 2×⌈DV/16⌉ outputs each) through workgroup memory, row maxima reduced across the invocations sharing a row' },
+  { name: 'fused-tiled', description: 'FlashAttention-2\'s tiled form: 32 query rows × 32-key blocks per workgroup of 256 invocations (the block autotuned), Q·Kᵀ and P·V as register-blocked tile GEMMs (2×2 scores, 2×⌈DV/16⌉ outputs each) through workgroup memory, row maxima reduced across the invocations sharing a row' },
 ];
 
 /** What every attention variant needs of a geometry, once the operands' shapes are known to fit. */
@@ -1227,12 +1254,8 @@ function attnVariantSupports(g: AttnGeom, variant: string, caps: DeviceCaps): Su
       if (caps.maxComputeInvocationsPerWorkgroup < FS_T) return unsupported(`needs ${FS_T} invocations per workgroup`);
       return checkGrid('attention', [Math.ceil(g.L / FS_R), g.batch], caps) ?? supported;
     }
-    case 'fused-tiled': {
-      if (g.DV > FA_MAX_D) return unsupported(`value feature size ${g.DV} exceeds ${FA_MAX_D} (each invocation's ${FT_RM}×${Math.ceil(g.DV / FT_TX)} output block lives in registers)`);
-      if (!ftLayout(g, caps)) return unsupported(`a ${FT_BR}×${FT_BC} P block with its Q/K chunk or V rows exceeds ${caps.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
-      if (caps.maxComputeInvocationsPerWorkgroup < FT_T) return unsupported(`needs ${FT_T} invocations per workgroup`);
-      return checkGrid('attention', [Math.ceil(g.L / FT_BR), g.batch], caps) ?? supported;
-    }
+    case 'fused-tiled':
+      return ftSupports(g, caps, FT_TILE);
     default:
       return unsupported(`unknown variant ${variant}`);
   }
@@ -1316,27 +1339,32 @@ function packedSupports(c: LayerCase, variant: string, caps: DeviceCaps): Suppor
 }
 
 /** The passes of an attention variant; an unfused variant's scores go to scratch `sc`. */
-function attnPasses(g: AttnGeom, variant: string, caps: DeviceCaps, sc: number): KernelPlan {
+function attnPasses(g: AttnGeom, variant: string, caps: DeviceCaps, sc: number, config?: TuneConfig): KernelPlan {
   if (variant === 'fused') return { passes: attnFused(g, caps), scratch: [] };
   if (variant === 'fused-split') return { passes: attnFusedSplit(g, caps), scratch: [] };
-  if (variant === 'fused-tiled') return { passes: attnFusedTiled(g, caps), scratch: [] };
+  if (variant === 'fused-tiled') {
+    const t = ftTile(config);
+    const ok = ftSupports(g, caps, t);
+    if (!ok.ok) throw new Error(`attention fused-tiled ${JSON.stringify(t)}: ${ok.reason}`);
+    return { passes: attnFusedTiled(g, caps, t), scratch: [] };
+  }
   return { passes: attnUnfused(g, caps, sc), scratch: [g.batch * g.L * g.S * 4] };
 }
 
-function attnPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+function attnPlan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConfig): KernelPlan {
   const s = attnSupports(c, variant, caps);
   if (!s.ok) throw new Error(`fused/Attention ${variant}: ${s.reason}`);
-  return attnPasses(attnGeometry(c), variant, caps, 0);
+  return attnPasses(attnGeometry(c), variant, caps, 0, config);
 }
 
-function mhaPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+function mhaPlan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConfig): KernelPlan {
   const s = mhaSupports(c, variant, caps);
   if (!s.ok) throw new Error(`MultiHeadAttention ${variant}: ${s.reason}`);
-  return attnPasses(mhaOpGeometry(c), variant, caps, 0);
+  return attnPasses(mhaOpGeometry(c), variant, caps, 0, config);
 }
 
 /** The projection GEMM (its output redirected to a scratch buffer), then attention on the packed Q, K, V. */
-function packedPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
+function packedPlan(c: LayerCase, variant: string, caps: DeviceCaps, config?: TuneConfig): KernelPlan {
   const s = packedSupports(c, variant, caps);
   if (!s.ok) throw new Error(`Attention ${variant}: ${s.reason}`);
   const gemm = mmPlan(projectionCase(c), 'tiled-fused', caps);
@@ -1344,7 +1372,7 @@ function packedPlan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan
   const [x, w] = c.layer.inputs;
   const projBytes = x!.shape[0] * x!.shape[1] * w!.shape[1] * (g16(c) ? 2 : 4);
   const toScratch = (r: Ref): Ref => (r.kind === 'output' ? { kind: 'scratch', index: proj } : r);
-  const attn = attnPasses(packedGeometry(c, proj), variant, caps, proj + 1);
+  const attn = attnPasses(packedGeometry(c, proj), variant, caps, proj + 1, config);
   return {
     passes: [...gemm.passes.map((p) => ({ ...p, label: `Attention projection: ${p.label}`, buffers: p.buffers.map(toScratch) })), ...attn.passes],
     scratch: [...gemm.scratch, projBytes, ...attn.scratch],
@@ -1493,6 +1521,7 @@ export const attentionKernel: Kernel = {
   defaultVariant: () => 'unfused',
   supports: attnSupports,
   plan: attnPlan,
+  tuning: (c, variant, caps) => (variant === 'fused-tiled' && attnSupports(c, variant, caps).ok ? ftTuning(attnGeometry(c), caps) : []),
   reference: attnReference,
 };
 
@@ -1521,6 +1550,7 @@ export const multiHeadAttentionKernel: Kernel = {
   defaultVariant: () => 'unfused',
   supports: mhaSupports,
   plan: mhaPlan,
+  tuning: (c, variant, caps) => (variant === 'fused-tiled' && mhaSupports(c, variant, caps).ok ? ftTuning(mhaOpGeometry(c), caps) : []),
   reference: mhaReference,
   cost: attentionCost,
 };
@@ -1532,6 +1562,7 @@ export const packedAttentionKernel: Kernel = {
   defaultVariant: () => 'unfused',
   supports: packedSupports,
   plan: packedPlan,
+  tuning: (c, variant, caps) => (variant === 'fused-tiled' && packedSupports(c, variant, caps).ok ? ftTuning(packedGeometry(c, 0), caps) : []),
   reference: packedReference,
   cost: attentionCost,
 };

@@ -313,6 +313,34 @@ describe('com.microsoft.MultiHeadAttention and com.microsoft.Attention', () => {
     });
   }
 
+  it("fused-tiled's search space: each block computes ragged, chunked and causal attention", async () => {
+    const { runner } = await gpu();
+    const cases = [
+      attnCase({ b: [1, 2], L: 70, S: 100, d: 6, dv: 10, kT: 1, mask: [1, 2, 70, 100] }),
+      attnCase({ b: [1, 1], L: 40, S: 70, d: 72, dv: 200, kT: 0, mask: [40, 70], scale: 0.05 }),
+      mhaCases[3][1],
+    ];
+    for (const c of cases) {
+      const kernel = kernelFor(c.layer.op)!;
+      const configs = kernel.tuning!(c, 'fused-tiled', runner.caps, 'quick');
+      // The own 32×32 block first; 16-, 64-row and 64-key blocks after it where they fit.
+      expect(configs[0]).toEqual({ BR: 32, BC: 32, TY: 16 });
+      expect(configs.length).toBeGreaterThanOrEqual(3);
+      expect(kernel.tuning!(c, 'fused', runner.caps, 'full')).toEqual([]);
+      const inputs = syntheticInputs(c, 9);
+      const want = kernel.reference(c, inputs);
+      for (const config of configs) {
+        const p = await runner.prepare(kernel, c, kernel.plan(c, 'fused-tiled', runner.caps, config), inputs, `fused-tiled ${JSON.stringify(config)}`);
+        try {
+          const a = compareOutputs(await runner.run(p, c), want);
+          expect(a.ok, `${c.layer.op} ${JSON.stringify(config)}: ${JSON.stringify(a)}`).toBe(true);
+        } finally {
+          runner.release(p);
+        }
+      }
+    }
+  });
+
   it('Attention (packed Q/K/V projection + bias, 2 heads, qkv_hidden_sizes 8/8/6): the reference is projection then MultiHeadAttention; every variant agrees', async () => {
     const c = casesFrom((g) => {
       g.input('x', 'float32', [2, 9, 10]);
