@@ -35,12 +35,14 @@
  *    invocation on the `gemm` query tiles, but keys and values come from workgroup memory, not
  *    global memory. The haloed K and V tiles are staged a slab at a time: `rows` consecutive rows
  *    of the haloed tile along the first spatial dim (a 1-D run of keys, a 2-D row, a 3-D plane),
- *    all of the other dims, the full head dim — or head-dim chunks when one row would not fit the
- *    16 KiB of workgroup memory WebGPU guarantees. Per slab each query accumulates its scores for
- *    the window positions in it (registers, at most 32 unless one row holds more), folds them into
- *    the online softmax (one rescale per slab), then stages V the same way and adds p·V. Slab and
- *    chunk loops have workgroup-uniform bounds, so queries outside the layer or whose window misses
- *    a slab still load and reach every barrier. Only Q, K, V (and the bias) are read, only O written.
+ *    all of the other dims, K and V side by side at the full head dim (one barrier pair per slab).
+ *    Where even one row of both would not fit the 16 KiB of workgroup memory WebGPU guarantees, K
+ *    and V take turns in one array, a row at a time, in head-dim chunks if need be. Per slab each
+ *    query accumulates its scores for the window positions in it (registers, at most 32 unless one
+ *    row holds more), folds them into the online softmax (one rescale per slab), then adds p·V.
+ *    Slab and chunk loops have workgroup-uniform bounds, so queries outside the layer or whose
+ *    window misses a slab still load and reach every barrier. Only Q, K, V (and the bias) are
+ *    read, only O is written.
  *  - `gemm-f16`, `fused-f16`, `fused-tiled-f16`: the same with f16 operands (Q, K, V converted on
  *    load, f16 tiles in workgroup memory for `gemm-f16` and `fused-tiled-f16`): four-term f16 dot
  *    products and f16 p·V products accumulated in f32, the softmax in f32 — the Tensor-Core-like
@@ -499,25 +501,26 @@ function haloBounds(g: NaGeometry, t: Tiles): string {
 }
 
 /**
- * Stages head-dim chunk c0 … c0+DCW−1 (in units of w) of the haloed `src` tile into workgroup array
- * `arr`, between barriers: params.stage elements, keys past hi{i} or head-dim elements past the
- * end as zeros. Along dim 0 the staged rows start at `base0` and number `ext0` (the whole haloed
- * tile, or one slab of it); every invocation takes part.
+ * Stages head-dim chunk c0 … c0+DCW−1 (in units of w) of the haloed tile of each `src` into its
+ * workgroup array `arr`, between barriers: params.stage elements, keys past hi{i} or head-dim
+ * elements past the end as zeros. Along dim 0 the staged rows start at `base0` and number `ext0`
+ * (the whole haloed tile, or one slab of it); every invocation takes part.
  */
-function stageHalo(g: NaGeometry, t: Tiles, v: Vec, DCW: number, arr: string, src: string, base0 = 'lo0', ext0 = t.halo[0]): string {
+function stageHalo(g: NaGeometry, t: Tiles, v: Vec, DCW: number, into: Array<[arr: string, src: string]>, base0 = 'lo0', ext0 = t.halo[0]): string {
   const base = (i: number): string => (i === 0 ? base0 : `lo${i}`);
   const ext = (i: number): number => (i === 0 ? ext0 : t.halo[i]);
+  const val = (n: number): string => (n ? `val${n}` : 'val');
   return `    workgroupBarrier();
     for (var e = lid; e < params.stage; e += ${u(WG)}) {
       let h = e / ${DCW};
       let c = c0 + e % ${DCW};
 ${g.sp.map((_, i) => `      let g${i} = ${base(i)} + i32((h / ${u(t.hSt[i])}) % ${u(ext(i))});`).join('\n')}
-      var val = ${v.T}(0.0);
+${into.map((_, n) => `      var ${val(n)} = ${v.T}(0.0);`).join('\n')}
       if (c < params.dw && ${g.sp.map((_, i) => `g${i} <= hi${i}`).join(' && ')}) {
         let key = ${g.sp.map((_, i) => `u32(r${i} + g${i} * ${si(g.dil[i])}) * ${u(g.spSt[i])}`).join(' + ')};
-        val = ${vload(v, `${src}[(bh * ${u(g.N)} + key) * ${u(v.DW)} + c]`)};
+${into.map(([, src], n) => `        ${val(n)} = ${vload(v, `${src}[(bh * ${u(g.N)} + key) * ${u(v.DW)} + c]`)};`).join('\n')}
       }
-      ${arr}[e] = val;
+${into.map(([arr], n) => `      ${arr}[e] = ${val(n)};`).join('\n')}
     }
     workgroupBarrier();`;
 }
@@ -538,7 +541,7 @@ function gemmPlan(g: NaGeometry, f16: boolean, caps: DeviceCaps): KernelPlan {
   const name = f16 ? 'gemm-f16' : 'gemm';
   const types: GpuType[] = [g.st, v.ct];
   const halo = haloBounds(g, t);
-  const stage = (arr: string, src: string): string => stageHalo(g, t, v, DCW, arr, src);
+  const stage = (arr: string, src: string): string => stageHalo(g, t, v, DCW, [[arr, src]]);
   const hoff = haloOffset(g, t);
 
   // Pass 1: scores, then the row softmax in registers, written as attention weights.
@@ -693,6 +696,8 @@ ${row.split('\n').map((x) => `  ${x}`).join('\n')}
 const SLAB_SCORES = 32;
 
 interface Slab {
+  /** K and V staged together (both slabs fit at the full head dim): one stage of a slab, not two. */
+  paired: boolean;
   /** Rows of the haloed tile along dim 0 staged at a time. */
   rows: number;
   /** Head-dim elements per staged chunk (a multiple of w); less than w if one row does not fit. */
@@ -705,8 +710,9 @@ interface Slab {
 
 /**
  * A fused-tiled slab: as many rows of the haloed tile as keep a query's scores per slab within
- * SLAB_SCORES (the whole tile if the whole window does) and the slab with the full head dim within
- * workgroup memory, balanced over the tile; if even one row does not fit, the head dim is chunked.
+ * SLAB_SCORES (the whole tile if the whole window does) and the K and V slabs at the full head dim
+ * within workgroup memory, balanced over the tile. If not even one row of both fits, K and V take
+ * turns in one array, a row at a time, in head-dim chunks if one row at the full head dim does not fit.
  */
 export function slabOf(g: NaGeometry, w: number, bytes: number, caps: DeviceCaps): Slab {
   const t = tiles(g);
@@ -715,10 +721,12 @@ export function slabOf(g: NaGeometry, w: number, bytes: number, caps: DeviceCaps
   const rowK = g.win / g.k[0];
   const Dp = Math.ceil(g.D / w) * w;
   const byScores = g.win <= SLAB_SCORES ? t.halo[0] : Math.max(1, Math.floor(SLAB_SCORES / rowK));
-  const fit = Math.max(1, Math.min(t.halo[0], byScores, Math.floor(budget / (inner * Dp * bytes))));
+  const pairedRows = Math.floor(budget / (2 * inner * Dp * bytes));
+  const paired = pairedRows >= 1;
+  const fit = paired ? Math.min(t.halo[0], byScores, pairedRows) : 1;
   const rows = Math.ceil(t.halo[0] / Math.ceil(t.halo[0] / fit));
-  const DC = Math.min(Dp, Math.floor(budget / (rows * inner * bytes) / w) * w);
-  return { rows, DC, inner, scores: Math.min(rows, g.k[0]) * rowK };
+  const DC = paired ? Dp : Math.min(Dp, Math.floor(budget / (inner * bytes) / w) * w);
+  return { paired, rows, DC, inner, scores: Math.min(rows, g.k[0]) * rowK };
 }
 
 function fusedTiledPlan(g: NaGeometry, f16: boolean, caps: DeviceCaps): KernelPlan {
@@ -737,7 +745,7 @@ ${windowLoops(g, body, true, '        ', 1)}
   const wgsl = `${header([g.st, v.ct])}${b.decls}
 ${paramsDecl(b.buffers.length)}
 ${windowFns(g)}
-var<workgroup> S: array<${v.T}, ${sl.rows * sl.inner * DCW}>;
+var<workgroup> S: array<${v.T}, ${sl.rows * sl.inner * DCW}>;${sl.paired ? `\nvar<workgroup> SV: array<${v.T}, ${sl.rows * sl.inner * DCW}>;` : ''}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -755,7 +763,7 @@ ${rpbBase(g)}
     let jb = min(w0.x + ${g.causal[0] ? 'w0.y' : 'params.k0'}, s0 + ${si(sl.rows)}) - w0.x;
     for (var j = 0u; j < ${u(sl.scores)}; j++) { sc[j] = 0.0; }
     for (var c0 = 0u; c0 < params.dw; c0 += ${u(DCW)}) {
-${stageHalo(g, t, v, DCW, 'S', 'K', 's0', sl.rows)}
+${stageHalo(g, t, v, DCW, sl.paired ? [['S', 'K'], ['SV', 'V']] : [['S', 'K']], 's0', sl.rows)}
       let cn = min(${u(DCW)}, params.dw - c0);
       var j = 0u;
 ${slab(`  let ho = (${hoff}) * ${u(DCW)};
@@ -781,12 +789,12 @@ ${slab(`  let sv = sc[j]${rj};
     for (var j = 0u; j < n; j++) { let p = exp(sc[j] - mn); sc[j] = p; l += p; }
     m = mn;
     for (var c0 = 0u; c0 < params.dw; c0 += ${u(DCW)}) {
-${stageHalo(g, t, v, DCW, 'S', 'V', 's0', sl.rows)}
+${sl.paired ? '    // V was staged with K.' : stageHalo(g, t, v, DCW, [['S', 'V']], 's0', sl.rows)}
       let cn = min(${u(DCW)}, params.dw - c0);
       var j = 0u;
 ${slab(`  let ho = (${hoff}) * ${u(DCW)};
   let pj = sc[j];
-  for (var c = 0u; c < cn; c++) { ${vaxpy(v, 'acc[c0 + c]', 'pj', 'S[ho + c]')} }
+  for (var c = 0u; c < cn; c++) { ${vaxpy(v, 'acc[c0 + c]', 'pj', `${sl.paired ? 'SV' : 'S'}[ho + c]`)} }
   j++;`)}
     }
   }

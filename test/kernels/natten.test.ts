@@ -76,7 +76,7 @@ describe('dlprof.NeighborhoodAttention kernels', () => {
     ['2-D 9×9 k=7, d=32: the haloed tile takes two head-dim chunks', { h: 1, sp: [9, 9], d: 32, k: [7, 7] }, ALL],
     ['3-D 5×6×7 k=3, dilation [1,2,1], d=4', { h: 2, sp: [5, 6, 7], d: 4, k: [3, 3, 3], dil: [1, 2, 1] }, ALL],
     ['3-D 9×6×5 k=5×3×3, causal in dim 0, bias, d=8: fused-tiled slabs of 3 planes', { h: 1, sp: [9, 6, 5], d: 8, k: [5, 3, 3], causal: [1, 0, 0], rpb: true }, ALL],
-    ['2-D 13×13 k=13, bias, d=256: fused-tiled stages one row in two head-dim chunks (204 + 52)', { h: 1, sp: [13, 13], d: 256, k: [13, 13], rpb: true }, ALL],
+    ['2-D 13×13 k=13, bias, d=256: fused-tiled stages K and V in turn, one row in two head-dim chunks (204 + 52)', { h: 1, sp: [13, 13], d: 256, k: [13, 13], rpb: true }, ALL],
     ['float16 2-D 8×8 k=3, bias', { h: 2, sp: [8, 8], d: 8, k: [3, 3], rpb: true, dtype: 'float16' }, ALL],
   ];
   for (const [name, spec, want] of cases) {
@@ -213,13 +213,14 @@ describe('dlprof.NeighborhoodAttention support', () => {
   it('fused-tiled slabs: the rows and head-dim chunks the device cases above rely on; a row that does not fit is refused', () => {
     const slab = (s: Spec) => slabOf(naGeometry(naCase(s)), 4, 4, caps);
     // 1-D: a 37-key window is over 32 scores, so 32 rows of the 100-key haloed tile, balanced to 25.
-    expect(slab({ h: 1, sp: [100], d: 8, k: [37], dil: [2], causal: [1] })).toEqual({ rows: 25, DC: 8, inner: 1, scores: 25 });
+    expect(slab({ h: 1, sp: [100], d: 8, k: [37], dil: [2], causal: [1] })).toEqual({ paired: true, rows: 25, DC: 8, inner: 1, scores: 25 });
     // 3-D 4×4×4 tiles, k 5×3×3: a plane of the haloed tile is 6×6 keys with 9 window positions; 3 planes (27 scores) of 8.
-    expect(slab({ h: 1, sp: [9, 6, 5], d: 8, k: [5, 3, 3] })).toEqual({ rows: 3, DC: 8, inner: 36, scores: 27 });
-    // 2-D k=13, d=256: one 20-key row at full head dim is 20 KiB, so one row in chunks of 204 (16 KiB / 80 bytes, rounded to vec4s).
-    expect(slab({ h: 1, sp: [13, 13], d: 256, k: [13, 13] })).toEqual({ rows: 1, DC: 204, inner: 20, scores: 13 });
-    // The benchmark's 2-D k=13, d=32: 2 rows (26 scores), 5 KiB of workgroup memory.
-    expect(slab({ h: 1, sp: [56, 56], d: 32, k: [13, 13] })).toEqual({ rows: 2, DC: 32, inner: 20, scores: 26 });
+    expect(slab({ h: 1, sp: [9, 6, 5], d: 8, k: [5, 3, 3] })).toEqual({ paired: true, rows: 3, DC: 8, inner: 36, scores: 27 });
+    // 2-D k=13, d=256: one 20-key row at full head dim is 20 KiB, so K and V take turns, one row in chunks of 204
+    // (16 KiB / 80 bytes, rounded to vec4s).
+    expect(slab({ h: 1, sp: [13, 13], d: 256, k: [13, 13] })).toEqual({ paired: false, rows: 1, DC: 204, inner: 20, scores: 13 });
+    // The benchmark's 2-D k=13, d=32: 2 rows (26 scores) of K and of V staged together, 10 KiB of workgroup memory.
+    expect(slab({ h: 1, sp: [56, 56], d: 32, k: [13, 13] })).toEqual({ paired: true, rows: 2, DC: 32, inner: 20, scores: 26 });
     // 3-D k=3×31×31: a plane of the haloed tile is 34×34 = 1156 keys, over 16 KiB even at 4 head-dim elements.
     const big = naCase({ h: 1, sp: [3, 31, 31], d: 4, k: [3, 31, 31] });
     expect(k.supports(big, 'fused-tiled', caps)).toMatchObject({ ok: false, reason: expect.stringContaining('haloed key tile (1156 keys) does not fit') });
