@@ -1,6 +1,7 @@
 /**
  * Neighborhood attention (dlprof.NeighborhoodAttention) for `npm run bench:special`: the GEMM-based
- * and fused kernels (and their f16 forms) against the naive three-pass kernel, the comparison of
+ * and fused kernels (fused with keys from global memory, and fused-tiled with the haloed K and V
+ * tiles in workgroup memory; all with their f16 forms) against the naive three-pass kernel, the comparison of
  * Hassani, Hwu & Shi, "Faster Neighborhood Attention" (NeurIPS 2024, arXiv 2403.04690): on GPUs
  * their GEMM kernels average +895 % (1-D) and +272 % (2-D) over naive kernels in full precision
  * (+496 % / +113 % in half), their fused kernels +1607 % / +581 % in half precision. Kernel sizes

@@ -31,10 +31,22 @@
  *    window (the last spatial dim) the scores go to registers and the online softmax (Milakov &
  *    Gimelshein 2018) rescales the running sum and accumulator once per row. Causal windows are
  *    loop bounds, not masks.
- *  - `gemm-f16`, `fused-f16`: the same with f16 operands (Q, K, V converted on load, f16 tiles in
- *    workgroup memory for `gemm-f16`): four-term f16 dot products and f16 p·V products accumulated
- *    in f32, the softmax in f32 — the Tensor-Core-like reduced-precision what-if. Need shader-f16
- *    and a head dim that is a multiple of 4.
+ *  - `fused-tiled`: NATTEN's fused NA with the halo in workgroup memory: one kernel, one query per
+ *    invocation on the `gemm` query tiles, but keys and values come from workgroup memory, not
+ *    global memory. The haloed K and V tiles are staged a slab at a time: `rows` consecutive rows
+ *    of the haloed tile along the first spatial dim (a 1-D run of keys, a 2-D row, a 3-D plane),
+ *    all of the other dims, K and V side by side at the full head dim (one barrier pair per slab).
+ *    Where even one row of both would not fit the 16 KiB of workgroup memory WebGPU guarantees, K
+ *    and V take turns in one array, a row at a time, in head-dim chunks if need be. Per slab each
+ *    query accumulates its scores for the window positions in it (registers, at most 32 unless one
+ *    row holds more), folds them into the online softmax (one rescale per slab), then adds p·V.
+ *    Slab and chunk loops have workgroup-uniform bounds, so queries outside the layer or whose
+ *    window misses a slab still load and reach every barrier. Only Q, K, V (and the bias) are
+ *    read, only O is written.
+ *  - `gemm-f16`, `fused-f16`, `fused-tiled-f16`: the same with f16 operands (Q, K, V converted on
+ *    load, f16 tiles in workgroup memory for `gemm-f16` and `fused-tiled-f16`): four-term f16 dot
+ *    products and f16 p·V products accumulated in f32, the softmax in f32 — the Tensor-Core-like
+ *    reduced-precision what-if. Need shader-f16 and a head dim that is a multiple of 4.
  * f32 variants read Q, K, V as vec4s when the head dim is a multiple of 4. Float16 layers keep f16
  * in memory; the f32 variants compute them in f32.
  */
@@ -223,10 +235,18 @@ function supports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
       if (Math.ceil(groups / lim) > lim) return unsupported('too many invocations for the dispatch limits');
       return supported;
     }
-    case 'gemm': case 'gemm-f16': case 'fused': case 'fused-f16': {
+    case 'gemm': case 'gemm-f16': case 'fused': case 'fused-f16': case 'fused-tiled': case 'fused-tiled-f16': {
       if (g.D > MAX_D) return unsupported(`head dim ${g.D} exceeds ${MAX_D} (a query row lives in registers)`);
       const t = tiles(g);
       if (t.total > lim || g.BH > lim) return unsupported(`the grid (${t.total}×${g.BH} workgroups) exceeds the dispatch limit of ${lim} per dimension`);
+      if (variant.startsWith('fused-tiled')) {
+        const w = f16 || g.D % 4 === 0 ? 4 : 1;
+        const rowK = g.win / g.k[0];
+        if (rowK > MAX_WIN) return unsupported(`a ${rowK}-key window row exceeds ${MAX_WIN} (a query's scores per staged row live in registers)`);
+        const sl = slabOf(g, w, f16 ? 2 : 4, caps);
+        if (sl.DC < w) return unsupported(`one row of the haloed key tile (${sl.inner} keys) does not fit workgroup memory`);
+        return supported;
+      }
       if (variant.startsWith('fused')) return supported;
       if (g.win > MAX_WIN) return unsupported(`a ${g.win}-key window exceeds ${MAX_WIN} (a query's scores live in registers)`);
       if (scratch > caps.maxStorageBufferBindingSize) return unsupported(`the attention weights (${scratch} bytes) exceed the ${caps.maxStorageBufferBindingSize}-byte storage binding limit`);
@@ -460,14 +480,54 @@ function tiledInputs(g: NaGeometry, v: Vec, use: string): Bind[] {
 /**
  * Nested loops over the window, innermost dim last: `body` sees j{i} (i32) and the flat window
  * index `j` (u32, which the body counts), for every position, or (onlyValid) only the causal ones.
+ * From dim `first` on (the outer dims' j{i} are the caller's).
  */
-function windowLoops(g: NaGeometry, body: string, onlyValid: boolean, indent = '  '): string {
+function windowLoops(g: NaGeometry, body: string, onlyValid: boolean, indent = '  ', first = 0): string {
   let s = body;
-  for (let i = g.nd - 1; i >= 0; i--) {
+  for (let i = g.nd - 1; i >= first; i--) {
     const bound = onlyValid && g.causal[i] ? `w${i}.y` : `params.k${i}`;
     s = `for (var j${i} = 0i; j${i} < ${bound}; j${i}++) {\n${s}\n}`;
   }
   return s.split('\n').map((x) => indent + x).join('\n');
+}
+
+/**
+ * The haloed tile's first and last group index per dim, lo{i} and hi{i}: the windows of its first
+ * and last real query (window starts never decrease along a group, and grow by at most 1 per step).
+ */
+function haloBounds(g: NaGeometry, t: Tiles): string {
+  return g.sp.map((_, i) => `  let lo${i} = nbg${i}(r${i}, t${i}).x;
+  let hi${i} = nbg${i}(r${i}, min(t${i} + ${si(t.T[i] - 1)}, lr${i} - 1i)).x + ${si(g.k[i] - 1)};`).join('\n');
+}
+
+/**
+ * Stages head-dim chunk c0 … c0+DCW−1 (in units of w) of the haloed tile of each `src` into its
+ * workgroup array `arr`, between barriers: params.stage elements, keys past hi{i} or head-dim
+ * elements past the end as zeros. Along dim 0 the staged rows start at `base0` and number `ext0`
+ * (the whole haloed tile, or one slab of it); every invocation takes part.
+ */
+function stageHalo(g: NaGeometry, t: Tiles, v: Vec, DCW: number, into: Array<[arr: string, src: string]>, base0 = 'lo0', ext0 = t.halo[0]): string {
+  const base = (i: number): string => (i === 0 ? base0 : `lo${i}`);
+  const ext = (i: number): number => (i === 0 ? ext0 : t.halo[i]);
+  const val = (n: number): string => (n ? `val${n}` : 'val');
+  return `    workgroupBarrier();
+    for (var e = lid; e < params.stage; e += ${u(WG)}) {
+      let h = e / ${DCW};
+      let c = c0 + e % ${DCW};
+${g.sp.map((_, i) => `      let g${i} = ${base(i)} + i32((h / ${u(t.hSt[i])}) % ${u(ext(i))});`).join('\n')}
+${into.map((_, n) => `      var ${val(n)} = ${v.T}(0.0);`).join('\n')}
+      if (c < params.dw && ${g.sp.map((_, i) => `g${i} <= hi${i}`).join(' && ')}) {
+        let key = ${g.sp.map((_, i) => `u32(r${i} + g${i} * ${si(g.dil[i])}) * ${u(g.spSt[i])}`).join(' + ')};
+${into.map(([, src], n) => `        ${val(n)} = ${vload(v, `${src}[(bh * ${u(g.N)} + key) * ${u(v.DW)} + c]`)};`).join('\n')}
+      }
+${into.map(([arr], n) => `      ${arr}[e] = ${val(n)};`).join('\n')}
+    }
+    workgroupBarrier();`;
+}
+
+/** Offset (in staged keys) of window position j{i} in a tile staged by stageHalo from `base0`. */
+function haloOffset(g: NaGeometry, t: Tiles, base0 = 'lo0'): string {
+  return g.sp.map((_, i) => `u32(w${i}.x - ${i === 0 ? base0 : `lo${i}`} + j${i}) * ${u(t.hSt[i])}`).join(' + ');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -480,24 +540,9 @@ function gemmPlan(g: NaGeometry, f16: boolean, caps: DeviceCaps): KernelPlan {
   const DCW = DC / v.w;
   const name = f16 ? 'gemm-f16' : 'gemm';
   const types: GpuType[] = [g.st, v.ct];
-  // The haloed tile's first and last group index per dim: the windows of its first and last
-  // real query (window starts never decrease along a group, and grow by at most 1 per step).
-  const halo = g.sp.map((_, i) => `  let lo${i} = nbg${i}(r${i}, t${i}).x;
-  let hi${i} = nbg${i}(r${i}, min(t${i} + ${si(t.T[i] - 1)}, lr${i} - 1i)).x + ${si(g.k[i] - 1)};`).join('\n');
-  const stage = (arr: string, src: string): string => `    workgroupBarrier();
-    for (var e = lid; e < params.stage; e += ${u(WG)}) {
-      let h = e / ${DCW};
-      let c = c0 + e % ${DCW};
-${g.sp.map((_, i) => `      let g${i} = lo${i} + i32((h / ${u(t.hSt[i])}) % ${u(t.halo[i])});`).join('\n')}
-      var val = ${v.T}(0.0);
-      if (c < params.dw && ${g.sp.map((_, i) => `g${i} <= hi${i}`).join(' && ')}) {
-        let key = ${g.sp.map((_, i) => `u32(r${i} + g${i} * ${si(g.dil[i])}) * ${u(g.spSt[i])}`).join(' + ')};
-        val = ${vload(v, `${src}[(bh * ${u(g.N)} + key) * ${u(v.DW)} + c]`)};
-      }
-      ${arr}[e] = val;
-    }
-    workgroupBarrier();`;
-  const hoff = g.sp.map((_, i) => `u32(w${i}.x - lo${i} + j${i}) * ${u(t.hSt[i])}`).join(' + ');
+  const halo = haloBounds(g, t);
+  const stage = (arr: string, src: string): string => stageHalo(g, t, v, DCW, [[arr, src]]);
+  const hoff = haloOffset(g, t);
 
   // Pass 1: scores, then the row softmax in registers, written as attention weights.
   const b1 = declare([...tiledInputs(g, v, 'QKR'), { name: 'P', type: 'f32', write: true, ref: SCRATCH }]);
@@ -644,6 +689,127 @@ ${row.split('\n').map((x) => `  ${x}`).join('\n')}
   return { passes: [{ label: `${KERNEL}/${name}`, wgsl, workgroups: [t.total, g.BH, 1], buffers: b.buffers, uniforms: paramsData(g, v.DW) }], scratch: [] };
 }
 
+// ---------------------------------------------------------------------------------------------
+// fused-tiled
+
+/** Scores a fused-tiled query keeps in registers per slab: it caps the rows of a slab (one row may hold more). */
+const SLAB_SCORES = 32;
+
+interface Slab {
+  /** K and V staged together (both slabs fit at the full head dim): one stage of a slab, not two. */
+  paired: boolean;
+  /** Rows of the haloed tile along dim 0 staged at a time. */
+  rows: number;
+  /** Head-dim elements per staged chunk (a multiple of w); less than w if one row does not fit. */
+  DC: number;
+  /** Staged keys per row: the haloed tile's extent in the other dims. */
+  inner: number;
+  /** Window positions (scores) of a query within one slab, at most. */
+  scores: number;
+}
+
+/**
+ * A fused-tiled slab: as many rows of the haloed tile as keep a query's scores per slab within
+ * SLAB_SCORES (the whole tile if the whole window does) and the K and V slabs at the full head dim
+ * within workgroup memory, balanced over the tile. If not even one row of both fits, K and V take
+ * turns in one array, a row at a time, in head-dim chunks if one row at the full head dim does not fit.
+ */
+export function slabOf(g: NaGeometry, w: number, bytes: number, caps: DeviceCaps): Slab {
+  const t = tiles(g);
+  const budget = Math.min(caps.maxComputeWorkgroupStorageSize, GEMM_SMEM);
+  const inner = t.haloN / t.halo[0];
+  const rowK = g.win / g.k[0];
+  const Dp = Math.ceil(g.D / w) * w;
+  const byScores = g.win <= SLAB_SCORES ? t.halo[0] : Math.max(1, Math.floor(SLAB_SCORES / rowK));
+  const pairedRows = Math.floor(budget / (2 * inner * Dp * bytes));
+  const paired = pairedRows >= 1;
+  const fit = paired ? Math.min(t.halo[0], byScores, pairedRows) : 1;
+  const rows = Math.ceil(t.halo[0] / Math.ceil(t.halo[0] / fit));
+  const DC = paired ? Dp : Math.min(Dp, Math.floor(budget / (inner * bytes) / w) * w);
+  return { paired, rows, DC, inner, scores: Math.min(rows, g.k[0]) * rowK };
+}
+
+function fusedTiledPlan(g: NaGeometry, f16: boolean, caps: DeviceCaps): KernelPlan {
+  const v = vecOf(g, f16);
+  const t = tiles(g);
+  const sl = slabOf(g, v.w, f16 ? 2 : 4, caps);
+  const DCW = sl.DC / v.w;
+  const name = f16 ? 'fused-tiled-f16' : 'fused-tiled';
+  const b = declare([...tiledInputs(g, v, 'QKVR'), { name: 'O', type: v.S, write: true, ref: OUT }]);
+  const hoff = haloOffset(g, t, 's0');
+  const rj = g.rpb ? ` + ${ld(`R[rb + ${g.k.map((_, i) => `u32(j${i}) * ${u(g.rSt[i])}`).join(' + ')}]`, g.st)}` : '';
+  // The query's window positions in the slab: its window rows j0 ∈ [ja, jb) there, the other dims whole.
+  const slab = (body: string): string => `      for (var j0 = ja; j0 < jb; j0++) {
+${windowLoops(g, body, true, '        ', 1)}
+      }`;
+  const wgsl = `${header([g.st, v.ct])}${b.decls}
+${paramsDecl(b.buffers.length)}
+${windowFns(g)}
+var<workgroup> S: array<${v.T}, ${sl.rows * sl.inner * DCW}>;${sl.paired ? `\nvar<workgroup> SV: array<${v.T}, ${sl.rows * sl.inner * DCW}>;` : ''}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+${tilePrelude(g, t)}
+${haloBounds(g, t)}
+${loadQ(g, v)}
+${rpbBase(g)}
+  var acc: array<${v.F}, ${v.DW}>;
+  var sc: array<f32, ${sl.scores}>;
+  var m = ${NEG};
+  var l = 0.0;
+  // Slabs of ${sl.rows} rows of the haloed tile (workgroup-uniform bounds: every invocation reaches every barrier).
+  for (var s0 = lo0; s0 <= hi0; s0 += ${si(sl.rows)}) {
+    let ja = max(w0.x, s0) - w0.x;
+    let jb = min(w0.x + ${g.causal[0] ? 'w0.y' : 'params.k0'}, s0 + ${si(sl.rows)}) - w0.x;
+    for (var j = 0u; j < ${u(sl.scores)}; j++) { sc[j] = 0.0; }
+    for (var c0 = 0u; c0 < params.dw; c0 += ${u(DCW)}) {
+${stageHalo(g, t, v, DCW, sl.paired ? [['S', 'K'], ['SV', 'V']] : [['S', 'K']], 's0', sl.rows)}
+      let cn = min(${u(DCW)}, params.dw - c0);
+      var j = 0u;
+${slab(`  let ho = (${hoff}) * ${u(DCW)};
+  var a = 0.0;
+  for (var c = 0u; c < cn; c++) { a += ${vdot(v, 'q[c0 + c]', 'S[ho + c]')}; }
+  sc[j] += a;
+  j++;`)}
+    }
+    var cm = ${NEG};
+    var n = 0u;
+    {
+      var j = 0u;
+${slab(`  let sv = sc[j]${rj};
+  sc[j] = sv;
+  cm = max(cm, sv);
+  j++;`)}
+      n = j;
+    }
+    let mn = max(m, cm);
+    let corr = exp(m - mn);
+    l = l * corr;
+    for (var c = 0u; c < params.dw; c++) { acc[c] = acc[c] * corr; }
+    for (var j = 0u; j < n; j++) { let p = exp(sc[j] - mn); sc[j] = p; l += p; }
+    m = mn;
+    for (var c0 = 0u; c0 < params.dw; c0 += ${u(DCW)}) {
+${sl.paired ? '    // V was staged with K.' : stageHalo(g, t, v, DCW, [['S', 'V']], 's0', sl.rows)}
+      let cn = min(${u(DCW)}, params.dw - c0);
+      var j = 0u;
+${slab(`  let ho = (${hoff}) * ${u(DCW)};
+  let pj = sc[j];
+  for (var c = 0u; c < cn; c++) { ${vaxpy(v, 'acc[c0 + c]', 'pj', `${sl.paired ? 'SV' : 'S'}[ho + c]`)} }
+  j++;`)}
+    }
+  }
+  if (inq) {
+    let inv = 1.0 / l;
+    for (var c = 0u; c < params.dw; c++) { O[row * ${u(v.DW)} + c] = ${vstore(v, 'acc[c] * inv')}; }
+  }
+}
+`;
+  return {
+    passes: [{ label: `${KERNEL}/${name}`, wgsl, workgroups: [t.total, g.BH, 1], buffers: b.buffers, uniforms: paramsData(g, v.DW, sl.rows * sl.inner * DCW) }],
+    scratch: [],
+  };
+}
+
 function plan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
   const s = supports(c, variant, caps);
   if (!s.ok) throw new Error(`${KERNEL}/${variant}: ${s.reason}`);
@@ -653,6 +819,8 @@ function plan(c: LayerCase, variant: string, caps: DeviceCaps): KernelPlan {
     case 'gemm': return gemmPlan(g, false, caps);
     case 'gemm-f16': return gemmPlan(g, true, caps);
     case 'fused': return fusedPlan(g, false);
+    case 'fused-tiled': return fusedTiledPlan(g, false, caps);
+    case 'fused-tiled-f16': return fusedTiledPlan(g, true, caps);
     default: return fusedPlan(g, true);
   }
 }
@@ -732,8 +900,10 @@ export const nattenKernel: Kernel = {
     { name: 'naive', description: 'three passes: window scores into a B·h·N·k^n buffer, a per-query softmax in place, then ·V (one invocation per output element)' },
     { name: 'gemm', description: 'tiled QKᵀ (query tile + haloed key tile in workgroup memory, softmax in the epilogue) into attention weights, then tiled ·V' },
     { name: 'fused', description: 'one kernel: both products, the window mask as loop bounds and an online softmax per window row; no attention weights in memory' },
+    { name: 'fused-tiled', description: 'one kernel on the gemm query tiles: the haloed K and V tiles staged in workgroup memory a slab of rows (and head-dim chunk) at a time, scores per slab in registers, online softmax; reads only Q, K, V (and the bias), writes only O' },
     { name: 'gemm-f16', description: '`gemm` with f16 tiles and f16 products accumulated in f32 (needs shader-f16, head dim a multiple of 4)' },
     { name: 'fused-f16', description: '`fused` with f16 operands and products accumulated in f32 (needs shader-f16, head dim a multiple of 4)' },
+    { name: 'fused-tiled-f16', description: '`fused-tiled` with f16 tiles and products accumulated in f32 (needs shader-f16, head dim a multiple of 4)' },
   ],
   /** A runtime without a neighborhood-attention kernel materializes the attention weights. */
   defaultVariant: () => 'naive',

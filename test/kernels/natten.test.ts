@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { HostTensor, LayerCase } from '../../src/kernels/types.js';
 import type { DType } from '../../src/onnx/dtype.js';
 import { kernelFor } from '../../src/kernels/registry.js';
-import { naGeometry, windowOf } from '../../src/kernels/natten.js';
+import { naGeometry, slabOf, windowOf } from '../../src/kernels/natten.js';
 import { syntheticInputs } from '../../src/kernels/inputs.js';
 import { compareOutputs } from '../../src/bench/verify.js';
 import { float } from '../../src/onnx/write.js';
@@ -19,7 +19,7 @@ import { casesFrom, checkCase, releaseGpu, type VariantCheck } from '../support/
 afterAll(releaseGpu);
 
 const OP = 'dlprof.NeighborhoodAttention';
-const ALL = ['naive', 'gemm', 'fused', 'gemm-f16', 'fused-f16'];
+const ALL = ['naive', 'gemm', 'fused', 'fused-tiled', 'gemm-f16', 'fused-f16', 'fused-tiled-f16'];
 
 interface Spec {
   b?: number;
@@ -65,15 +65,18 @@ function expectAll(checks: VariantCheck[], want: string[]): void {
 describe('dlprof.NeighborhoodAttention kernels', () => {
   const cases: Array<[string, Spec, string[]]> = [
     ['1-D L=21 k=5, 2 heads, d=8', { h: 2, sp: [21], d: 8, k: [5] }, ALL],
-    ['1-D L=70 k=7 (two query tiles, borders in both), d=6 (scalar path)', { h: 1, sp: [70], d: 6, k: [7] }, ['naive', 'gemm', 'fused']],
+    ['1-D L=70 k=7 (two query tiles, borders in both), d=6 (scalar path)', { h: 1, sp: [70], d: 6, k: [7] }, ['naive', 'gemm', 'fused', 'fused-tiled']],
     ['1-D L=23 k=3 dilation 4 (groups of 6 and 5), bias', { h: 2, sp: [23], d: 8, k: [3], dil: [4], rpb: true }, ALL],
     ['1-D L=19 k=5 dilation 2, causal, bias', { h: 1, sp: [19], d: 4, k: [5], dil: [2], causal: [1], rpb: true }, ALL],
+    ['1-D L=100 k=37 dilation 2, causal, bias: fused-tiled stages slabs of 25 keys (2 per group)', { h: 1, sp: [100], d: 8, k: [37], dil: [2], causal: [1], rpb: true }, ALL],
     ['2-D 9×11 k=3×5, batch 2, 2 heads, d=4', { b: 2, h: 2, sp: [9, 11], d: 4, k: [3, 5] }, ALL],
     ['2-D 10×10 k=3 dilation 3×2, bias, scale 0.5', { h: 3, sp: [10, 10], d: 8, k: [3, 3], dil: [3, 2], rpb: true, scale: 0.5 }, ALL],
     ['2-D 12×9 k=5×3, causal in dim 0 only, d=12', { h: 1, sp: [12, 9], d: 12, k: [5, 3], causal: [1, 0] }, ALL],
     ['2-D 17×17 k=7, 1 head, d=16 (3×3 query tiles)', { h: 1, sp: [17, 17], d: 16, k: [7, 7] }, ALL],
     ['2-D 9×9 k=7, d=32: the haloed tile takes two head-dim chunks', { h: 1, sp: [9, 9], d: 32, k: [7, 7] }, ALL],
     ['3-D 5×6×7 k=3, dilation [1,2,1], d=4', { h: 2, sp: [5, 6, 7], d: 4, k: [3, 3, 3], dil: [1, 2, 1] }, ALL],
+    ['3-D 9×6×5 k=5×3×3, causal in dim 0, bias, d=8: fused-tiled slabs of 3 planes', { h: 1, sp: [9, 6, 5], d: 8, k: [5, 3, 3], causal: [1, 0, 0], rpb: true }, ALL],
+    ['2-D 13×13 k=13, bias, d=256: fused-tiled stages K and V in turn, one row in two head-dim chunks (204 + 52)', { h: 1, sp: [13, 13], d: 256, k: [13, 13], rpb: true }, ALL],
     ['float16 2-D 8×8 k=3, bias', { h: 2, sp: [8, 8], d: 8, k: [3, 3], rpb: true, dtype: 'float16' }, ALL],
   ];
   for (const [name, spec, want] of cases) {
@@ -205,6 +208,25 @@ describe('dlprof.NeighborhoodAttention support', () => {
     expect(k.supports(small, 'gemm', tight)).toMatchObject({ ok: false, reason: expect.stringContaining('attention weights (448 bytes)') });
     expect(k.supports(small, 'fused', tight).ok).toBe(true);
     expect(k.supports(naCase({ h: 1, sp: [8], d: 512, k: [3] }), 'fused', caps)).toMatchObject({ ok: false, reason: expect.stringContaining('head dim 512') });
+  });
+
+  it('fused-tiled slabs: the rows and head-dim chunks the device cases above rely on; a row that does not fit is refused', () => {
+    const slab = (s: Spec) => slabOf(naGeometry(naCase(s)), 4, 4, caps);
+    // 1-D: a 37-key window is over 32 scores, so 32 rows of the 100-key haloed tile, balanced to 25.
+    expect(slab({ h: 1, sp: [100], d: 8, k: [37], dil: [2], causal: [1] })).toEqual({ paired: true, rows: 25, DC: 8, inner: 1, scores: 25 });
+    // 3-D 4×4×4 tiles, k 5×3×3: a plane of the haloed tile is 6×6 keys with 9 window positions; 3 planes (27 scores) of 8.
+    expect(slab({ h: 1, sp: [9, 6, 5], d: 8, k: [5, 3, 3] })).toEqual({ paired: true, rows: 3, DC: 8, inner: 36, scores: 27 });
+    // 2-D k=13, d=256: one 20-key row at full head dim is 20 KiB, so K and V take turns, one row in chunks of 204
+    // (16 KiB / 80 bytes, rounded to vec4s).
+    expect(slab({ h: 1, sp: [13, 13], d: 256, k: [13, 13] })).toEqual({ paired: false, rows: 1, DC: 204, inner: 20, scores: 13 });
+    // The benchmark's 2-D k=13, d=32: 2 rows (26 scores) of K and of V staged together, 10 KiB of workgroup memory.
+    expect(slab({ h: 1, sp: [56, 56], d: 32, k: [13, 13] })).toEqual({ paired: true, rows: 2, DC: 32, inner: 20, scores: 26 });
+    // 3-D k=3×31×31: a plane of the haloed tile is 34×34 = 1156 keys, over 16 KiB even at 4 head-dim elements.
+    const big = naCase({ h: 1, sp: [3, 31, 31], d: 4, k: [3, 31, 31] });
+    expect(k.supports(big, 'fused-tiled', caps)).toMatchObject({ ok: false, reason: expect.stringContaining('haloed key tile (1156 keys) does not fit') });
+    expect(k.supports(big, 'fused', caps).ok).toBe(true);
+    expect(k.supports(naCase({ h: 1, sp: [1, 33, 33], d: 4, k: [1, 33, 33] }), 'fused-tiled', caps))
+      .toMatchObject({ ok: false, reason: expect.stringContaining('1089-key window row exceeds 1024') });
   });
 
   it('geometry reads the normalized attributes', () => {

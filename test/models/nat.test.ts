@@ -68,7 +68,7 @@ describe('NAT', () => {
     const node = g.nodes.filter((n) => n.op === 'dlprof.NeighborhoodAttention')[1];
     const layer = g.layers.get(node.key)!;
     const checks = await checkCase({ layer, consts: g.origins.get(layer.key)!.constValues });
-    expect(checks.filter((r) => r.supported).map((r) => r.variant)).toEqual(['naive', 'gemm', 'fused', 'gemm-f16', 'fused-f16']);
+    expect(checks.filter((r) => r.supported).map((r) => r.variant)).toEqual(['naive', 'gemm', 'fused', 'fused-tiled', 'gemm-f16', 'fused-f16', 'fused-tiled-f16']);
     for (const r of checks) expect(r.agreement?.ok, `${r.variant}: ${JSON.stringify(r.agreement)}`).toBe(true);
   });
 
