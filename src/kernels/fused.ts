@@ -1013,36 +1013,39 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 /**
- * fused-tiled's blocks: BR query rows and BC keys a block, TY × FT_TX invocations; invocation
- * (ty, tx) owns rows ty + i·TY (i < BR/TY) in both products, keys tx + k·FT_TX (k < BC/FT_TX) of
- * the score block and features tx + c·FT_TX of the output. The own block is 32 × 32 with 16 × 16
- * invocations; the autotuner tries smaller query blocks (more workgroups for a GPU's
- * multiprocessors when B·heads·L is small) and larger ones (each staged key read by more rows).
+ * fused-tiled's blocks: BR query rows and BC keys a block, TY × TX invocations; invocation
+ * (ty, tx) owns rows ty + i·TY (i < BR/TY) in both products, keys tx + k·TX (k < BC/TX) of the
+ * score block and features tx + c·TX of the output. The own block is 32 × 32 with 16 × 16
+ * invocations (2 × 2 scores each); the autotuner tries smaller query blocks (more workgroups for a
+ * GPU's multiprocessors when B·heads·L is small), larger ones (each staged key read by more rows),
+ * and 4 × 4 scores an invocation (fewer workgroup-memory reads per multiply-add, more registers).
  */
-interface FtTile { BR: number; BC: number; TY: number }
-const FT_TILE: FtTile = { BR: 32, BC: 32, TY: 16 };
-const FT_TILES: readonly FtTile[] = [FT_TILE, { BR: 16, BC: 32, TY: 16 }, { BR: 16, BC: 32, TY: 8 }, { BR: 64, BC: 32, TY: 16 }, { BR: 32, BC: 64, TY: 16 }];
-const FT_TX = 16;
+interface FtTile { BR: number; BC: number; TY: number; TX: number }
+const FT_TILE: FtTile = { BR: 32, BC: 32, TY: 16, TX: 16 };
+const FT_TILES: readonly FtTile[] = [
+  FT_TILE, { BR: 16, BC: 32, TY: 16, TX: 16 }, { BR: 16, BC: 32, TY: 8, TX: 16 }, { BR: 64, BC: 32, TY: 16, TX: 16 },
+  { BR: 32, BC: 64, TY: 16, TX: 16 }, { BR: 64, BC: 32, TY: 16, TX: 8 }, { BR: 32, BC: 32, TY: 8, TX: 8 },
+];
 /** Largest head-dim chunk of the score product (more buys nothing but workgroup memory). */
 const FT_MAX_DK = 32;
 
 function ftTile(config?: TuneConfig): FtTile {
   if (!config) return FT_TILE;
-  const t = FT_TILES.find((x) => x.BR === config.BR && x.BC === config.BC && x.TY === config.TY);
+  const t = FT_TILES.find((x) => x.BR === config.BR && x.BC === config.BC && x.TY === config.TY && x.TX === config.TX);
   if (!t) throw new Error(`attention fused-tiled configuration ${JSON.stringify(config)}: not one of ${FT_TILES.map((x) => JSON.stringify(x)).join(', ')}`);
   return t;
 }
 
 /** Whether fused-tiled runs `g` in tile `t` on `caps`. */
 function ftSupports(g: AttnGeom, caps: DeviceCaps, t: FtTile): Support {
-  const T = FT_TX * t.TY;
-  if (g.DV > FA_MAX_D) return unsupported(`value feature size ${g.DV} exceeds ${FA_MAX_D} (each invocation's ${t.BR / t.TY}×${Math.ceil(g.DV / FT_TX)} output block lives in registers)`);
+  const T = t.TX * t.TY;
+  if (g.DV > FA_MAX_D) return unsupported(`value feature size ${g.DV} exceeds ${FA_MAX_D} (each invocation's ${t.BR / t.TY}×${Math.ceil(g.DV / t.TX)} output block lives in registers)`);
   if (!ftLayout(g, caps, t)) return unsupported(`a ${t.BR}×${t.BC} P block with its Q/K chunk or V rows exceeds ${caps.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
   if (caps.maxComputeInvocationsPerWorkgroup < T) return unsupported(`needs ${T} invocations per workgroup`);
   return checkGrid('attention', [Math.ceil(g.L / t.BR), g.batch], caps) ?? supported;
 }
 
-/** fused-tiled's search space on `g` (quick and full alike: five blocks): its own first, then the others that fit. */
+/** fused-tiled's search space on `g` (quick and full alike: seven blocks): its own first, then the others that fit. */
 function ftTuning(g: AttnGeom, caps: DeviceCaps): TuneConfig[] {
   if (!ftSupports(g, caps, FT_TILE).ok) return [];
   return FT_TILES.filter((t) => ftSupports(g, caps, t).ok).map((t) => ({ ...t }));
@@ -1052,7 +1055,7 @@ interface FtLayout {
   /** Head-dim chunk of Q·Kᵀ and the number of chunks (DK·chunks ≥ D; the excess is zero-filled). */
   DK: number;
   chunks: number;
-  /** Output features per invocation (DV padded to CN·FT_TX) and keys of V staged at a time. */
+  /** Output features per invocation (DV padded to CN·TX) and keys of V staged at a time. */
   CN: number;
   KC: number;
   /** Float offsets in workgroup memory: row partials, the P block, then Q/K chunks or V rows (one region, reused). */
@@ -1063,34 +1066,34 @@ interface FtLayout {
 }
 
 /**
- * Workgroup memory of fused-tiled, in floats: FT_BR·FT_TX row partials (maxima, at the end sums),
- * the FT_BR × (FT_BC + 1) P block, and one region holding either the Q chunk (FT_BR × (DK + 1))
- * and the transposed K chunk (DK × (FT_BC + 1)) or KC rows of V (KC × CN·FT_TX). The +1 pads keep
+ * Workgroup memory of fused-tiled, in floats: BR·TX row partials (maxima, at the end sums),
+ * the BR × (BC + 1) P block, and one region holding either the Q chunk (BR × (DK + 1))
+ * and the transposed K chunk (DK × (BC + 1)) or KC rows of V (KC × CN·TX). The +1 pads keep
  * the invocations of a warp, which read two rows at once, on distinct banks. Null: does not fit.
  */
 function ftLayout(g: AttnGeom, caps: DeviceCaps, t: FtTile = FT_TILE): FtLayout | null {
   const limit = Math.floor(caps.maxComputeWorkgroupStorageSize / 4);
-  const POFF = t.BR * FT_TX;
+  const POFF = t.BR * t.TX;
   const ROFF = POFF + t.BR * (t.BC + 1);
   const avail = limit - ROFF;
   const dkMax = Math.min(FT_MAX_DK, Math.floor((avail - t.BR) / (t.BR + t.BC + 1)));
-  const CN = Math.ceil(g.DV / FT_TX);
+  const CN = Math.ceil(g.DV / t.TX);
   let KC = t.BC;
-  while (KC >= 1 && KC * CN * FT_TX > avail) KC /= 2;
+  while (KC >= 1 && KC * CN * t.TX > avail) KC /= 2;
   if (dkMax < 1 || KC < 1) return null;
   const chunks = Math.ceil(g.D / dkMax);
   const DK = Math.ceil(g.D / chunks);
-  const region = Math.max(t.BR * (DK + 1) + DK * (t.BC + 1), KC * CN * FT_TX);
+  const region = Math.max(t.BR * (DK + 1) + DK * (t.BC + 1), KC * CN * t.TX);
   return { DK, chunks, CN, KC, POFF, ROFF, KOFF: ROFF + t.BR * (DK + 1), floats: ROFF + region };
 }
 
 /**
  * fused-tiled: FlashAttention-2's tiled form (Dao 2023, "FlashAttention-2", Algorithm 1). A
- * workgroup owns FT_BR query rows of one batch and head and walks the keys in blocks of FT_BC.
- * Per key block, S = scale·Q·Kᵀ (+ mask) is a register-blocked tile GEMM: Q and K are staged
- * DK features at a time, and each invocation accumulates its FT_RM × FT_KN scores. The row maxima
- * are reduced across the FT_TX invocations sharing a row through workgroup memory, each of them
- * computing the same new maximum m'; the invocation rescales its FT_RM × CN accumulator block and
+ * workgroup owns BR query rows of one batch and head and walks the keys in blocks of BC (tile
+ * `t`). Per key block, S = scale·Q·Kᵀ (+ mask) is a register-blocked tile GEMM: Q and K are staged
+ * DK features at a time, and each invocation accumulates its BR/TY × BC/TX scores. The row maxima
+ * are reduced across the TX invocations sharing a row through workgroup memory, each of them
+ * computing the same new maximum m'; the invocation rescales its BR/TY × CN accumulator block and
  * its own partial row sums by e^(m − m'), writes its e^(s − m') into the P block, and after V is
  * staged (KC keys at a time) adds its block of P·V — a second tile GEMM. The partial sums are
  * reduced once, at the end: O = acc/ℓ. Every invocation reaches every barrier: rows past L and
@@ -1104,6 +1107,7 @@ function attnFusedTiled(g: AttnGeom, caps: DeviceCaps, t: FtTile): Pass[] {
   const FT_BR = t.BR;
   const FT_BC = t.BC;
   const FT_TY = t.TY;
+  const FT_TX = t.TX;
   const FT_T = FT_TX * FT_TY;
   const FT_RM = FT_BR / FT_TY;
   const FT_KN = FT_BC / FT_TX;

@@ -54,8 +54,8 @@ export const GEMM_TILE: GemmTile = { TM: 64, TP: 64, TK: 16, RM: 8, RP: 8 };
  * The autotuner's search space (Kernel.tuning): output tiles from 16 to 128 rows and columns,
  * 64 to 256 invocations a workgroup, 2×4 to 8×8 outputs an invocation. Small tiles keep a GPU's
  * multiprocessors busy on small or skinny GEMMs and waste less on ragged edges; large ones reuse
- * each staged value more times and issue fewer workgroups. Double-buffering and split-K (GemmTile
- * DB, SK) are further dimensions of each tile (gemmTuning).
+ * each staged value more times and issue fewer workgroups. Double-buffering, split-K and subgroup
+ * operations (GemmTile DB, SK, SG) are further dimensions of each tile (gemmTuning).
  */
 export const GEMM_TILES: readonly GemmTile[] = [
   GEMM_TILE,
