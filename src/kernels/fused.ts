@@ -1019,8 +1019,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
  * invocations (2 × 2 scores each); the autotuner tries smaller query blocks (more workgroups for a
  * GPU's multiprocessors when B·heads·L is small), larger ones (each staged key read by more rows),
  * and 4 × 4 scores an invocation (fewer workgroup-memory reads per multiply-add, more registers).
+ * With SG (adapters with subgroups), the invocations take their places by subgroup (each aligned
+ * four are one quad) and a quad reduces its row maxima and sums with quad swaps, so a row has TX/4
+ * partials in workgroup memory instead of TX.
  */
-interface FtTile { BR: number; BC: number; TY: number; TX: number }
+interface FtTile { BR: number; BC: number; TY: number; TX: number; SG?: number }
 const FT_TILE: FtTile = { BR: 32, BC: 32, TY: 16, TX: 16 };
 const FT_TILES: readonly FtTile[] = [
   FT_TILE, { BR: 16, BC: 32, TY: 16, TX: 16 }, { BR: 16, BC: 32, TY: 8, TX: 16 }, { BR: 64, BC: 32, TY: 16, TX: 16 },
@@ -1032,6 +1035,7 @@ const FT_MAX_DK = 32;
 function ftTile(config?: TuneConfig): FtTile {
   if (!config) return FT_TILE;
   const t = FT_TILES.find((x) => x.BR === config.BR && x.BC === config.BC && x.TY === config.TY && x.TX === config.TX);
+  if (t && config.SG) return { ...t, SG: 1 };
   if (!t) throw new Error(`attention fused-tiled configuration ${JSON.stringify(config)}: not one of ${FT_TILES.map((x) => JSON.stringify(x)).join(', ')}`);
   return t;
 }
@@ -1042,13 +1046,18 @@ function ftSupports(g: AttnGeom, caps: DeviceCaps, t: FtTile): Support {
   if (g.DV > FA_MAX_D) return unsupported(`value feature size ${g.DV} exceeds ${FA_MAX_D} (each invocation's ${t.BR / t.TY}×${Math.ceil(g.DV / t.TX)} output block lives in registers)`);
   if (!ftLayout(g, caps, t)) return unsupported(`a ${t.BR}×${t.BC} P block with its Q/K chunk or V rows exceeds ${caps.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
   if (caps.maxComputeInvocationsPerWorkgroup < T) return unsupported(`needs ${T} invocations per workgroup`);
+  if (t.SG && !caps.subgroups) return unsupported('its quad reductions (SG) need the subgroups feature');
   return checkGrid('attention', [Math.ceil(g.L / t.BR), g.batch], caps) ?? supported;
 }
 
-/** fused-tiled's search space on `g` (quick and full alike: seven blocks): its own first, then the others that fit. */
-function ftTuning(g: AttnGeom, caps: DeviceCaps): TuneConfig[] {
+/**
+ * fused-tiled's search space on `g`: its own block first, then the other six that fit, and with
+ * subgroups the own block's quad reductions (`quick`) or every block's (`full`).
+ */
+function ftTuning(g: AttnGeom, caps: DeviceCaps, level: Exclude<AutotuneLevel, 'off'>): TuneConfig[] {
   if (!ftSupports(g, caps, FT_TILE).ok) return [];
-  return FT_TILES.filter((t) => ftSupports(g, caps, t).ok).map((t) => ({ ...t }));
+  const quads = (level === 'full' ? FT_TILES : [FT_TILE]).map((t) => ({ ...t, SG: 1 }));
+  return [...FT_TILES, ...quads].filter((t) => ftSupports(g, caps, t).ok).map((t) => ({ ...t }));
 }
 
 interface FtLayout {
@@ -1065,15 +1074,18 @@ interface FtLayout {
   floats: number;
 }
 
+/** Partials a row of fused-tiled keeps in workgroup memory: one an invocation, or one a quad (SG). */
+const ftPartials = (t: FtTile): number => (t.SG ? t.TX / 4 : t.TX);
+
 /**
- * Workgroup memory of fused-tiled, in floats: BR·TX row partials (maxima, at the end sums),
+ * Workgroup memory of fused-tiled, in floats: BR·TX (SG: BR·TX/4) row partials (maxima, at the end sums),
  * the BR × (BC + 1) P block, and one region holding either the Q chunk (BR × (DK + 1))
  * and the transposed K chunk (DK × (BC + 1)) or KC rows of V (KC × CN·TX). The +1 pads keep
  * the invocations of a warp, which read two rows at once, on distinct banks. Null: does not fit.
  */
 function ftLayout(g: AttnGeom, caps: DeviceCaps, t: FtTile = FT_TILE): FtLayout | null {
   const limit = Math.floor(caps.maxComputeWorkgroupStorageSize / 4);
-  const POFF = t.BR * t.TX;
+  const POFF = t.BR * ftPartials(t);
   const ROFF = POFF + t.BR * (t.BC + 1);
   const avail = limit - ROFF;
   const dkMax = Math.min(FT_MAX_DK, Math.floor((avail - t.BR) / (t.BR + t.BC + 1)));
@@ -1109,6 +1121,14 @@ function attnFusedTiled(g: AttnGeom, caps: DeviceCaps, t: FtTile): Pass[] {
   const FT_TY = t.TY;
   const FT_TX = t.TX;
   const FT_T = FT_TX * FT_TY;
+  const PX = ftPartials(t);
+  // A row partial of this invocation's (or, SG, of its quad's: reduced by quad swaps, stored by its first lane).
+  const partial = (i: number, x: string, op: 'max' | '+'): string => {
+    const red = (y: string): string => (op === 'max' ? `${x} = max(${x}, ${y});` : `${x} = ${x} + ${y};`);
+    return t.SG
+      ? `${red(`quadSwapX(${x})`)} ${red(`quadSwapY(${x})`)}\n      if (tx % 4u == 0u) { sm[${row(i)} * ${PX} + tx / 4u] = ${x}; }`
+      : `sm[${row(i)} * ${PX} + tx] = ${x};`;
+  };
   const FT_RM = FT_BR / FT_TY;
   const FT_KN = FT_BC / FT_TX;
   const DVP = CN * FT_TX;
@@ -1151,11 +1171,11 @@ ${range(FT_KN).map((k) => `      {
         sc[${i * FT_KN + k}] = v;
         m = max(m, v);
       }`).join('\n')}
-      sm[${row(i)} * ${FT_TX} + tx] = m;
+      ${partial(i, 'm', 'max')}
     }`).join('\n');
   const rescale = rows.map((i) => `    {
       var m = mx[${i}];
-      for (var t = 0u; t < ${FT_TX}; t++) { m = max(m, sm[${row(i)} * ${FT_TX} + t]); }
+      for (var t = 0u; t < ${PX}; t++) { m = max(m, sm[${row(i)} * ${PX} + t]); }
       let corr = select(exp(mx[${i}] - m), 1.0, m == ${NEG});
       mx[${i}] = m;
       ls[${i}] = ls[${i}] * corr;
@@ -1187,7 +1207,7 @@ ${rows.map((i) => `          acc[${i * CN + c}] = fma(p${i}, v, acc[${i * CN + c
     }`;
   const store = rows.map((i) => `  {
     var tot = 0.0;
-    for (var t = 0u; t < ${FT_TX}; t++) { tot += sm[${row(i)} * ${FT_TX} + t]; }
+    for (var t = 0u; t < ${PX}; t++) { tot += sm[${row(i)} * ${PX} + t]; }
     let l = l0 + ${row(i)};
     if (l < ${u(g.L)}) {
       let inv = 1.0 / tot;
@@ -1199,11 +1219,13 @@ ${range(CN).map((c) => {
   }).join('\n')}
     }
   }`).join('\n');
-  const wgsl = `${p.decls}
+  const wgsl = `${t.SG ? 'enable subgroups;\n' : ''}${p.decls}
 var<workgroup> sm: array<f32, ${floats}>;
 
 @compute @workgroup_size(${FT_T})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, ${t.SG
+    ? '@builtin(subgroup_id) sgId: u32, @builtin(subgroup_size) sgSize: u32, @builtin(subgroup_invocation_id) sgLane: u32) {\n  let lid = sgId * sgSize + sgLane;'
+    : '@builtin(local_invocation_index) lid: u32) {'}
   let b = wid.y;
   let o = offs(b);
   let tx = lid % ${FT_TX};
@@ -1224,7 +1246,7 @@ ${rowMax}
 ${rescale}
 ${pv}
   }
-${rows.map((i) => `  sm[${row(i)} * ${FT_TX} + tx] = ls[${i}];`).join('\n')}
+${rows.map((i) => `  {\n    var sum = ls[${i}];\n    ${partial(i, 'sum', '+')}\n  }`).join('\n')}
   workgroupBarrier();
 ${store}
 }
@@ -1236,7 +1258,7 @@ const ATTN_VARIANTS = [
   { name: 'unfused', description: 'three passes: scale·QKᵀ + mask into a B·H·L·S scratch buffer, a row softmax in place, then ·V' },
   { name: 'fused', description: 'one kernel (FlashAttention-style): K/V tiles in workgroup memory, one query row per invocation, online softmax; no L×S tensor in memory' },
   { name: 'fused-split', description: 'fused with each query row split across 8 lanes over the keys (FlashAttention-2 parallelism), padded K/V tiles, the lanes\' softmax states merged in workgroup memory' },
-  { name: 'fused-tiled', description: 'FlashAttention-2\'s tiled form: 32 query rows × 32-key blocks per workgroup of 256 invocations (the block autotuned), Q·Kᵀ and P·V as register-blocked tile GEMMs (2×2 scores, 2×⌈DV/16⌉ outputs each) through workgroup memory, row maxima reduced across the invocations sharing a row' },
+  { name: 'fused-tiled', description: 'FlashAttention-2\'s tiled form: 32 query rows × 32-key blocks per workgroup of 256 invocations (the block autotuned), Q·Kᵀ and P·V as register-blocked tile GEMMs (2×2 scores, 2×⌈DV/16⌉ outputs each) through workgroup memory, row maxima reduced across the invocations sharing a row (within quads first where tuned with subgroups)' },
 ];
 
 /** What every attention variant needs of a geometry, once the operands' shapes are known to fit. */
@@ -1525,7 +1547,7 @@ export const attentionKernel: Kernel = {
   defaultVariant: () => 'unfused',
   supports: attnSupports,
   plan: attnPlan,
-  tuning: (c, variant, caps) => (variant === 'fused-tiled' && attnSupports(c, variant, caps).ok ? ftTuning(attnGeometry(c), caps) : []),
+  tuning: (c, variant, caps, level) => (variant === 'fused-tiled' && attnSupports(c, variant, caps).ok ? ftTuning(attnGeometry(c), caps, level) : []),
   reference: attnReference,
 };
 
@@ -1554,7 +1576,7 @@ export const multiHeadAttentionKernel: Kernel = {
   defaultVariant: () => 'unfused',
   supports: mhaSupports,
   plan: mhaPlan,
-  tuning: (c, variant, caps) => (variant === 'fused-tiled' && mhaSupports(c, variant, caps).ok ? ftTuning(mhaOpGeometry(c), caps) : []),
+  tuning: (c, variant, caps, level) => (variant === 'fused-tiled' && mhaSupports(c, variant, caps).ok ? ftTuning(mhaOpGeometry(c), caps, level) : []),
   reference: mhaReference,
   cost: attentionCost,
 };
@@ -1566,7 +1588,7 @@ export const packedAttentionKernel: Kernel = {
   defaultVariant: () => 'unfused',
   supports: packedSupports,
   plan: packedPlan,
-  tuning: (c, variant, caps) => (variant === 'fused-tiled' && packedSupports(c, variant, caps).ok ? ftTuning(packedGeometry(c, 0), caps) : []),
+  tuning: (c, variant, caps, level) => (variant === 'fused-tiled' && packedSupports(c, variant, caps).ok ? ftTuning(packedGeometry(c, 0), caps, level) : []),
   reference: packedReference,
   cost: attentionCost,
 };

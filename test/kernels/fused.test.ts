@@ -313,7 +313,7 @@ describe('com.microsoft.MultiHeadAttention and com.microsoft.Attention', () => {
     });
   }
 
-  it("fused-tiled's search space: each block computes ragged, chunked and causal attention", async () => {
+  it("fused-tiled's search space: each block, and quad reductions, compute ragged, chunked and causal attention", async () => {
     const { runner } = await gpu();
     const cases = [
       attnCase({ b: [1, 2], L: 70, S: 100, d: 6, dv: 10, kT: 1, mask: [1, 2, 70, 100] }),
@@ -327,6 +327,11 @@ describe('com.microsoft.MultiHeadAttention and com.microsoft.Attention', () => {
       expect(configs[0]).toEqual({ BR: 32, BC: 32, TY: 16, TX: 16 });
       expect(configs.length).toBeGreaterThanOrEqual(4);
       expect(configs.some((t) => t.TX === 8)).toBe(true);
+      // With subgroups, the own block's quad reductions too (every block's in full).
+      if (runner.caps.subgroups) {
+        expect(configs.filter((t) => t.SG)).toEqual([{ BR: 32, BC: 32, TY: 16, TX: 16, SG: 1 }]);
+        expect(kernel.tuning!(c, 'fused-tiled', runner.caps, 'full').filter((t) => t.SG).length).toBe(configs.length - 1);
+      }
       expect(kernel.tuning!(c, 'fused', runner.caps, 'full')).toEqual([]);
       const inputs = syntheticInputs(c, 9);
       const want = kernel.reference(c, inputs);
