@@ -23,6 +23,8 @@ async function bench(name: string, env: Record<string, string> = {}): Promise<st
   return file;
 }
 
+// `npm test` runs this file on its own after the others: its reruns judge the machine's drift,
+// which other test files compiling beside it on a small machine would be.
 describe('the regression gate (real reruns on this machine)', () => {
   it('passes the same code benchmarked twice, and catches a kernel given 15 % more work', async () => {
     const base = await bench('base.json');
