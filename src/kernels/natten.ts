@@ -461,11 +461,12 @@ function rpbBase(g: NaGeometry): string {
 }
 
 /** Loads q (scaled) into registers. */
-function loadQ(g: NaGeometry, v: Vec): string {
+/** Q's row into `q`, scaled; `dw` the loop's bound (the run-time head dim unless the caller compiles it in). */
+function loadQ(g: NaGeometry, v: Vec, dw = 'params.dw'): string {
   const scaled = v.st === 'f32' && v.ct === 'f32' ? `Q[qo + c] * ${lit(g.scale, 'f32')}` : `${v.T}(${v.F}(Q[qo + c]) * ${lit(g.scale, 'f32')})`;
   return `  var q: array<${v.T}, ${v.DW}>;
   let qo = row * ${u(v.DW)};
-  for (var c = 0u; c < params.dw; c++) { q[c] = ${scaled}; }`;
+  for (var c = 0u; c < ${dw}; c++) { q[c] = ${scaled}; }`;
 }
 
 function tiledInputs(g: NaGeometry, v: Vec, use: string): Bind[] {
@@ -634,6 +635,8 @@ function fusedPlan(g: NaGeometry, f16: boolean): KernelPlan {
   const v = vecOf(g, f16);
   const t = tiles(g);
   const name = f16 ? 'fused-f16' : 'fused';
+  // The head-dim loops have the head dim compiled in (as fused-tiled's: loops a GPU compiler can
+  // unroll, keeping q and acc in registers).
   const last = g.nd - 1;
   const b = declare([...tiledInputs(g, v, 'QKVR'), { name: 'O', type: v.S, write: true, ref: OUT }]);
   // Key row offset (in units of w) of window position j{i}; the innermost dim uses jl.
@@ -646,7 +649,7 @@ function fusedPlan(g: NaGeometry, f16: boolean): KernelPlan {
   for (var jl = 0i; jl < ${cntL}; jl++) {
     let ko = ${keyOf('jl')};
     var a = 0.0;
-    for (var c = 0u; c < params.dw; c++) { a += ${vdot(v, 'q[c]', vload(v, 'K[ko + c]'))}; }
+    for (var c = 0u; c < ${v.DW}; c++) { a += ${vdot(v, 'q[c]', vload(v, 'K[ko + c]'))}; }
     let s = a${rj};
     sc[jl] = s;
     cm = max(cm, s);
@@ -654,12 +657,12 @@ function fusedPlan(g: NaGeometry, f16: boolean): KernelPlan {
   let mn = max(m, cm);
   let corr = exp(m - mn);
   l = l * corr;
-  for (var c = 0u; c < params.dw; c++) { acc[c] = acc[c] * corr; }
+  for (var c = 0u; c < ${v.DW}; c++) { acc[c] = acc[c] * corr; }
   for (var jl = 0i; jl < ${cntL}; jl++) {
     let p = exp(sc[jl] - mn);
     l += p;
     let ko = ${keyOf('jl')};
-    for (var c = 0u; c < params.dw; c++) { ${vaxpy(v, 'acc[c]', 'p', vload(v, 'V[ko + c]'))} }
+    for (var c = 0u; c < ${v.DW}; c++) { ${vaxpy(v, 'acc[c]', 'p', vload(v, 'V[ko + c]'))} }
   }
   m = mn;`;
   for (let i = last - 1; i >= 0; i--) {
@@ -672,8 +675,10 @@ ${windowFns(g)}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  // Bound whether or not this layer reads it (a causal 1-D layer reads no parameter).
+  _ = &params;
 ${tilePrelude(g, t)}
-${loadQ(g, v)}
+${loadQ(g, v, `${v.DW}`)}
 ${rpbBase(g)}
   var acc: array<${v.F}, ${v.DW}>;
   var sc: array<f32, ${kl}>;
@@ -682,7 +687,7 @@ ${rpbBase(g)}
 ${row.split('\n').map((x) => `  ${x}`).join('\n')}
   if (inq) {
     let inv = 1.0 / l;
-    for (var c = 0u; c < params.dw; c++) { O[row * ${u(v.DW)} + c] = ${vstore(v, 'acc[c] * inv')}; }
+    for (var c = 0u; c < ${v.DW}; c++) { O[row * ${u(v.DW)} + c] = ${vstore(v, 'acc[c] * inv')}; }
   }
 }
 `;
@@ -735,6 +740,10 @@ function fusedTiledPlan(g: NaGeometry, f16: boolean, caps: DeviceCaps): KernelPl
   const sl = slabOf(g, v.w, f16 ? 2 : 4, caps);
   const DCW = sl.DC / v.w;
   const name = f16 ? 'fused-tiled-f16' : 'fused-tiled';
+  // The head dim is compiled in (an abstract integer): q and acc are arrays of that many, and
+  // loops over them with a constant trip count can be unrolled into registers, where a run-time
+  // bound would leave a GPU compiler to keep them in (slower) local memory.
+  const DW = `${v.DW}`;
   const b = declare([...tiledInputs(g, v, 'QKVR'), { name: 'O', type: v.S, write: true, ref: OUT }]);
   const hoff = haloOffset(g, t, 's0');
   const rj = g.rpb ? ` + ${ld(`R[rb + ${g.k.map((_, i) => `u32(j${i}) * ${u(g.rSt[i])}`).join(' + ')}]`, g.st)}` : '';
@@ -751,7 +760,7 @@ var<workgroup> S: array<${v.T}, ${sl.rows * sl.inner * DCW}>;${sl.paired ? `\nva
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
 ${tilePrelude(g, t)}
 ${haloBounds(g, t)}
-${loadQ(g, v)}
+${loadQ(g, v, DW)}
 ${rpbBase(g)}
   var acc: array<${v.F}, ${v.DW}>;
   var sc: array<f32, ${sl.scores}>;
@@ -762,9 +771,9 @@ ${rpbBase(g)}
     let ja = max(w0.x, s0) - w0.x;
     let jb = min(w0.x + ${g.causal[0] ? 'w0.y' : 'params.k0'}, s0 + ${si(sl.rows)}) - w0.x;
     for (var j = 0u; j < ${u(sl.scores)}; j++) { sc[j] = 0.0; }
-    for (var c0 = 0u; c0 < params.dw; c0 += ${u(DCW)}) {
+    for (var c0 = 0u; c0 < ${DW}; c0 += ${DCW}) {
 ${stageHalo(g, t, v, DCW, sl.paired ? [['S', 'K'], ['SV', 'V']] : [['S', 'K']], 's0', sl.rows)}
-      let cn = min(${u(DCW)}, params.dw - c0);
+      let cn = min(${DCW}, ${DW} - c0);
       var j = 0u;
 ${slab(`  let ho = (${hoff}) * ${u(DCW)};
   var a = 0.0;
@@ -785,12 +794,12 @@ ${slab(`  let sv = sc[j]${rj};
     let mn = max(m, cm);
     let corr = exp(m - mn);
     l = l * corr;
-    for (var c = 0u; c < params.dw; c++) { acc[c] = acc[c] * corr; }
+    for (var c = 0u; c < ${DW}; c++) { acc[c] = acc[c] * corr; }
     for (var j = 0u; j < n; j++) { let p = exp(sc[j] - mn); sc[j] = p; l += p; }
     m = mn;
-    for (var c0 = 0u; c0 < params.dw; c0 += ${u(DCW)}) {
+    for (var c0 = 0u; c0 < ${DW}; c0 += ${DCW}) {
 ${sl.paired ? '    // V was staged with K.' : stageHalo(g, t, v, DCW, [['S', 'V']], 's0', sl.rows)}
-      let cn = min(${u(DCW)}, params.dw - c0);
+      let cn = min(${DCW}, ${DW} - c0);
       var j = 0u;
 ${slab(`  let ho = (${hoff}) * ${u(DCW)};
   let pj = sc[j];
@@ -800,7 +809,7 @@ ${slab(`  let ho = (${hoff}) * ${u(DCW)};
   }
   if (inq) {
     let inv = 1.0 / l;
-    for (var c = 0u; c < params.dw; c++) { O[row * ${u(v.DW)} + c] = ${vstore(v, 'acc[c] * inv')}; }
+    for (var c = 0u; c < ${DW}; c++) { O[row * ${u(v.DW)} + c] = ${vstore(v, 'acc[c] * inv')}; }
   }
 }
 `;
