@@ -461,12 +461,12 @@ function rpbBase(g: NaGeometry): string {
 }
 
 /** Loads q (scaled) into registers. */
-/** Q's row into `q`, scaled; `dw` the loop's bound (the run-time head dim unless the caller compiles it in). */
-function loadQ(g: NaGeometry, v: Vec, dw = 'params.dw'): string {
+/** Q's row into `q`, scaled (the head dim compiled into the loop, so that `q` can live in registers). */
+function loadQ(g: NaGeometry, v: Vec): string {
   const scaled = v.st === 'f32' && v.ct === 'f32' ? `Q[qo + c] * ${lit(g.scale, 'f32')}` : `${v.T}(${v.F}(Q[qo + c]) * ${lit(g.scale, 'f32')})`;
   return `  var q: array<${v.T}, ${v.DW}>;
   let qo = row * ${u(v.DW)};
-  for (var c = 0u; c < ${dw}; c++) { q[c] = ${scaled}; }`;
+  for (var c = 0u; c < ${v.DW}; c++) { q[c] = ${scaled}; }`;
 }
 
 function tiledInputs(g: NaGeometry, v: Vec, use: string): Bind[] {
@@ -560,9 +560,9 @@ ${tilePrelude(g, t)}
 ${halo}
 ${loadQ(g, v)}
   var sc: array<f32, ${g.win}>;
-  for (var c0 = 0u; c0 < params.dw; c0 += ${DCW}) {
+  for (var c0 = 0u; c0 < ${v.DW}; c0 += ${DCW}) {
 ${stage('Ks', 'K')}
-    let cn = min(${DCW}, params.dw - c0);
+    let cn = min(${DCW}, ${v.DW} - c0);
     var j = 0u;
 ${windowLoops(g, `  let ho = (${hoff}) * ${DCW};
   var a = 0.0;
@@ -580,10 +580,10 @@ ${windowLoops(g, `  let sv = ${valid ? `select(${NEG}, sc[j]${rj}, ${valid})` : 
   j++;`, false, '    ')}
   }
   var sum = 0.0;
-  for (var j = 0u; j < params.win; j++) { let e = exp(sc[j] - mx); sc[j] = e; sum += e; }
+  for (var j = 0u; j < ${g.win}; j++) { let e = exp(sc[j] - mx); sc[j] = e; sum += e; }
   if (inq) {
     let inv = 1.0 / sum;
-    for (var j = 0u; j < params.win; j++) { P[row * ${u(g.win)} + j] = sc[j] * inv; }
+    for (var j = 0u; j < ${g.win}; j++) { P[row * ${u(g.win)} + j] = sc[j] * inv; }
   }
 }
 `;
@@ -599,11 +599,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 ${tilePrelude(g, t)}
 ${halo}
   var p: array<f32, ${g.win}>;
-  for (var j = 0u; j < params.win; j++) { p[j] = P[row * ${u(g.win)} + j]; }
+  for (var j = 0u; j < ${g.win}; j++) { p[j] = P[row * ${u(g.win)} + j]; }
   var acc: array<${v.F}, ${DCW}>;
-  for (var c0 = 0u; c0 < params.dw; c0 += ${DCW}) {
+  for (var c0 = 0u; c0 < ${v.DW}; c0 += ${DCW}) {
 ${stage('Vs', 'V')}
-    let cn = min(${DCW}, params.dw - c0);
+    let cn = min(${DCW}, ${v.DW} - c0);
     // Reset explicitly: on lavapipe a loop-body \`var\` was not re-zeroed per iteration (the second
     // head-dim chunk started from the first chunk's sums; the 9×9 d=32 test catches it).
     for (var c = 0u; c < ${DCW}; c++) { acc[c] = ${v.F}(0.0); }
@@ -678,7 +678,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // Bound whether or not this layer reads it (a causal 1-D layer reads no parameter).
   _ = &params;
 ${tilePrelude(g, t)}
-${loadQ(g, v, `${v.DW}`)}
+${loadQ(g, v)}
 ${rpbBase(g)}
   var acc: array<${v.F}, ${v.DW}>;
   var sc: array<f32, ${kl}>;
@@ -760,7 +760,7 @@ var<workgroup> S: array<${v.T}, ${sl.rows * sl.inner * DCW}>;${sl.paired ? `\nva
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
 ${tilePrelude(g, t)}
 ${haloBounds(g, t)}
-${loadQ(g, v, DW)}
+${loadQ(g, v)}
 ${rpbBase(g)}
   var acc: array<${v.F}, ${v.DW}>;
   var sc: array<f32, ${sl.scores}>;
