@@ -7,26 +7,34 @@
  * Every variant is checked against the kernel's CPU reference before it is timed (a mismatch is
  * printed, never timed). Ratios are baseline median / variant median: > 1 means faster than the
  * baseline. Options: `--only GROUP-SUBSTRING` runs the matching groups; `--budget MS` the time
- * budget per variant (default 3000).
+ * budget per variant (default 3000); `--autotune quick|full` also searches the configurations of
+ * each layer's fastest tunable variant (attention's fused-tiled blocks, the GEMM core's tiles) and
+ * prints its fastest as a row of its own (default off: each variant's own configuration).
  */
 import { DEFAULT_TIMING, Timer } from '../src/bench/harness.js';
-import { bestVariant, measureLayer } from '../src/bench/measure.js';
+import { bestVariant, configText, measureLayer } from '../src/bench/measure.js';
 import { geomean } from '../src/bench/stats.js';
 import { closeGpu, openGpu } from '../src/gpu/device.js';
 import { KernelRunner } from '../src/gpu/run.js';
+import { AUTOTUNE_LEVELS, type AutotuneLevel } from '../src/kernels/types.js';
 import type { SpecialCase } from './special/common.js';
 import { FAMILIES } from './special/index.js';
 
-function parseArgs(argv: string[]): { only?: string; budgetMs: number } {
+function parseArgs(argv: string[]): { only?: string; budgetMs: number; autotune: AutotuneLevel } {
   let only: string | undefined;
   let budgetMs = 3000;
+  let autotune: AutotuneLevel = 'off';
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--only') only = argv[++i];
     else if (argv[i] === '--budget') budgetMs = Number(argv[++i]);
-    else throw new Error(`unknown option ${argv[i]} (options: --only GROUP-SUBSTRING, --budget MS)`);
+    else if (argv[i] === '--autotune') {
+      const level = argv[++i];
+      if (!(AUTOTUNE_LEVELS as readonly string[]).includes(level)) throw new Error(`--autotune ${level}: expected one of ${AUTOTUNE_LEVELS.join(', ')}`);
+      autotune = level as AutotuneLevel;
+    } else throw new Error(`unknown option ${argv[i]} (options: --only GROUP-SUBSTRING, --budget MS, --autotune ${AUTOTUNE_LEVELS.join('|')})`);
   }
   if (!(budgetMs > 0)) throw new Error('--budget needs a positive number of milliseconds');
-  return { only, budgetMs };
+  return { only, budgetMs, autotune };
 }
 
 function table(head: string[], rows: string[][]): string {
@@ -35,7 +43,7 @@ function table(head: string[], rows: string[][]): string {
 }
 
 async function main(): Promise<void> {
-  const { only, budgetMs } = parseArgs(process.argv.slice(2));
+  const { only, budgetMs, autotune } = parseArgs(process.argv.slice(2));
   const cases: SpecialCase[] = FAMILIES.flat().filter((c) => !only || c.group.toLowerCase().includes(only.toLowerCase()));
   if (!cases.length) throw new Error(`no group matches --only ${only}; groups: ${[...new Set(FAMILIES.flat().map((c) => c.group))].join(', ')}`);
   const ctx = await openGpu();
@@ -48,18 +56,20 @@ async function main(): Promise<void> {
     for (const [i, sc] of cases.entries()) {
       process.stderr.write(`[${i + 1}/${cases.length}] ${sc.group}: ${sc.name}\n`);
       const c = sc.build();
-      const m = await measureLayer(runner, timer, c, { timing, only: sc.only });
+      const m = await measureLayer(runner, timer, c, { timing, only: sc.only, autotune });
       const base = m.variants.find((v) => v.variant === sc.baseline && v.status === 'completed');
       const rows = byGroup.get(sc.group) ?? [];
       for (const v of m.variants) {
         if (v.status === 'skipped') continue;
         const ms = v.stats?.median;
         const ratio = base && ms ? base.stats!.median / ms : NaN;
-        if (Number.isFinite(ratio) && v.variant !== sc.baseline) {
-          const k = `${sc.group}: ${v.variant} vs ${sc.baseline}`;
+        // A tuned result is a row of its own: the variant in its fastest configuration.
+        const name = v.config ? `${v.variant} ${configText(v.config)}` : v.variant;
+        if (Number.isFinite(ratio) && (v.variant !== sc.baseline || v.config)) {
+          const k = `${sc.group}: ${v.config ? `${v.variant} tuned` : v.variant} vs ${sc.baseline}`;
           speedups.set(k, [...(speedups.get(k) ?? []), ratio]);
         }
-        rows.push([sc.name, v.variant, ms !== undefined ? ms.toFixed(3) : v.status, Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—',
+        rows.push([sc.name, name, ms !== undefined ? ms.toFixed(3) : v.status, Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—',
           ms !== undefined && sc.extra ? sc.extra(c, ms) : '', v.status === 'completed' ? '' : (v.reason ?? '').slice(0, 80)]);
       }
       const best = bestVariant(m.variants);
