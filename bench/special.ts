@@ -6,7 +6,8 @@
  *
  * Every variant is checked against the kernel's CPU reference before it is timed (a mismatch is
  * printed, never timed). Ratios are baseline median / variant median: > 1 means faster than the
- * baseline. Options: `--only GROUP-SUBSTRING` runs the matching groups; `--budget MS` the time
+ * baseline. Options: `--only GROUP` runs the group of that name, or else the groups whose names
+ * contain it; `--budget MS` the time
  * budget per variant (default 3000); `--autotune quick|full` also searches the configurations of
  * each layer's fastest tunable variant (attention's fused-tiled blocks, the GEMM core's tiles) and
  * prints its fastest as a row of its own (default off: each variant's own configuration).
@@ -44,7 +45,9 @@ function table(head: string[], rows: string[][]): string {
 
 async function main(): Promise<void> {
   const { only, budgetMs, autotune } = parseArgs(process.argv.slice(2));
-  const cases: SpecialCase[] = FAMILIES.flat().filter((c) => !only || c.group.toLowerCase().includes(only.toLowerCase()));
+  const all = FAMILIES.flat();
+  const named = (c: SpecialCase): boolean => c.group.toLowerCase() === only?.toLowerCase();
+  const cases: SpecialCase[] = !only ? all : all.some(named) ? all.filter(named) : all.filter((c) => c.group.toLowerCase().includes(only.toLowerCase()));
   if (!cases.length) throw new Error(`no group matches --only ${only}; groups: ${[...new Set(FAMILIES.flat().map((c) => c.group))].join(', ')}`);
   const ctx = await openGpu();
   const runner = new KernelRunner(ctx);
