@@ -571,14 +571,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 ${ol.join('\n')}
 }
 `;
+  const gemm = gemmPasses(spec, 16, caps, `${KERNEL}/${variant} gemm`, bg.buffers, winogradScratch(g).length);
   return {
     passes: [
       { label: `${KERNEL}/${variant} weight transform`, wgsl: weight, workgroups: dispatch1d(M * C4, WG, caps), buffers: bw.buffers },
       { label: `${KERNEL}/${variant} input transform`, wgsl: input, workgroups: dispatch1d(C * T4, WG, caps), buffers: bi.buffers },
-      ...gemmPasses(spec, 16, caps, `${KERNEL}/${variant} gemm`, bg.buffers).passes,
+      ...gemm.passes,
       { label: `${KERNEL}/${variant} output transform`, wgsl: output, workgroups: dispatch1d(M * T, WG, caps), buffers: bo.buffers },
     ],
-    scratch: winogradScratch(g),
+    scratch: [...winogradScratch(g), ...gemm.scratch],
   };
 }
 
