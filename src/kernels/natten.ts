@@ -239,19 +239,20 @@ function supports(c: LayerCase, variant: string, caps: DeviceCaps): Support {
       if (g.D > MAX_D) return unsupported(`head dim ${g.D} exceeds ${MAX_D} (a query row lives in registers)`);
       const t = tiles(g);
       if (t.total > lim || g.BH > lim) return unsupported(`the grid (${t.total}×${g.BH} workgroups) exceeds the dispatch limit of ${lim} per dimension`);
+      // Elements a staged load moves (vecOf's rule) and bytes an element.
+      const { w } = vecOf(g, f16);
+      const bytes = f16 ? 2 : 4;
       if (variant.startsWith('fused-tiled')) {
-        const w = f16 || g.D % 4 === 0 ? 4 : 1;
         const rowK = g.win / g.k[0];
         if (rowK > MAX_WIN) return unsupported(`a ${rowK}-key window row exceeds ${MAX_WIN} (a query's scores per staged row live in registers)`);
-        const sl = slabOf(g, w, f16 ? 2 : 4, caps);
+        const sl = slabOf(g, w, bytes, caps);
         if (sl.DC < w) return unsupported(`one row of the haloed key tile (${sl.inner} keys) does not fit workgroup memory`);
         return supported;
       }
       if (variant.startsWith('fused')) return supported;
       if (g.win > MAX_WIN) return unsupported(`a ${g.win}-key window exceeds ${MAX_WIN} (a query's scores live in registers)`);
       if (scratch > caps.maxStorageBufferBindingSize) return unsupported(`the attention weights (${scratch} bytes) exceed the ${caps.maxStorageBufferBindingSize}-byte storage binding limit`);
-      const w = f16 || g.D % 4 === 0 ? 4 : 1;
-      if (gemmChunk(g, w, f16 ? 2 : 4, caps) < w) return unsupported(`the haloed key tile (${t.haloN} keys) does not fit workgroup memory`);
+      if (gemmChunk(g, w, bytes, caps) < w) return unsupported(`the haloed key tile (${t.haloN} keys) does not fit workgroup memory`);
       return supported;
     }
     default:
@@ -772,7 +773,7 @@ ${rpbBase(g)}
   for (var s0 = lo0; s0 <= hi0; s0 += ${si(sl.rows)}) {
     let ja = max(w0.x, s0) - w0.x;
     let jb = min(w0.x + ${g.causal[0] ? 'w0.y' : `${g.k[0]}`}, s0 + ${si(sl.rows)}) - w0.x;
-    for (var j = 0u; j < ${u(sl.scores)}; j++) { sc[j] = 0.0; }
+    for (var j = 0u; j < ${sl.scores}; j++) { sc[j] = 0.0; }
     for (var c0 = 0u; c0 < ${DW}; c0 += ${DCW}) {
 ${stageHalo(g, t, v, DCW, sl.paired ? [['S', 'K'], ['SV', 'V']] : [['S', 'K']], 's0', sl.rows)}
       let cn = min(${DCW}, ${DW} - c0);
